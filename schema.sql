@@ -1,0 +1,106 @@
+-- Tokengate schema. Idempotent: applied on every `npm run dev`, by the test setup and by
+-- `predeploy`, so every statement is CREATE ... IF NOT EXISTS.
+--
+-- Money is INTEGER micro-dollars (1 USD = 1,000,000) everywhere; prices are integer
+-- micro-dollars per 1M tokens. No REAL column holds money.
+-- Times are ISO 8601 UTC strings with milliseconds, which sort as text.
+
+-- accounts: one customer. balance = SUM(ledger.amount) for the account at every moment;
+-- only src/db/ledger.ts changes it, always together with the ledger row, in one batch.
+CREATE TABLE IF NOT EXISTS accounts (
+  id          TEXT PRIMARY KEY,                 -- 'acct_' + random
+  email       TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  name        TEXT,
+  group_name  TEXT NOT NULL DEFAULT 'default',  -- decides which models the account may use
+  balance     INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0),
+  created_at  TEXT NOT NULL
+);
+
+-- api_keys: the secret is never stored; key_hash = hex(SHA-256(full key)).
+-- prefix is the first characters of the key, for people to tell keys apart.
+-- models: JSON array of allowed public model ids, NULL = every model the group may use.
+-- spend_limit and spent are micro-dollars; NULL spend_limit = no per-key limit.
+CREATE TABLE IF NOT EXISTS api_keys (
+  id           TEXT PRIMARY KEY,                -- 'key_' + random
+  account_id   TEXT NOT NULL REFERENCES accounts(id),
+  name         TEXT NOT NULL,
+  key_hash     TEXT NOT NULL UNIQUE,
+  prefix       TEXT NOT NULL,
+  rpm          INTEGER,
+  tpm          INTEGER,
+  models       TEXT,
+  expires_at   TEXT,
+  spend_limit  INTEGER,
+  spent        INTEGER NOT NULL DEFAULT 0,
+  revoked_at   TEXT,
+  created_at   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS api_keys_account ON api_keys(account_id);
+
+-- models: what customers can call and what it costs. A model without a row is unknown (400).
+-- groups: JSON array of account groups allowed to use the model, NULL = every group.
+CREATE TABLE IF NOT EXISTS models (
+  id                  TEXT PRIMARY KEY,         -- public model id, as customers send it
+  input_price         INTEGER NOT NULL CHECK (input_price >= 0),
+  output_price        INTEGER NOT NULL CHECK (output_price >= 0),
+  cached_input_price  INTEGER CHECK (cached_input_price >= 0),
+  max_output_tokens   INTEGER,                  -- output cap when a request sets none
+  owned_by            TEXT NOT NULL DEFAULT 'tokengate',
+  groups              TEXT,
+  created_at          TEXT NOT NULL
+);
+
+-- channels: upstreams. api_key_secret is the NAME of a Worker secret, never the key itself.
+-- models: JSON object {"public-id": "upstream-id"}.
+CREATE TABLE IF NOT EXISTS channels (
+  id              TEXT PRIMARY KEY,
+  kind            TEXT NOT NULL,
+  base_url        TEXT NOT NULL,
+  api_key_secret  TEXT NOT NULL,
+  models          TEXT NOT NULL,
+  priority        INTEGER NOT NULL DEFAULT 0,
+  weight          INTEGER NOT NULL DEFAULT 1 CHECK (weight >= 0),
+  enabled         INTEGER NOT NULL DEFAULT 1,
+  updated_at      TEXT NOT NULL
+);
+
+-- usage: one row per request that reached an upstream (or was meant to), written once
+-- after the response ended. cost is micro-dollars. estimated = 1 where the upstream
+-- reported no usage and the gateway counted.
+CREATE TABLE IF NOT EXISTS usage (
+  request_id     TEXT PRIMARY KEY,
+  account_id     TEXT NOT NULL,
+  key_id         TEXT NOT NULL,
+  key_name       TEXT NOT NULL,
+  model          TEXT NOT NULL,
+  channel        TEXT,
+  input_tokens   INTEGER NOT NULL DEFAULT 0,
+  output_tokens  INTEGER NOT NULL DEFAULT 0,
+  cached_tokens  INTEGER NOT NULL DEFAULT 0,
+  cost           INTEGER NOT NULL DEFAULT 0 CHECK (cost >= 0),
+  status         TEXT NOT NULL CHECK (status IN ('success', 'failed', 'cancelled', 'timeout')),
+  latency_ms     INTEGER NOT NULL,
+  first_byte_ms  INTEGER,
+  estimated      INTEGER NOT NULL DEFAULT 0,
+  created_at     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS usage_account_time ON usage(account_id, created_at);
+CREATE INDEX IF NOT EXISTS usage_time ON usage(created_at);
+
+-- ledger: append-only. Every balance change is exactly one row here, written in the same
+-- batch as the change. amount is signed micro-dollars; balance_after is the balance the
+-- change produced. At any moment SUM(amount) per account = accounts.balance.
+-- (request_id, kind) is unique so a settlement retried for the same request is a no-op.
+CREATE TABLE IF NOT EXISTS ledger (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  account_id     TEXT NOT NULL REFERENCES accounts(id),
+  kind           TEXT NOT NULL CHECK (kind IN
+                   ('signup', 'adjustment', 'hold', 'settlement', 'release', 'topup', 'refund')),
+  amount         INTEGER NOT NULL,
+  balance_after  INTEGER NOT NULL CHECK (balance_after >= 0),
+  request_id     TEXT,
+  reason         TEXT,
+  created_at     TEXT NOT NULL,
+  UNIQUE (request_id, kind)
+);
+CREATE INDEX IF NOT EXISTS ledger_account ON ledger(account_id, id);

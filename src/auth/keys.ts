@@ -1,0 +1,23 @@
+/**
+ * Customer API keys: `sk-` + 43 base64url characters (32 random bytes). Only the SHA-256 of
+ * the whole key is stored; a fast hash is right here because the key has 256 bits of
+ * entropy, so it cannot be guessed from its hash (the reasoning of workers-oauth-provider).
+ */
+const KEY_PATTERN = /^sk-[A-Za-z0-9_-]{43}$/;
+export const PREFIX_LENGTH = 11; // "sk-" + 8 characters: enough to tell keys apart, useless to an attacker
+
+export function generateKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return `sk-${base64url(bytes)}`;
+}
+
+export const isWellFormedKey = (key: string): boolean => KEY_PATTERN.test(key);
+
+export async function hashKey(key: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function base64url(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}

@@ -1,0 +1,13 @@
+import type { Env } from './config';
+import type { Principal } from './db/keys';
+
+/** Hono's environment for every route: bindings, and what middleware puts on the context. */
+export type AppEnv = {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    /** Started by customerAuth and awaited by the route, so the key lookup runs in
+     *  parallel with the route's own reads. Rejects with a 401/403 ApiError. */
+    principal: Promise<Principal>;
+  };
+};

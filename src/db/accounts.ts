@@ -1,0 +1,38 @@
+import { newId, now } from './ids';
+import { ledgerStatements, type LedgerKind } from './ledger';
+
+export interface AccountRow {
+  id: string;
+  email: string;
+  name: string | null;
+  group_name: string;
+  balance: number;
+  created_at: string;
+}
+
+/** Creates the account and, in the same batch, its opening credit as a ledger row.
+ *  Returns null when the email is taken. */
+export async function createAccount(
+  db: D1Database,
+  a: { email: string; name: string | null; group: string; credit: number; creditKind: LedgerKind },
+): Promise<AccountRow | null> {
+  const id = newId('acct');
+  const insert = db
+    .prepare(
+      `INSERT INTO accounts (id, email, name, group_name, balance, created_at) VALUES (?, ?, ?, ?, 0, ?)
+       ON CONFLICT (email) DO NOTHING`,
+    )
+    .bind(id, a.email, a.name, a.group, now());
+  const credit =
+    a.credit > 0 ? ledgerStatements(db, { accountId: id, kind: a.creditKind, amount: a.credit, reason: 'opening credit' }) : [];
+  const [inserted] = await db.batch([insert, ...credit]);
+  if (!inserted?.meta.changes) return null;
+  return getAccount(db, id);
+}
+
+export function getAccount(db: D1Database, id: string): Promise<AccountRow | null> {
+  return db
+    .prepare('SELECT id, email, name, group_name, balance, created_at FROM accounts WHERE id = ?')
+    .bind(id)
+    .first<AccountRow>();
+}

@@ -1,0 +1,93 @@
+import { now, parseJsonColumn } from './ids';
+
+/** Models (what is sold, at what price) and channels (where it is bought). */
+
+export interface ModelRow {
+  id: string;
+  input_price: number;
+  output_price: number;
+  cached_input_price: number | null;
+  max_output_tokens: number | null;
+  owned_by: string;
+  groups: string | null;
+  created_at: string;
+}
+
+export interface ChannelRow {
+  id: string;
+  kind: string;
+  base_url: string;
+  api_key_secret: string;
+  models: string;
+  priority: number;
+  weight: number;
+  enabled: number;
+  updated_at: string;
+}
+
+/** A channel able to serve one particular model, with that model's upstream id. */
+export interface Route {
+  id: string;
+  kind: string;
+  base_url: string;
+  api_key_secret: string;
+  upstream_model: string;
+  priority: number;
+  weight: number;
+}
+
+export async function upsertModel(db: D1Database, m: Omit<ModelRow, 'created_at' | 'groups'> & { groups: string[] | null }) {
+  await db
+    .prepare(
+      `INSERT INTO models (id, input_price, output_price, cached_input_price, max_output_tokens, owned_by, groups, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET input_price = excluded.input_price, output_price = excluded.output_price,
+         cached_input_price = excluded.cached_input_price, max_output_tokens = excluded.max_output_tokens,
+         owned_by = excluded.owned_by, groups = excluded.groups`,
+    )
+    .bind(m.id, m.input_price, m.output_price, m.cached_input_price, m.max_output_tokens, m.owned_by,
+      m.groups === null ? null : JSON.stringify(m.groups), now())
+    .run();
+}
+
+export async function getModel(db: D1Database, id: string): Promise<ModelRow | null> {
+  return db.prepare('SELECT * FROM models WHERE id = ?').bind(id).first<ModelRow>();
+}
+
+export async function listModels(db: D1Database): Promise<ModelRow[]> {
+  return (await db.prepare('SELECT * FROM models ORDER BY id').all<ModelRow>()).results;
+}
+
+/** The model and every enabled channel that serves it, in one round trip. */
+export async function modelWithRoutes(db: D1Database, modelId: string): Promise<{ model: ModelRow | null; routes: Route[] }> {
+  const [model, routes] = await db.batch<ModelRow & Route>([
+    db.prepare('SELECT * FROM models WHERE id = ?').bind(modelId),
+    db
+      .prepare(
+        `SELECT c.id, c.kind, c.base_url, c.api_key_secret, m.value AS upstream_model, c.priority, c.weight
+         FROM channels c, json_each(c.models) m
+         WHERE c.enabled = 1 AND m.key = ?`,
+      )
+      .bind(modelId),
+  ]);
+  return { model: (model?.results[0] as ModelRow | undefined) ?? null, routes: (routes?.results ?? []) as Route[] };
+}
+
+export async function upsertChannel(db: D1Database, c: Omit<ChannelRow, 'updated_at' | 'models'> & { models: Record<string, string> }) {
+  await db
+    .prepare(
+      `INSERT INTO channels (id, kind, base_url, api_key_secret, models, priority, weight, enabled, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, base_url = excluded.base_url,
+         api_key_secret = excluded.api_key_secret, models = excluded.models, priority = excluded.priority,
+         weight = excluded.weight, enabled = excluded.enabled, updated_at = excluded.updated_at`,
+    )
+    .bind(c.id, c.kind, c.base_url, c.api_key_secret, JSON.stringify(c.models), c.priority, c.weight, c.enabled, now())
+    .run();
+}
+
+/** Whether a principal of this group, with this key allowlist, may use the model. */
+export function modelAllowed(model: ModelRow, group: string, keyModels: string[] | null): boolean {
+  const groups = parseJsonColumn<string[]>(model.groups);
+  return (groups === null || groups.includes(group)) && (keyModels === null || keyModels.includes(model.id));
+}

@@ -1,0 +1,97 @@
+import { newId, now, parseJsonColumn } from './ids';
+
+export interface KeyRow {
+  id: string;
+  account_id: string;
+  name: string;
+  prefix: string;
+  rpm: number | null;
+  tpm: number | null;
+  models: string | null;
+  expires_at: string | null;
+  spend_limit: number | null;
+  spent: number;
+  revoked_at: string | null;
+  created_at: string;
+}
+
+/** What a request is allowed to do, from its key and the key's account. */
+export interface Principal {
+  keyId: string;
+  keyName: string;
+  accountId: string;
+  group: string;
+  balance: number;
+  /** Model ids this key is limited to; null = whatever the account's group may use. */
+  allowedModels: string[] | null;
+  rpm: number | null;
+  tpm: number | null;
+  spendLimit: number | null;
+  spent: number;
+  expiresAt: string | null;
+  revoked: boolean;
+}
+
+export async function insertKey(
+  db: D1Database,
+  k: Omit<KeyRow, 'id' | 'spent' | 'revoked_at' | 'created_at' | 'models'> & { models: string[] | null; key_hash: string },
+): Promise<KeyRow> {
+  const row: KeyRow = {
+    id: newId('key'),
+    account_id: k.account_id,
+    name: k.name,
+    prefix: k.prefix,
+    rpm: k.rpm,
+    tpm: k.tpm,
+    models: k.models === null ? null : JSON.stringify(k.models),
+    expires_at: k.expires_at,
+    spend_limit: k.spend_limit,
+    spent: 0,
+    revoked_at: null,
+    created_at: now(),
+  };
+  await db
+    .prepare(
+      `INSERT INTO api_keys (id, account_id, name, key_hash, prefix, rpm, tpm, models, expires_at, spend_limit, spent, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
+    )
+    .bind(row.id, row.account_id, row.name, k.key_hash, row.prefix, row.rpm, row.tpm, row.models, row.expires_at, row.spend_limit, row.created_at)
+    .run();
+  return row;
+}
+
+/** Marks the key revoked; returns false when there is no such key (or it was revoked already). */
+export async function revokeKey(db: D1Database, id: string): Promise<boolean> {
+  const { meta } = await db
+    .prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
+    .bind(now(), id)
+    .run();
+  return meta.changes > 0;
+}
+
+export async function findPrincipal(db: D1Database, keyHash: string): Promise<Principal | null> {
+  const row = await db
+    .prepare(
+      `SELECT k.id, k.name, k.account_id, k.models, k.rpm, k.tpm, k.spend_limit, k.spent, k.expires_at,
+              k.revoked_at, a.group_name, a.balance
+       FROM api_keys k JOIN accounts a ON a.id = k.account_id
+       WHERE k.key_hash = ?`,
+    )
+    .bind(keyHash)
+    .first<KeyRow & { group_name: string; balance: number }>();
+  if (!row) return null;
+  return {
+    keyId: row.id,
+    keyName: row.name,
+    accountId: row.account_id,
+    group: row.group_name,
+    balance: row.balance,
+    allowedModels: parseJsonColumn<string[]>(row.models),
+    rpm: row.rpm,
+    tpm: row.tpm,
+    spendLimit: row.spend_limit,
+    spent: row.spent,
+    expiresAt: row.expires_at,
+    revoked: row.revoked_at !== null,
+  };
+}

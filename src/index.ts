@@ -1,0 +1,6 @@
+import { app } from './app';
+import type { Env } from './config';
+
+export default {
+  fetch: app.fetch,
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,131 @@
+import type { TokenCounts } from '../money';
+import { TokenEstimator } from './estimate';
+import { normaliseUsage } from './usage';
+
+/**
+ * Splits a text stream into complete server-sent events (each with its blank-line
+ * terminator, exactly as received), keeping a partial event until the rest arrives.
+ * https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream
+ */
+export class SseFramer {
+  private pending = '';
+
+  /** Returns the complete events in `text` (plus what was pending). */
+  push(text: string): string[] {
+    const buffer = this.pending + text;
+    const events: string[] = [];
+    const terminator = /\r\n\r\n|\n\n|\r\r/g;
+    let start = 0;
+    for (let m = terminator.exec(buffer); m; m = terminator.exec(buffer)) {
+      const end = m.index + m[0].length;
+      events.push(buffer.slice(start, end));
+      start = end;
+    }
+    this.pending = buffer.slice(start);
+    return events;
+  }
+
+  get hasPending(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** Whatever was left without a terminator when the stream ended. */
+  flush(): string {
+    const rest = this.pending;
+    this.pending = '';
+    return rest;
+  }
+}
+
+interface ParsedEvent {
+  event?: string;
+  data?: string;
+}
+
+export function parseEvent(raw: string): ParsedEvent {
+  const out: ParsedEvent = {};
+  for (const line of raw.split(/\r\n|\n|\r/)) {
+    if (line === '' || line.startsWith(':')) continue;
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'data') out.data = out.data === undefined ? value : `${out.data}\n${value}`;
+    else if (field === 'event') out.event = value;
+  }
+  return out;
+}
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Watches the events of an OpenAI-format chat stream as they pass: the usage (wherever the
+ * provider puts it: a `choices: []` chunk, the last content chunk, Groq's `x_groq`), the
+ * generated text (for an estimate when no usage comes), `[DONE]`, and in-band errors.
+ */
+export class ChatStreamMeter {
+  usage: TokenCounts | null = null;
+  sawDone = false;
+  upstreamError: unknown = null;
+  private readonly output = new TokenEstimator();
+
+  /** @param dropUsageOnly remove the usage-only chunk (the client did not ask for usage) */
+  constructor(private readonly dropUsageOnly: boolean) {}
+
+  get estimatedOutputTokens(): number {
+    return this.output.tokens;
+  }
+
+  /** Inspects one complete event; returns what to forward: the event itself, or '' to drop it. */
+  inspect(raw: string): string {
+    const { event, data } = parseEvent(raw);
+    if (data === undefined) return raw;
+    if (data.trim() === '[DONE]') {
+      this.sawDone = true;
+      return raw;
+    }
+    let chunk: unknown;
+    try {
+      chunk = JSON.parse(data);
+    } catch {
+      return raw;
+    }
+    if (!isObject(chunk)) return raw;
+    if (event === 'error' || chunk.error !== undefined) this.upstreamError = chunk.error ?? chunk;
+
+    const rawUsage = isObject(chunk.usage) ? chunk.usage : isObject(chunk.x_groq) ? chunk.x_groq.usage : undefined;
+    const usage = rawUsage === undefined ? null : normaliseUsage(rawUsage);
+    if (usage) this.usage = usage;
+
+    const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
+    let carriesContent = false;
+    for (const choice of choices) {
+      if (!isObject(choice)) continue;
+      if (choice.finish_reason) carriesContent = true;
+      if (isObject(choice.delta) && this.countDelta(choice.delta)) carriesContent = true;
+    }
+    const usageOnly = usage !== null && !carriesContent && chunk.error === undefined;
+    return this.dropUsageOnly && usageOnly ? '' : raw;
+  }
+
+  /** Adds the generated text of a delta to the estimate; true if there was any. */
+  private countDelta(delta: Json): boolean {
+    let text = '';
+    for (const field of ['content', 'reasoning_content', 'reasoning', 'refusal'] as const) {
+      const value = delta[field];
+      if (typeof value === 'string') text += value;
+      else if (Array.isArray(value)) text += JSON.stringify(value); // e.g. Mistral's thinking parts
+    }
+    if (Array.isArray(delta.tool_calls)) {
+      for (const call of delta.tool_calls) {
+        if (isObject(call) && isObject(call.function)) {
+          const { name, arguments: args } = call.function;
+          text += (typeof name === 'string' ? name : '') + (typeof args === 'string' ? args : '');
+        }
+      }
+    }
+    this.output.add(text);
+    return text.length > 0 || Array.isArray(delta.tool_calls);
+  }
+}

@@ -1,0 +1,14 @@
+import { modelAllowed, type ModelRow } from '../db/catalog';
+import type { Principal } from '../db/keys';
+import { badRequest, forbidden } from '../errors';
+
+/** The model a request names, if it exists and this principal may use it: else 400 / 403. */
+export function allowedModel(model: ModelRow | null, requested: string, p: Principal): ModelRow {
+  if (!model) {
+    throw badRequest(`The model '${requested}' does not exist or you do not have access to it.`, 'model', 'model_not_found');
+  }
+  if (!modelAllowed(model, p.group, p.allowedModels)) {
+    throw forbidden(`This API key is not allowed to use the model '${requested}'.`);
+  }
+  return model;
+}

@@ -1,0 +1,172 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { requireAdmin } from '../auth/admin';
+import { generateKey, hashKey, PREFIX_LENGTH } from '../auth/keys';
+import type { AppEnv } from '../context';
+import { createAccount, getAccount, type AccountRow } from '../db/accounts';
+import { upsertChannel, upsertModel } from '../db/catalog';
+import { insertKey, revokeKey } from '../db/keys';
+import { applyLedgerEntry, listLedger } from '../db/ledger';
+import { listUsage } from '../db/usage';
+import { ApiError, badRequest, notFound } from '../errors';
+import { dollars, MAX_PRICE_DOLLARS, toDollars } from '../money';
+import { readJson, parse } from '../validate';
+import { usageView } from './usage';
+
+/** The operator's API, behind ADMIN_TOKEN. Amounts are dollars, prices USD per 1M tokens. */
+export const admin = new Hono<AppEnv>();
+admin.use('*', requireAdmin);
+
+const name = z.string().trim().min(1).max(200);
+const group = z.string().trim().min(1).max(64).regex(/^[\w.-]+$/, 'must be letters, digits, _ . or -');
+const modelId = z.string().min(1).max(200);
+const price = dollars({ max: MAX_PRICE_DOLLARS });
+
+const accountView = (a: AccountRow) => ({
+  id: a.id,
+  email: a.email,
+  name: a.name,
+  group: a.group_name,
+  balance: toDollars(a.balance),
+  created_at: a.created_at,
+});
+
+async function accountOr404(db: D1Database, id: string): Promise<AccountRow> {
+  const account = await getAccount(db, id);
+  if (!account) throw notFound(`No account with id '${id}'.`);
+  return account;
+}
+
+admin.post('/accounts', async (c) => {
+  const body = await readJson(c, z.object({
+    email: z.string().trim().email().max(254),
+    name: name.nullish(),
+    group: group.default('default'),
+    credit: dollars({ max: 1_000_000 }).default(0),
+  }));
+  const account = await createAccount(c.env.DB, {
+    email: body.email, name: body.name ?? null, group: body.group, credit: body.credit, creditKind: 'adjustment',
+  });
+  if (!account) throw new ApiError(400, 'invalid_request_error', 'email_taken', 'An account with this email already exists.', 'email');
+  return c.json(accountView(account), 201);
+});
+
+admin.get('/accounts/:id', async (c) => c.json(accountView(await accountOr404(c.env.DB, c.req.param('id')))));
+
+admin.post('/accounts/:id/credit', async (c) => {
+  const id = c.req.param('id');
+  const body = await readJson(c, z.object({
+    amount: dollars({ allowNegative: true, min: -1_000_000, max: 1_000_000 }).refine((m) => m !== 0, 'must not be zero'),
+    reason: z.string().trim().min(1).max(500),
+  }));
+  await accountOr404(c.env.DB, id);
+  const balance = await applyLedgerEntry(c.env.DB, { accountId: id, kind: 'adjustment', amount: body.amount, reason: body.reason });
+  if (balance === null) throw badRequest('The adjustment would take the balance below zero.', 'amount', 'insufficient_balance');
+  return c.json({ balance: toDollars(balance) });
+});
+
+admin.get('/accounts/:id/ledger', async (c) => {
+  const id = c.req.param('id');
+  await accountOr404(c.env.DB, id);
+  const rows = await listLedger(c.env.DB, id);
+  return c.json({
+    data: rows.map((r) => ({ ...r, amount: toDollars(r.amount), balance_after: toDollars(r.balance_after) })),
+  });
+});
+
+admin.post('/accounts/:id/keys', async (c) => {
+  const id = c.req.param('id');
+  const body = await readJson(c, z.object({
+    name,
+    rpm: z.number().int().positive().nullish(),
+    tpm: z.number().int().positive().nullish(),
+    models: z.array(modelId).max(1000).nullish(),
+    expires_at: z.iso.datetime({ offset: true }).nullish(),
+    spend_limit: dollars({ max: 1_000_000 }).nullish(),
+  }));
+  await accountOr404(c.env.DB, id);
+  const key = generateKey();
+  const row = await insertKey(c.env.DB, {
+    account_id: id,
+    name: body.name,
+    key_hash: await hashKey(key),
+    prefix: key.slice(0, PREFIX_LENGTH),
+    rpm: body.rpm ?? null,
+    tpm: body.tpm ?? null,
+    models: body.models ?? null,
+    expires_at: body.expires_at ? new Date(body.expires_at).toISOString() : null,
+    spend_limit: body.spend_limit ?? null,
+  });
+  return c.json({
+    id: row.id,
+    name: row.name,
+    key, // shown this once; only its hash is stored
+    prefix: row.prefix,
+    account_id: row.account_id,
+    rpm: row.rpm,
+    tpm: row.tpm,
+    models: body.models ?? null,
+    expires_at: row.expires_at,
+    spend_limit: row.spend_limit === null ? null : toDollars(row.spend_limit),
+    created_at: row.created_at,
+  }, 201);
+});
+
+admin.delete('/keys/:id', async (c) => {
+  if (!(await revokeKey(c.env.DB, c.req.param('id')))) throw notFound(`No active key with id '${c.req.param('id')}'.`);
+  return c.body(null, 204);
+});
+
+admin.put('/models/:model{.+}', async (c) => {
+  const id = parse(modelId, c.req.param('model'));
+  const body = await readJson(c, z.object({
+    input_price: price,
+    output_price: price,
+    cached_input_price: price.nullish(),
+    max_output_tokens: z.number().int().positive().nullish(),
+    owned_by: z.string().trim().min(1).max(100).default('tokengate'),
+    groups: z.array(group).nullish(),
+  }));
+  await upsertModel(c.env.DB, {
+    id,
+    input_price: body.input_price,
+    output_price: body.output_price,
+    cached_input_price: body.cached_input_price ?? null,
+    max_output_tokens: body.max_output_tokens ?? null,
+    owned_by: body.owned_by,
+    groups: body.groups ?? null,
+  });
+  return c.json({
+    id,
+    input_price: toDollars(body.input_price),
+    output_price: toDollars(body.output_price),
+    cached_input_price: body.cached_input_price == null ? null : toDollars(body.cached_input_price),
+    max_output_tokens: body.max_output_tokens ?? null,
+    owned_by: body.owned_by,
+    groups: body.groups ?? null,
+  });
+});
+
+admin.put('/channels/:id', async (c) => {
+  const id = parse(z.string().min(1).max(100).regex(/^[\w.-]+$/), c.req.param('id'));
+  const body = await readJson(c, z.object({
+    kind: z.enum(['openai', 'echo']),
+    base_url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL'),
+    api_key_secret: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be the NAME of a Worker secret, like OPENAI_API_KEY'),
+    models: z.record(modelId, modelId).refine((m) => Object.keys(m).length > 0, 'must map at least one model'),
+    priority: z.number().int().default(0),
+    weight: z.number().int().min(0).max(1000).default(1),
+    enabled: z.boolean().default(true),
+  }));
+  await upsertChannel(c.env.DB, { id, ...body, enabled: body.enabled ? 1 : 0 });
+  return c.json({ id, ...body });
+});
+
+admin.get('/usage', async (c) => {
+  const query = parse(z.object({
+    account: z.string().min(1).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  }), c.req.query());
+  const rows = await listUsage(c.env.DB, { accountId: query.account, limit: query.limit });
+  return c.json({ data: rows.map((r) => ({ account_id: r.account_id, ...usageView(r) })) });
+});

@@ -1,0 +1,67 @@
+import { Hono } from 'hono';
+import type { Ending } from '../billing/settle';
+import { config } from '../config';
+import type { AppEnv } from '../context';
+import { ApiError } from '../errors';
+import { collectText, estimatePromptTokens, estimateTokens } from '../proxy/estimate';
+import { ChatStreamMeter } from '../proxy/sse';
+import { meteredStream } from '../proxy/stream';
+import { readJson } from '../validate';
+import { relayJson, startRelay } from './relay';
+import { ChatRequestSchema, type ChatRequest } from './schemas';
+
+/** POST /v1/chat/completions, whole or streamed. */
+export const chat = new Hono<AppEnv>();
+
+chat.post('/chat/completions', async (c) => {
+  const startedAt = Date.now();
+  const body = await readJson(c, ChatRequestSchema).catch(async (err) => {
+    await c.var.principal; // a bad key answers 401 before a bad body answers 400
+    throw err;
+  });
+  const relay = await startRelay(c, body.model, estimatePromptTokens(body.messages), startedAt);
+  const stream = body.stream === true;
+  const upstream = await relay.forward('/chat/completions', (route) => upstreamBody(body, route.upstream_model, stream));
+
+  if (!stream) {
+    return relayJson(relay, upstream, (parsed) =>
+      estimateTokens(collectText(Array.isArray(parsed.choices) ? parsed.choices.map((ch) => ch?.message) : [])),
+    );
+  }
+  const channel = upstream.route.id;
+  const source = upstream.response.body;
+  if (!source) {
+    relay.settleLater({ status: 'failed', channel, usage: null, estimatedOutput: null, firstByteMs: null });
+    throw new ApiError(502, 'upstream_error', 'upstream_error', 'The upstream provider sent an empty response.');
+  }
+  // The settlement is registered while the request is live and resolved by whatever
+  // ends the stream, however late that is.
+  let ended!: (e: Ending) => void;
+  relay.settleLater(new Promise<Ending>((resolve) => (ended = resolve)));
+  const meter = new ChatStreamMeter(body.stream_options?.include_usage !== true);
+  const clientStream = meteredStream(source, {
+    meter,
+    idleTimeoutMs: config(c.env).UPSTREAM_IDLE_TIMEOUT_MS,
+    startedAt,
+    clientSignal: c.req.raw.signal,
+    onEnd: ({ end, firstByteMs }) =>
+      ended({
+        status: end,
+        channel,
+        usage: meter.usage,
+        estimatedOutput: meter.usage ? null : meter.estimatedOutputTokens,
+        firstByteMs,
+      }),
+  });
+  return new Response(clientStream, {
+    headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
+  });
+});
+
+/** The client's body for one channel: that channel's model id, and on streams usage always
+ *  asked for (the meter removes the usage chunk again when the client did not ask). */
+function upstreamBody(body: ChatRequest, upstreamModel: string, stream: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...body, model: upstreamModel };
+  if (stream) out.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
+  return out;
+}

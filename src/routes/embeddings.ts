@@ -1,0 +1,20 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../context';
+import { collectText, estimateTokens } from '../proxy/estimate';
+import { readJson } from '../validate';
+import { relayJson, startRelay } from './relay';
+import { EmbeddingsRequestSchema } from './schemas';
+
+/** POST /v1/embeddings: forwarded to the model's channels, billed on input tokens. */
+export const embeddings = new Hono<AppEnv>();
+
+embeddings.post('/embeddings', async (c) => {
+  const startedAt = Date.now();
+  const body = await readJson(c, EmbeddingsRequestSchema).catch(async (err) => {
+    await c.var.principal; // a bad key answers 401 before a bad body answers 400
+    throw err;
+  });
+  const relay = await startRelay(c, body.model, estimateTokens(collectText(body.input)), startedAt);
+  const upstream = await relay.forward('/embeddings', (route) => ({ ...body, model: route.upstream_model }));
+  return relayJson(relay, upstream, () => 0);
+});

@@ -1,0 +1,30 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../context';
+import { getModel, listModels, modelAllowed, type ModelRow } from '../db/catalog';
+import { notFound } from '../errors';
+
+/** GET /v1/models and /v1/models/{id}: OpenAI's list/object shapes, only what this key may use. */
+export const models = new Hono<AppEnv>();
+
+const modelObject = (m: ModelRow) => ({
+  id: m.id,
+  object: 'model',
+  created: Math.floor(Date.parse(m.created_at) / 1000),
+  owned_by: m.owned_by,
+});
+
+models.get('/models', async (c) => {
+  const [principal, all] = await Promise.all([c.var.principal, listModels(c.env.DB)]);
+  const data = all.filter((m) => modelAllowed(m, principal.group, principal.allowedModels)).map(modelObject);
+  return c.json({ object: 'list', data });
+});
+
+models.get('/models/:id{.+}', async (c) => {
+  const id = c.req.param('id');
+  const [principal, model] = await Promise.all([c.var.principal, getModel(c.env.DB, id)]);
+  // A model this key may not use answers like one that does not exist: 404, not 403.
+  if (!model || !modelAllowed(model, principal.group, principal.allowedModels)) {
+    throw notFound(`The model '${id}' does not exist or you do not have access to it.`, 'model_not_found');
+  }
+  return c.json(modelObject(model));
+});

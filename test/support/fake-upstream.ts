@@ -1,0 +1,118 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+
+/**
+ * A fake OpenAI-format upstream on 127.0.0.1 that replays recorded provider responses from
+ * ../shared/fixtures byte for byte. A channel's base_url selects what it does:
+ *
+ *   {url}/o:{options}/{fixture path}            e.g. {url}/o:id=t1,delay=20/openai/chat-stream-text-gpt-4o.sse
+ *
+ * then POST {base_url}/chat/completions (or /embeddings) answers with the fixture:
+ *   *.sse         raw bytes, one event at a time
+ *   *.chunks.txt  one JSON payload a line (the recorder stripped the framing): sent as
+ *                 `data: {line}\n\n` each, then `data: [DONE]\n\n`
+ *   *.json        the body, as application/json
+ * options: status=N (answer N with the fixture as body), delay=MS (between events),
+ *          die=K (drop the connection after K events), stall=K (stop sending after K events,
+ *          keep the connection open), hang (never answer), id=X (tag for /__requests).
+ * GET /__requests?id=X lists the requests received with that tag (headers and JSON body).
+ */
+export const FIXTURES = resolve(import.meta.dirname, '../../../shared/fixtures');
+
+export interface RecordedRequest {
+  id: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+}
+
+export function fixtureEvents(fixture: string): Buffer[] {
+  const bytes = readFileSync(join(FIXTURES, fixture));
+  if (fixture.endsWith('.chunks.txt')) {
+    const lines = bytes.toString('utf8').split('\n').filter((l) => l.trim() !== '');
+    return [...lines.map((l) => Buffer.from(`data: ${l}\n\n`)), Buffer.from('data: [DONE]\n\n')];
+  }
+  // Split after each blank line, keeping every byte (terminators included).
+  const text = bytes.toString('latin1');
+  const events: Buffer[] = [];
+  const terminator = /\r\n\r\n|\n\n/g;
+  let start = 0;
+  for (let m = terminator.exec(text); m; m = terminator.exec(text)) {
+    events.push(bytes.subarray(start, m.index + m[0].length));
+    start = m.index + m[0].length;
+  }
+  if (start < bytes.length) events.push(bytes.subarray(start));
+  return events;
+}
+
+function parseOptions(segment: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of segment.slice(2).split(',')) {
+    if (!part) continue;
+    const [k, v = ''] = part.split('=');
+    out[k as string] = v;
+  }
+  return out;
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startFakeUpstream(): Promise<{ url: string; server: Server }> {
+  const requests: RecordedRequest[] = [];
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (req.method === 'GET' && url.pathname === '/__requests') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(requests.filter((r) => r.id === url.searchParams.get('id'))));
+      return;
+    }
+    const segments = url.pathname.split('/').filter(Boolean);
+    const options = segments[0]?.startsWith('o:') ? parseOptions(segments.shift() as string) : {};
+    const endpoint = segments.slice(-2).join('/') === 'chat/completions' ? 2 : 1;
+    const fixture = decodeURIComponent(segments.slice(0, segments.length - endpoint).join('/'));
+    const raw = await readBody(req);
+    let body: unknown = raw;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      /* recorded as text */
+    }
+    requests.push({ id: options.id ?? '', path: url.pathname, headers: req.headers, body });
+    if ('hang' in options) return; // never answers; the gateway's timeout must fire
+
+    const status = Number(options.status ?? 200);
+    if (fixture.endsWith('.json')) {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(readFileSync(join(FIXTURES, fixture)));
+      return;
+    }
+    res.writeHead(status, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+    res.flushHeaders();
+    const events = fixtureEvents(fixture);
+    const delay = Number(options.delay ?? 0);
+    const die = options.die === undefined ? Infinity : Number(options.die);
+    const stall = options.stall === undefined ? Infinity : Number(options.stall);
+    for (let i = 0; i < events.length; i++) {
+      if (i === die) {
+        res.socket?.destroy();
+        return;
+      }
+      if (i === stall) return; // keeps the connection open, sends nothing more
+      if (delay > 0) await sleep(delay);
+      if (res.destroyed) return;
+      res.write(events[i]);
+    }
+    res.end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, server };
+}

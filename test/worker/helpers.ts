@@ -1,0 +1,111 @@
+import { env, exports } from 'cloudflare:workers';
+import { inject } from 'vitest';
+
+/** Helpers shared by the worker tests. Each test makes its own accounts, keys, models and
+ *  channels (unique ids), so test files can share one D1. */
+export const ADMIN_TOKEN = 'test-admin-token';
+export const UPSTREAM_KEY = 'sk-upstream-secret-never-leaks-0123456789abcdef';
+export const db = (env as unknown as { DB: D1Database }).DB;
+
+const worker = (exports as unknown as { default: { fetch: (r: Request) => Promise<Response> } }).default;
+
+export function call(path: string, init: RequestInit & { json?: unknown; key?: string } = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (init.key) headers.set('authorization', `Bearer ${init.key}`);
+  let body = init.body;
+  if (init.json !== undefined) {
+    headers.set('content-type', 'application/json');
+    body = JSON.stringify(init.json);
+  }
+  return worker.fetch(new Request(`http://gateway.test${path}`, { ...init, headers, body }));
+}
+
+export async function adminCall<T = any>(method: string, path: string, json?: unknown): Promise<{ status: number; body: T }> {
+  const res = await call(`/admin${path}`, { method, json, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : (null as T) };
+}
+
+export const unique = (prefix: string) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+
+export async function newAccount(opts: { credit?: number; group?: string } = {}) {
+  const { status, body } = await adminCall('POST', '/accounts', {
+    email: `${unique('user')}@example.com`,
+    credit: opts.credit ?? 10,
+    group: opts.group,
+  });
+  if (status !== 201) throw new Error(`account: ${status} ${JSON.stringify(body)}`);
+  return body as { id: string; email: string; group: string; balance: number };
+}
+
+export async function newKey(accountId: string, opts: Record<string, unknown> = {}) {
+  const { status, body } = await adminCall('POST', `/accounts/${accountId}/keys`, { name: unique('key'), ...opts });
+  if (status !== 201) throw new Error(`key: ${status} ${JSON.stringify(body)}`);
+  return body as { id: string; key: string; name: string; prefix: string };
+}
+
+/** A priced model served by one channel (or several) pointing at the fake upstream. */
+export async function newModel(
+  channels: Array<{ fixture: string; options?: string; priority?: number; weight?: number; kind?: string; secret?: string }>,
+  prices: Record<string, unknown> = { input_price: 2, output_price: 8 },
+) {
+  const model = unique('model');
+  const put = await adminCall('PUT', `/models/${model}`, prices);
+  if (put.status !== 200) throw new Error(`model: ${put.status} ${JSON.stringify(put.body)}`);
+  const channelIds: string[] = [];
+  for (const ch of channels) {
+    const id = unique('ch');
+    const res = await adminCall('PUT', `/channels/${id}`, {
+      kind: ch.kind ?? 'openai',
+      base_url: `${inject('upstreamUrl')}/o:${ch.options ?? ''}/${ch.fixture}`,
+      api_key_secret: ch.secret ?? 'FAKE_UPSTREAM_KEY',
+      models: { [model]: 'upstream-model' },
+      priority: ch.priority ?? 0,
+      weight: ch.weight ?? 1,
+    });
+    if (res.status !== 200) throw new Error(`channel: ${res.status} ${JSON.stringify(res.body)}`);
+    channelIds.push(id);
+  }
+  return { model, channelIds };
+}
+
+/** A customer with a key, and a model on the fake upstream replaying `fixture`. */
+export async function setup(fixture: string, options = '', credit = 10) {
+  const account = await newAccount({ credit });
+  const key = await newKey(account.id);
+  const { model, channelIds } = await newModel([{ fixture, options }]);
+  return { account, key: key.key, keyId: key.id, model, channel: channelIds[0] as string };
+}
+
+export async function recordedRequests(id: string): Promise<Array<{ headers: Record<string, string>; body: any; path: string }>> {
+  return (await fetch(`${inject('upstreamUrl')}/__requests?id=${id}`)).json();
+}
+
+export interface UsageDbRow {
+  request_id: string;
+  account_id: string;
+  model: string;
+  channel: string | null;
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens: number;
+  cost: number;
+  status: string;
+  estimated: number;
+  latency_ms: number;
+  first_byte_ms: number | null;
+  key_name: string;
+}
+
+/** Settlement runs in waitUntil after the response; poll for its row. */
+export async function usageRow(requestId: string, timeoutMs = 5000): Promise<UsageDbRow> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const row = await db.prepare('SELECT * FROM usage WHERE request_id = ?').bind(requestId).first<UsageDbRow>();
+    if (row) return row;
+    if (Date.now() > deadline) throw new Error(`no usage row for ${requestId}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

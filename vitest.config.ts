@@ -1,0 +1,49 @@
+import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { defineConfig } from 'vitest/config';
+import { schemaStatements } from './test/support/schema.ts';
+
+/**
+ * Two projects: `worker` runs inside workerd (the Workers runtime, real local D1) and
+ * calls the gateway through exports.default.fetch; `e2e` runs in Node, starts the whole
+ * worker in Miniflare and drives it over HTTP with the official openai SDK. Both talk to
+ * the same kind of fake upstream on 127.0.0.1, replaying ../shared/fixtures.
+ */
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              bindings: {
+                ADMIN_TOKEN: 'test-admin-token',
+                FAKE_UPSTREAM_KEY: 'sk-upstream-secret-never-leaks-0123456789abcdef',
+                SCHEMA: schemaStatements(),
+                UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '1500',
+                UPSTREAM_IDLE_TIMEOUT_MS: '1500',
+              },
+            },
+          }),
+        ],
+        test: {
+          name: 'worker',
+          include: ['test/worker/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          setupFiles: ['test/worker/setup.ts'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          environment: 'node',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
