@@ -102,6 +102,7 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
     const stall = options.stall === undefined ? Infinity : Number(options.stall);
     for (let i = 0; i < events.length; i++) {
       if (i === die) {
+        await sleep(50); // let what was written reach the gateway, then cut the connection
         res.socket?.destroy();
         return;
       }

@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { ChatStreamMeter } from '../../src/proxy/sse';
+import { meteredStream, type StreamResult } from '../../src/proxy/stream';
+
+/**
+ * The stream meter against every recorded OpenAI-format stream shape in ../shared/fixtures,
+ * replayed by the fake upstream. Each stream is also cut into 7-byte pieces, so events
+ * split across network chunks (and multi-byte characters split in half) are covered.
+ */
+async function recorded(fixture: string): Promise<Uint8Array> {
+  const res = await fetch(`${inject('upstreamUrl')}/o:/${fixture}/chat/completions`, { method: 'POST', body: '{}' });
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+function pieces(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
+  let offset = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (offset >= bytes.length) return controller.close();
+      controller.enqueue(bytes.slice(offset, offset + size));
+      offset += size;
+    },
+  });
+}
+
+async function relay(bytes: Uint8Array, includeUsage: boolean, size = 7) {
+  const meter = new ChatStreamMeter(!includeUsage);
+  let result: StreamResult | undefined;
+  const out = meteredStream(pieces(bytes, size), {
+    meter,
+    idleTimeoutMs: 5000,
+    startedAt: Date.now(),
+    clientSignal: new AbortController().signal,
+    onEnd: (r) => (result = r),
+  });
+  const text = await new Response(out).text();
+  return { text, meter, result: result as StreamResult };
+}
+
+const usageShapes: Array<[string, string, { input_tokens: number; output_tokens: number; cached_tokens: number }]> = [
+  ['OpenAI usage chunk with choices: []', 'openai/chat-stream-include-usage-gpt-4.1-nano.chunks.txt', { input_tokens: 16, output_tokens: 300, cached_tokens: 0 }],
+  ['OpenAI reasoning tokens inside completion_tokens', 'openai/chat-stream-include-usage-finish-length-gpt-5-nano.sse', { input_tokens: 12, output_tokens: 100, cached_tokens: 0 }],
+  ['OpenAI n=3', 'openai/chat-stream-n3-multiple-choices-gpt-4o.sse', { input_tokens: 79, output_tokens: 42, cached_tokens: 0 }],
+  ['OpenAI parallel tool calls', 'openai/chat-stream-parallel-tool-calls-gpt-4o.sse', { input_tokens: 149, output_tokens: 60, cached_tokens: 0 }],
+  ['OpenAI refusal', 'openai/chat-stream-refusal-gpt-4o.sse', { input_tokens: 79, output_tokens: 11, cached_tokens: 0 }],
+  ['Azure: empty first chunk with prompt_filter_results', 'azure-openai/chat-stream-model-router-content-filter.chunks.txt', { input_tokens: 15, output_tokens: 78, cached_tokens: 0 }],
+  ['DeepSeek: usage on the last content chunk', 'deepseek/chat-stream-deepseek-chat-finish-length.chunks.txt', { input_tokens: 13, output_tokens: 400, cached_tokens: 0 }],
+  ['DeepSeek reasoner, raw SSE', 'deepseek/chat-stream-deepseek-reasoner-raw.sse', { input_tokens: 6, output_tokens: 212, cached_tokens: 0 }],
+  ['DeepSeek reasoner, tool call with cache hit', 'deepseek/chat-stream-deepseek-reasoner-tool-call-cache-hit.chunks.txt', { input_tokens: 339, output_tokens: 83, cached_tokens: 320 }],
+  ['Groq: usage in x_groq', 'groq/chat-stream-llama-3.3-70b-tool-call-x-groq-usage.chunks.txt', { input_tokens: 210, output_tokens: 15, cached_tokens: 0 }],
+  ['Mistral: usage on the finish chunk', 'mistral/chat-stream-magistral-usage-on-finish-chunk.sse', { input_tokens: 10, output_tokens: 232, cached_tokens: 0 }],
+  ['GLM: usage on the last chunk, reasoning content', 'zhipu-glm/zai-chat-stream-glm-4.7-thinking-include-usage.sse', { input_tokens: 13, output_tokens: 564, cached_tokens: 0 }],
+  ['OpenRouter: comment lines and an extra usage chunk', 'openrouter/chat-stream-with-reasoning-usage.sse', { input_tokens: 9, output_tokens: 104, cached_tokens: 0 }],
+  ['OpenRouter: Claude reasoning with cost', 'openrouter/chat-stream-claude-sonnet-4.5-reasoning-usage-cost.sse', { input_tokens: 43, output_tokens: 36, cached_tokens: 0 }],
+  ['Qwen: usage chunk', 'qwen-dashscope/compatible-mode-chat-stream-qwen3-max-include-usage.chunks.txt', { input_tokens: 18, output_tokens: 779, cached_tokens: 0 }],
+  ['Qwen: reasoning content', 'qwen-dashscope/compatible-mode-chat-stream-qwen3-max-reasoning-content.chunks.txt', { input_tokens: 24, output_tokens: 1355, cached_tokens: 0 }],
+  ['Qwen: tool calls', 'qwen-dashscope/compatible-mode-chat-stream-qwen3-max-tool-call.chunks.txt', { input_tokens: 295, output_tokens: 22, cached_tokens: 0 }],
+  ['xAI: reasoning outside completion_tokens', 'xai/chat-stream-grok-3-mini-reasoning-include-usage.chunks.txt', { input_tokens: 12, output_tokens: 342, cached_tokens: 11 }],
+  ['xAI: tool call, reasoning outside completion_tokens', 'xai/chat-stream-grok-3-mini-tool-call.chunks.txt', { input_tokens: 307, output_tokens: 253, cached_tokens: 306 }],
+];
+
+describe('usage from every recorded stream shape', () => {
+  for (const [shape, fixture, expected] of usageShapes) {
+    it(`reads usage: ${shape}`, async () => {
+      const bytes = await recorded(fixture);
+      const { text, meter, result } = await relay(bytes, true);
+      expect(meter.usage).toEqual(expected);
+      expect(result.end).toBe('success');
+      // The client that asked for usage gets the upstream's bytes unchanged.
+      expect(text).toBe(new TextDecoder().decode(bytes));
+    });
+  }
+
+  it('removes only the usage-only chunk when the client did not ask for usage', async () => {
+    const bytes = await recorded('openai/chat-stream-include-usage-gpt-4.1-nano.chunks.txt');
+    const { text, meter } = await relay(bytes, false);
+    expect(meter.usage?.output_tokens).toBe(300);
+    const original = new TextDecoder().decode(bytes).split('\n\n').filter(Boolean);
+    const relayed = text.split('\n\n').filter(Boolean);
+    expect(relayed.length).toBe(original.length - 1);
+    expect(relayed.some((e) => e.includes('"usage":{'))).toBe(false);
+    expect(relayed.at(-1)).toBe('data: [DONE]');
+  });
+
+  it('keeps usage that rides on a content chunk (DeepSeek), since that chunk carries the finish', async () => {
+    const bytes = await recorded('deepseek/chat-stream-deepseek-chat-finish-length.chunks.txt');
+    const { text } = await relay(bytes, false);
+    expect(text).toBe(new TextDecoder().decode(bytes));
+  });
+
+  it("drops OpenRouter's trailing usage chunk and keeps its comment lines", async () => {
+    const bytes = await recorded('openrouter/chat-stream-with-reasoning-usage.sse');
+    const { text } = await relay(bytes, false);
+    expect(text).toContain(': OPENROUTER PROCESSING');
+    expect(text).not.toContain('"usage"');
+    expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+  });
+
+  it('keeps the Azure first chunk (no choices, no usage)', async () => {
+    const bytes = await recorded('azure-openai/chat-stream-model-router-content-filter.chunks.txt');
+    const { text } = await relay(bytes, false);
+    expect(text.startsWith('data: {"choices":[],"created":0')).toBe(true);
+  });
+
+  it('counts output when the upstream reports no usage', async () => {
+    const bytes = await recorded('openai/chat-stream-no-include-usage-gpt-5-nano.sse');
+    const { meter } = await relay(bytes, false);
+    expect(meter.usage).toBeNull();
+    expect(meter.estimatedOutputTokens).toBeGreaterThan(0);
+  });
+
+  it('notices an in-band error event (Groq) and ends as failed without adding one', async () => {
+    const bytes = await recorded('groq/chat-stream-gpt-oss-120b-inband-error-event.sse');
+    const { text, meter, result } = await relay(bytes, false);
+    expect(meter.upstreamError).toMatchObject({ code: 'tool_use_failed' });
+    expect(result.end).toBe('failed');
+    expect(text).toBe(new TextDecoder().decode(bytes));
+  });
+
+  it('keeps the usage of a stream that errors mid-way (OpenRouter token limit)', async () => {
+    const bytes = await recorded('openrouter/chat-stream-midstream-error-token-limit.sse');
+    const { meter, result } = await relay(bytes, false);
+    expect(meter.usage).toEqual({ input_tokens: 43, output_tokens: 10, cached_tokens: 0 });
+    expect(result.end).toBe('failed');
+  });
+
+  it('forwards whole-event chunks as the very same bytes', async () => {
+    const bytes = await recorded('openai/chat-stream-text-gpt-4o.sse');
+    const { text } = await relay(bytes, true, bytes.length);
+    expect(text).toBe(new TextDecoder().decode(bytes));
+  });
+});
