@@ -14,6 +14,9 @@ import { join, resolve } from 'node:path';
  *   *.chunks.txt  one JSON payload a line (the recorder stripped the framing): sent as
  *                 `data: {line}\n\n` each, then `data: [DONE]\n\n`
  *   *.json        the body, as application/json
+ *   openai/openapi-spec/openai-openapi.json  for /embeddings: the documented example response
+ *                 of OpenAI's spec (no recorded embeddings transcript exists in fixtures/);
+ *                 its "…(1536 floats total)" elision line is removed to make it JSON
  * options: status=N (answer N with the fixture as body), delay=MS (between events),
  *          die=K (drop the connection after K events), stall=K (stop sending after K events,
  *          keep the connection open), hang (never answer), id=X (tag for /__requests).
@@ -45,6 +48,12 @@ export function fixtureEvents(fixture: string): Buffer[] {
   }
   if (start < bytes.length) events.push(bytes.subarray(start));
   return events;
+}
+
+function specExample(path: string): string {
+  const spec = JSON.parse(readFileSync(join(FIXTURES, 'openai/openapi-spec/openai-openapi.json'), 'utf8'));
+  const example: string = spec.paths[path].post['x-oaiMeta'].examples.response;
+  return example.replace(/\n\s*\.\.\.\.[^\n]*/, '').replace(/,(\s*\])/, '$1');
 }
 
 function parseOptions(segment: string): Record<string, string> {
@@ -89,6 +98,11 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
     if ('hang' in options) return; // never answers; the gateway's timeout must fire
 
     const status = Number(options.status ?? 200);
+    if (fixture.endsWith('openai-openapi.json')) {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(specExample(url.pathname.endsWith('/embeddings') ? '/embeddings' : '/chat/completions'));
+      return;
+    }
     if (fixture.endsWith('.json')) {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(readFileSync(join(FIXTURES, fixture)));
