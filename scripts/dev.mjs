@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// `npm run dev`: create, migrate and seed the local D1 (idempotent), print the demo key,
+// then serve the gateway with `wrangler dev` on http://localhost:8787 (or $PORT).
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const port = process.env.PORT || '8787';
+const env = { ...process.env, WRANGLER_SEND_METRICS: 'false' };
+const wrangler = join(root, 'node_modules', '.bin', 'wrangler');
+
+// The demo key lives next to the local database, so it is printed again on every start.
+const keyFile = join(root, '.wrangler', 'demo-key');
+mkdirSync(dirname(keyFile), { recursive: true });
+if (!existsSync(keyFile)) writeFileSync(keyFile, `sk-${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+const demoKey = readFileSync(keyFile, 'utf8').trim();
+const keyHash = createHash('sha256').update(demoKey).digest('hex');
+
+const devVars = existsSync(join(root, '.dev.vars')) ? readFileSync(join(root, '.dev.vars'), 'utf8') : '';
+const adminToken = /^ADMIN_TOKEN\s*=/m.test(devVars) ? null : 'dev-admin-token';
+
+const now = new Date().toISOString();
+const q = (s) => `'${String(s).replace(/'/g, "''")}'`;
+const seed = `
+-- demo account with $5 of credit, granted through the ledger (balance = sum of ledger rows)
+INSERT OR IGNORE INTO accounts (id, email, name, group_name, balance, created_at)
+  VALUES ('acct_demo', 'demo@tokengate.local', 'Demo', 'default', 0, ${q(now)});
+INSERT INTO ledger (account_id, kind, amount, balance_after, reason, created_at)
+  SELECT 'acct_demo', 'signup', 5000000, 5000000, 'demo seed', ${q(now)}
+  WHERE NOT EXISTS (SELECT 1 FROM ledger WHERE account_id = 'acct_demo');
+UPDATE accounts SET balance = (SELECT SUM(amount) FROM ledger WHERE account_id = 'acct_demo') WHERE id = 'acct_demo';
+INSERT INTO api_keys (id, account_id, name, key_hash, prefix, created_at)
+  VALUES ('key_demo', 'acct_demo', 'demo', ${q(keyHash)}, ${q(demoKey.slice(0, 11))}, ${q(now)})
+  ON CONFLICT (id) DO UPDATE SET key_hash = excluded.key_hash, prefix = excluded.prefix, revoked_at = NULL;
+-- the echo model: $1 / $2 per 1M tokens, served by the built-in echo channel
+INSERT OR IGNORE INTO models (id, input_price, output_price, owned_by, created_at)
+  VALUES ('echo', 1000000, 2000000, 'tokengate', ${q(now)});
+INSERT OR IGNORE INTO channels (id, kind, base_url, api_key_secret, models, priority, weight, enabled, updated_at)
+  VALUES ('echo', 'echo', 'http://echo.invalid', 'NONE', '{"echo":"echo"}', 0, 1, 1, ${q(now)});
+`;
+const sqlFile = join(root, '.wrangler', 'dev-seed.sql');
+writeFileSync(sqlFile, readFileSync(join(root, 'schema.sql'), 'utf8') + seed);
+
+const migrate = spawnSync(wrangler, ['d1', 'execute', 'tokengate', '--local', '--file', sqlFile], { cwd: root, env, encoding: 'utf8' });
+if (migrate.status !== 0) {
+  process.stderr.write(migrate.stdout + migrate.stderr);
+  console.error('Could not prepare the local D1 database.');
+  process.exit(1);
+}
+
+const base = `http://localhost:${port}`;
+console.log(`
+  Tokengate is starting on ${base}
+
+  demo API key:   ${demoKey}
+  demo model:     echo   (answers with your last message; no provider key needed)
+  admin token:    ${adminToken ?? '(ADMIN_TOKEN from .dev.vars)'}
+
+  curl ${base}/v1/chat/completions \\
+    -H "Authorization: Bearer ${demoKey}" \\
+    -H "Content-Type: application/json" \\
+    -d '{"model": "echo", "messages": [{"role": "user", "content": "Hello, Tokengate!"}]}'
+`);
+
+const args = ['dev', '--port', port, '--ip', '127.0.0.1', '--show-interactive-dev-session=false'];
+if (adminToken) args.push('--var', `ADMIN_TOKEN:${adminToken}`);
+const child = spawn(wrangler, args, { cwd: root, env, stdio: 'inherit' });
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+child.on('exit', (code) => process.exit(code ?? 0));
