@@ -7,9 +7,3 @@ export default async function setup(project: TestProject) {
   project.provide('upstreamUrl', url);
   return () => new Promise<void>((r) => server.close(() => r()));
 }
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    upstreamUrl: string;
-  }
-}
