@@ -104,3 +104,17 @@ CREATE TABLE IF NOT EXISTS ledger (
   UNIQUE (request_id, kind)
 );
 CREATE INDEX IF NOT EXISTS ledger_account ON ledger(account_id, id);
+
+-- holds: one row per request whose credit hold is placed and not yet settled, with what
+-- the settlement (or the sweeper, for a request whose isolate died) needs. The money
+-- itself is the ledger's 'hold' row; this row is deleted in the settlement's batch.
+CREATE TABLE IF NOT EXISTS holds (
+  request_id  TEXT PRIMARY KEY,
+  account_id  TEXT NOT NULL,
+  key_id      TEXT NOT NULL,
+  key_name    TEXT NOT NULL,
+  model       TEXT NOT NULL,
+  amount      INTEGER NOT NULL CHECK (amount >= 0),   -- micro-dollars held
+  created_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS holds_age ON holds(created_at);

@@ -5,6 +5,7 @@ import { config } from './config';
 import type { AppEnv } from './context';
 import { ApiError, notFound, renderError } from './errors';
 import { admin } from './routes/admin';
+import { balance } from './routes/balance';
 import { chat } from './routes/chat';
 import { embeddings } from './routes/embeddings';
 import { models } from './routes/models';
@@ -39,6 +40,7 @@ v1.route('/', chat);
 v1.route('/', embeddings);
 v1.route('/', models);
 v1.route('/', usage);
+v1.route('/', balance);
 app.route('/v1', v1);
 app.route('/admin', admin);
 

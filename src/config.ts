@@ -20,6 +20,8 @@ const ConfigSchema = z.object({
   MAX_BODY_BYTES: intVar(4 * 1024 * 1024),
   UPSTREAM_FIRST_BYTE_TIMEOUT_MS: intVar(30_000),
   UPSTREAM_IDLE_TIMEOUT_MS: intVar(60_000),
+  DEFAULT_MAX_OUTPUT_TOKENS: intVar(16_384),
+  HOLD_TIMEOUT_MINUTES: intVar(60),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

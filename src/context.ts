@@ -9,5 +9,7 @@ export type AppEnv = {
     /** Started by customerAuth and awaited by the route, so the key lookup runs in
      *  parallel with the route's own reads. Rejects with a 401/403 ApiError. */
     principal: Promise<Principal>;
+    /** Micro-dollars left after this request's hold, for the balance header. */
+    balance?: number;
   };
 };

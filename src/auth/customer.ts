@@ -1,6 +1,8 @@
 import { createMiddleware } from 'hono/factory';
 import { findPrincipal, type Principal } from '../db/keys';
 import { unauthorized } from '../errors';
+import { toDollars } from '../money';
+import { BALANCE_HEADER } from '../routes/balance';
 import type { AppEnv } from '../context';
 import { hashKey, isWellFormedKey } from './keys';
 
@@ -23,6 +25,9 @@ export const customerAuth = createMiddleware<AppEnv>(async (c, next) => {
   principal.catch(() => {});
   c.set('principal', principal);
   await next();
+  // Every authenticated answer carries the balance: after the hold where there was one.
+  const known = await principal.catch(() => null);
+  if (known) c.res.headers.set(BALANCE_HEADER, String(toDollars(c.var.balance ?? known.balance)));
 });
 
 function checkUsable(p: Principal | null): Principal {

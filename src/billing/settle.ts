@@ -1,6 +1,7 @@
 import type { ModelRow } from '../db/catalog';
 import type { Principal } from '../db/keys';
 import { now } from '../db/ids';
+import { settlementStatements } from '../db/ledger';
 import { usageStatement, type UsageStatus } from '../db/usage';
 import { costMicros, type TokenCounts } from '../money';
 import { estimatedCounts } from '../proxy/estimate';
@@ -8,11 +9,13 @@ import { estimatedCounts } from '../proxy/estimate';
 /** Everything known about a request before it goes upstream, needed to settle it. */
 export interface RequestContext {
   requestId: string;
-  principal: Principal;
+  principal: Pick<Principal, 'accountId' | 'keyId' | 'keyName'>;
   model: ModelRow;
   startedAt: number;
   /** Gateway-side estimate of the prompt, used only when the upstream reports no usage. */
   promptEstimate: number;
+  /** Micro-dollars held for this request. */
+  held: number;
 }
 
 export interface Ending {
@@ -25,16 +28,27 @@ export interface Ending {
   firstByteMs: number | null;
 }
 
+/** The tokens to bill for an ending: reported, else the gateway's count (flagged). */
+export function billedTokens(r: RequestContext, e: Pick<Ending, 'usage' | 'estimatedOutput'>): { tokens: TokenCounts; estimated: boolean } {
+  if (e.usage) return { tokens: e.usage, estimated: false };
+  if (e.estimatedOutput === null) return { tokens: estimatedCounts(0, 0), estimated: false };
+  return { tokens: estimatedCounts(r.promptEstimate, e.estimatedOutput), estimated: true };
+}
+
 /**
- * Settles a request once its response has ended: the tokens (reported, else estimated
- * and flagged), the cost from the model's prices, one usage row. A request that produced
- * nothing costs nothing. Runs inside ctx.waitUntil, never on the client's time.
+ * Settles a request once its response has ended, exactly once: release its hold, charge
+ * the real cost (from the model's prices; nothing when nothing was produced) and write
+ * its usage row, in one D1 batch. Runs inside ctx.waitUntil, never on the client's time.
  */
 export async function settle(db: D1Database, r: RequestContext, e: Ending): Promise<void> {
-  const counted = e.usage === null && e.estimatedOutput !== null;
-  const tokens = e.usage ?? (counted ? estimatedCounts(r.promptEstimate, e.estimatedOutput ?? 0) : estimatedCounts(0, 0));
+  const { tokens, estimated } = billedTokens(r, e);
   const cost = costMicros(r.model, tokens);
-  await usageStatement(db, {
+  if (cost > r.held) {
+    // Only an upstream that ignores the request's output cap gets here; the charge is
+    // capped at the balance, so the operator, not the balance, absorbs the difference.
+    console.warn(JSON.stringify({ request_id: r.requestId, cost_above_hold: cost - r.held }));
+  }
+  const receipt = usageStatement(db, {
     request_id: r.requestId,
     account_id: r.principal.accountId,
     key_id: r.principal.keyId,
@@ -46,7 +60,10 @@ export async function settle(db: D1Database, r: RequestContext, e: Ending): Prom
     status: e.status,
     latency_ms: Date.now() - r.startedAt,
     first_byte_ms: e.firstByteMs,
-    estimated: counted,
+    estimated,
     created_at: now(),
-  }).run();
+  });
+  await db.batch(
+    settlementStatements(db, { requestId: r.requestId, accountId: r.principal.accountId, keyId: r.principal.keyId, held: r.held, cost }, receipt),
+  );
 }

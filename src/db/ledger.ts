@@ -1,11 +1,11 @@
 import { now } from './ids';
 
 /**
- * The only code that changes a balance. Each change is two statements that must run in one
- * D1 batch (one transaction): the ledger row is inserted only if the balance covers the
- * change (and, for a request's rows, only once per (request_id, kind)); the balance moves
- * only if that insert happened (`changes() = 1`). So balance = SUM(ledger.amount) always,
- * the balance never goes below zero, and there is no read-then-write gap.
+ * The only code that changes a balance. Every change is a ledger row plus the balance
+ * update, in one D1 batch (one transaction): the row is inserted only if the balance
+ * covers it (and only once per (request_id, kind)); the balance moves only if that insert
+ * happened (`changes() = 1`). So balance = SUM(ledger.amount) always, the balance never
+ * goes below zero, and there is no read-then-write gap (D1 runs one writer at a time).
  */
 export type LedgerKind = 'signup' | 'adjustment' | 'hold' | 'settlement' | 'release' | 'topup' | 'refund';
 
@@ -37,6 +37,90 @@ export function ledgerStatements(db: D1Database, e: LedgerEntry): [D1PreparedSta
 export async function applyLedgerEntry(db: D1Database, e: LedgerEntry): Promise<number | null> {
   const results = await db.batch<{ balance: number }>(ledgerStatements(db, e));
   return results[1]?.results[0]?.balance ?? null;
+}
+
+export interface HoldRequest {
+  requestId: string;
+  accountId: string;
+  keyId: string;
+  keyName: string;
+  model: string;
+  amount: number; // micro-dollars, the request's worst-case cost
+}
+
+/**
+ * Places a credit hold: debits the worst-case cost if (and only if) the balance covers it
+ * and the key's spend limit leaves room for it, in one batch. Returns the balance after
+ * the hold, or null when it was refused (nothing changed).
+ */
+export async function placeHold(db: D1Database, h: HoldRequest): Promise<number | null> {
+  const at = now();
+  const results = await db.batch<{ balance: number }>([
+    db
+      .prepare(
+        `INSERT INTO ledger (account_id, kind, amount, balance_after, request_id, reason, created_at)
+         SELECT a.id, 'hold', -?3, a.balance - ?3, ?4, NULL, ?5 FROM accounts a, api_keys k
+         WHERE a.id = ?1 AND k.id = ?2 AND a.balance >= ?3
+           AND (k.spend_limit IS NULL OR k.spent + ?3 <= k.spend_limit)`,
+      )
+      .bind(h.accountId, h.keyId, h.amount, h.requestId, at),
+    db.prepare('UPDATE accounts SET balance = balance - ?2 WHERE id = ?1 AND changes() = 1 RETURNING balance').bind(h.accountId, h.amount),
+    db
+      .prepare(
+        `UPDATE api_keys SET spent = spent + ?2
+         WHERE id = ?1 AND EXISTS (SELECT 1 FROM ledger WHERE request_id = ?3 AND kind = 'hold')`,
+      )
+      .bind(h.keyId, h.amount, h.requestId),
+    db
+      .prepare(
+        `INSERT INTO holds (request_id, account_id, key_id, key_name, model, amount, created_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM ledger WHERE request_id = ?1 AND kind = 'hold')`,
+      )
+      .bind(h.requestId, h.accountId, h.keyId, h.keyName, h.model, h.amount, at),
+  ]);
+  return results[1]?.results[0]?.balance ?? null;
+}
+
+/**
+ * Settles a held request, together with its usage row (`receipt`), in one batch: release
+ * the hold, then charge the real cost. The charge is capped at what the balance holds, so
+ * even an upstream that ignores the output cap cannot take the balance below zero.
+ * Every statement is guarded by "no usage row yet for this request", and the usage row
+ * is the batch's last statement: a second settlement of the same request changes nothing.
+ */
+export function settlementStatements(
+  db: D1Database,
+  s: { requestId: string; accountId: string; keyId: string; held: number; cost: number },
+  receipt: D1PreparedStatement,
+): D1PreparedStatement[] {
+  const at = now();
+  const unsettled = 'NOT EXISTS (SELECT 1 FROM usage WHERE request_id = ?2)';
+  return [
+    db
+      .prepare(
+        `INSERT INTO ledger (account_id, kind, amount, balance_after, request_id, reason, created_at)
+         SELECT id, 'release', ?3, balance + ?3, ?2, NULL, ?4 FROM accounts
+         WHERE id = ?1 AND ?3 > 0 AND ${unsettled}
+           AND EXISTS (SELECT 1 FROM ledger WHERE request_id = ?2 AND kind = 'hold')
+         ON CONFLICT DO NOTHING`,
+      )
+      .bind(s.accountId, s.requestId, s.held, at),
+    db.prepare('UPDATE accounts SET balance = balance + ?2 WHERE id = ?1 AND changes() = 1').bind(s.accountId, s.held),
+    db
+      .prepare(
+        `INSERT INTO ledger (account_id, kind, amount, balance_after, request_id, reason, created_at)
+         SELECT id, 'settlement', -MIN(?3, balance), balance - MIN(?3, balance), ?2, NULL, ?4 FROM accounts
+         WHERE id = ?1 AND ?3 > 0 AND ${unsettled}
+         ON CONFLICT DO NOTHING`,
+      )
+      .bind(s.accountId, s.requestId, s.cost, at),
+    db.prepare('UPDATE accounts SET balance = balance - MIN(?2, balance) WHERE id = ?1 AND changes() = 1').bind(s.accountId, s.cost),
+    db
+      .prepare(`UPDATE api_keys SET spent = MAX(0, spent - ?3 + ?4) WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM usage WHERE request_id = ?2)`)
+      .bind(s.keyId, s.requestId, s.held, s.cost),
+    db.prepare('DELETE FROM holds WHERE request_id = ?').bind(s.requestId),
+    receipt,
+  ];
 }
 
 export interface LedgerRow {

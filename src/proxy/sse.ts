@@ -70,8 +70,15 @@ export class ChatStreamMeter {
   upstreamError: unknown = null;
   private readonly output = new TokenEstimator();
 
-  /** @param dropUsageOnly remove the usage-only chunk (the client did not ask for usage) */
-  constructor(private readonly dropUsageOnly: boolean) {}
+  /**
+   * @param dropUsageOnly remove the usage-only chunk (the client did not ask for usage)
+   * @param showCost rewrites a usage object the client will see (our cost in, the
+   *   upstream's cost fields out); without it usage chunks pass unchanged
+   */
+  constructor(
+    private readonly dropUsageOnly: boolean,
+    private readonly showCost?: (usage: Json, counts: TokenCounts) => Json,
+  ) {}
 
   get estimatedOutputTokens(): number {
     return this.output.tokens;
@@ -106,7 +113,10 @@ export class ChatStreamMeter {
       if (isObject(choice.delta) && this.countDelta(choice.delta)) carriesContent = true;
     }
     const usageOnly = usage !== null && !carriesContent && chunk.error === undefined;
-    return this.dropUsageOnly && usageOnly ? '' : raw;
+    if (this.dropUsageOnly && usageOnly) return '';
+    if (usage === null || !this.showCost || !isObject(chunk.usage)) return raw;
+    chunk.usage = this.showCost(chunk.usage, usage);
+    return `${event === undefined ? '' : `event: ${event}\n`}data: ${JSON.stringify(chunk)}\n\n`;
   }
 
   /** Adds the generated text of a delta to the estimate; true if there was any. */

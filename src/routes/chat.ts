@@ -7,7 +7,7 @@ import { collectText, estimatePromptTokens, estimateTokens } from '../proxy/esti
 import { ChatStreamMeter } from '../proxy/sse';
 import { meteredStream } from '../proxy/stream';
 import { readJson } from '../validate';
-import { relayJson, startRelay } from './relay';
+import { relayJson, startRelay, withCost } from './relay';
 import { ChatRequestSchema, type ChatRequest } from './schemas';
 
 /** POST /v1/chat/completions, whole or streamed. */
@@ -19,7 +19,7 @@ chat.post('/chat/completions', async (c) => {
     await c.var.principal; // a bad key answers 401 before a bad body answers 400
     throw err;
   });
-  const relay = await startRelay(c, body.model, estimatePromptTokens(body.messages), startedAt);
+  const relay = await startRelay(c, body, estimatePromptTokens(body.messages), startedAt);
   const stream = body.stream === true;
   const upstream = await relay.forward('/chat/completions', (route) => upstreamBody(body, route.upstream_model, stream));
 
@@ -38,7 +38,9 @@ chat.post('/chat/completions', async (c) => {
   // ends the stream, however late that is.
   let ended!: (e: Ending) => void;
   relay.settleLater(new Promise<Ending>((resolve) => (ended = resolve)));
-  const meter = new ChatStreamMeter(body.stream_options?.include_usage !== true);
+  const meter = new ChatStreamMeter(body.stream_options?.include_usage !== true, (usage, counts) =>
+    withCost(usage, relay.priceUsage(counts)),
+  );
   const clientStream = meteredStream(source, {
     meter,
     idleTimeoutMs: config(c.env).UPSTREAM_IDLE_TIMEOUT_MS,

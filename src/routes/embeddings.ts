@@ -14,7 +14,7 @@ embeddings.post('/embeddings', async (c) => {
     await c.var.principal; // a bad key answers 401 before a bad body answers 400
     throw err;
   });
-  const relay = await startRelay(c, body.model, estimateTokens(collectText(body.input)), startedAt);
+  const relay = await startRelay(c, body, estimateTokens(collectText(body.input)), startedAt);
   const upstream = await relay.forward('/embeddings', (route) => ({ ...body, model: route.upstream_model }));
   return relayJson(relay, upstream, () => 0);
 });

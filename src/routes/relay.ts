@@ -1,9 +1,11 @@
 import type { Context } from 'hono';
-import { settle, type Ending, type RequestContext } from '../billing/settle';
+import { hold, worstCase } from '../billing/hold';
+import { billedTokens, settle, type Ending, type RequestContext } from '../billing/settle';
 import { config } from '../config';
 import type { AppEnv } from '../context';
 import { modelWithRoutes, type Route } from '../db/catalog';
 import { ApiError } from '../errors';
+import { costMicros, toDollars } from '../money';
 import { orderRoutes } from '../proxy/channels';
 import { callUpstream, UpstreamFailure, type UpstreamPath, type UpstreamSuccess } from '../proxy/upstream';
 import { normaliseUsage } from '../proxy/usage';
@@ -15,37 +17,50 @@ export interface Relay {
   /** Registers the settlement in ctx.waitUntil; pass a promise when the end is not known yet. */
   settleLater: (ending: Ending | Promise<Ending>) => void;
   forward: (path: UpstreamPath, body: (route: Route) => Record<string, unknown>) => Promise<UpstreamSuccess>;
+  /** The cost in dollars of what the upstream reported, as the client will see it. */
+  priceUsage: (usage: NonNullable<Ending['usage']>) => number;
 }
 
 const noOutput = (status: Ending['status'], channel: string | null): Ending => ({
   status, channel, usage: null, estimatedOutput: null, firstByteMs: null,
 });
 
-/** Authenticates (the lookup started by customerAuth), loads the model and its channels in
- *  parallel with it, and checks access. */
-export async function startRelay(c: Context<AppEnv>, modelId: string, promptEstimate: number, startedAt: number): Promise<Relay> {
-  const [principal, { model, routes }] = await Promise.all([c.var.principal, modelWithRoutes(c.env.DB, modelId)]);
-  const request: RequestContext = {
-    requestId: c.var.requestId,
-    principal,
-    model: allowedModel(model, modelId, principal),
-    startedAt,
-    promptEstimate,
-  };
+/**
+ * Pre-flight: authenticates (the lookup started by customerAuth) while loading the model
+ * and its channels, checks access, then holds the request's worst-case cost (402 when
+ * the balance cannot cover it). Nothing has gone upstream before the hold is in place.
+ */
+export async function startRelay(
+  c: Context<AppEnv>,
+  body: Parameters<typeof worstCase>[1] & { model: string },
+  promptEstimate: number,
+  startedAt: number,
+): Promise<Relay> {
+  const [principal, { model: row, routes }] = await Promise.all([c.var.principal, modelWithRoutes(c.env.DB, body.model)]);
+  if (!row && routes.length > 0) {
+    console.warn(JSON.stringify({ request_id: c.var.requestId, unpriced_model: body.model }));
+  }
+  const model = allowedModel(row, body.model, principal);
+  const cfg = config(c.env);
   const db = c.env.DB;
+  const bound = worstCase(model, body, cfg.DEFAULT_MAX_OUTPUT_TOKENS);
+  const balance = await hold(db, c.var.requestId, principal, model, bound);
+  c.set('balance', balance);
+
+  const request: RequestContext = { requestId: c.var.requestId, principal, model, startedAt, promptEstimate, held: bound.micros };
   const settleLater = (ending: Ending | Promise<Ending>) =>
     c.executionCtx.waitUntil(
       Promise.resolve(ending)
         .then((e) => settle(db, request, e))
         .catch((err) => console.error(JSON.stringify({ request_id: request.requestId, settle_failed: String(err) }))),
     );
-  const forward = async (path: UpstreamPath, body: (route: Route) => Record<string, unknown>) => {
+  const forward = async (path: UpstreamPath, upstreamBody: (route: Route) => Record<string, unknown>) => {
     try {
       return await callUpstream(c.env, {
         routes: orderRoutes(routes),
         path,
-        body,
-        firstByteTimeoutMs: config(c.env).UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
+        body: upstreamBody,
+        firstByteTimeoutMs: cfg.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
         clientSignal: c.req.raw.signal,
       });
     } catch (err) {
@@ -53,12 +68,13 @@ export async function startRelay(c: Context<AppEnv>, modelId: string, promptEsti
       throw err;
     }
   };
-  return { request, settleLater, forward };
+  const priceUsage = (usage: NonNullable<Ending['usage']>) => toDollars(costMicros(model, usage));
+  return { request, settleLater, forward, priceUsage };
 }
 
 /**
- * A whole JSON answer: read it, learn its usage (or count its output with `estimateOutput`
- * when it reports none), settle, and hand the upstream's bytes to the client unchanged.
+ * A whole JSON answer: learn its usage (or count its output with `estimateOutput` when it
+ * reports none), settle, and answer with the upstream's body, its usage showing our cost.
  */
 export async function relayJson(
   relay: Relay,
@@ -75,12 +91,26 @@ export async function relayJson(
     throw new ApiError(502, 'upstream_error', 'upstream_error', 'The upstream provider sent an invalid response.');
   }
   const usage = normaliseUsage(parsed.usage);
-  relay.settleLater({
+  const ending: Ending = {
     status: 'success',
     channel,
     usage,
     estimatedOutput: usage ? null : estimateOutput(parsed),
     firstByteMs: Date.now() - relay.request.startedAt,
-  });
-  return new Response(text, { headers: { 'content-type': 'application/json' } });
+  };
+  relay.settleLater(ending);
+  if (!usage) return new Response(text, { headers: { 'content-type': 'application/json' } });
+  const cost = toDollars(costMicros(relay.request.model, billedTokens(relay.request, ending).tokens));
+  return Response.json({ ...parsed, usage: withCost(parsed.usage as Record<string, unknown>, cost) });
 }
+
+/** The usage object the client sees: our cost in dollars (as OpenRouter reports it), and
+ *  none of the upstream's own cost fields, which are the operator's business. */
+export function withCost(usage: Record<string, unknown>, cost: number): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...usage };
+  for (const field of UPSTREAM_COST_FIELDS) delete out[field];
+  out.cost = cost;
+  return out;
+}
+
+const UPSTREAM_COST_FIELDS = ['cost', 'cost_details', 'cost_in_usd_ticks', 'is_byok'];
