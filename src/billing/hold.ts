@@ -8,8 +8,8 @@ import { toDollars } from '../money';
  * The worst-case cost of a request, held before the upstream call so that no burst of
  * requests can spend credit the account does not have.
  *
- * Prompt bound: the UTF-8 byte length of the whole request body (messages, tools, schemas)
- * plus framing per message. Byte-level BPE tokenizers (OpenAI's, and the others sold here)
+ * Prompt bound: the UTF-8 byte length of what becomes the prompt (messages, tools,
+ * functions, response_format, embeddings input) plus framing per message. Byte-level BPE tokenizers (OpenAI's, and the others sold here)
  * never produce more tokens than bytes of text, and the JSON around the text adds more
  * bytes than the chat format adds tokens; image parts are not text, so each counts a
  * fixed IMAGE_TOKENS, above what a high-detail image costs on current models.
@@ -27,12 +27,16 @@ export interface Bound {
   micros: number;
 }
 
+const PROMPT_FIELDS = ['messages', 'tools', 'functions', 'tool_choice', 'response_format', 'input'] as const;
+
 export function worstCase(
   model: ModelRow,
-  body: { messages?: unknown[]; max_tokens?: number | null; max_completion_tokens?: number | null; n?: number | null },
+  body: { messages?: unknown[]; max_tokens?: number | null; max_completion_tokens?: number | null; n?: number | null } & Record<string, unknown>,
   defaultMaxOutput: number,
 ): Bound {
-  const json = JSON.stringify(body);
+  // Only the fields that become prompt tokens, so that e.g. adding max_tokens never
+  // raises the bound.
+  const json = JSON.stringify(PROMPT_FIELDS.map((field) => body[field]));
   const promptTokens =
     new TextEncoder().encode(json).byteLength +
     FRAMING_TOKENS_PER_MESSAGE * (body.messages?.length ?? 0) +
