@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { ChatStreamMeter } from '../../src/proxy/sse';
 import { meteredStream, type StreamResult } from '../../src/proxy/stream';
+import { normaliseUsage } from '../../src/proxy/usage';
 
 /**
  * The stream meter against every recorded OpenAI-format stream shape in ../shared/fixtures,
@@ -130,4 +131,25 @@ describe('usage from every recorded stream shape', () => {
     const { text } = await relay(bytes, true, bytes.length);
     expect(text).toBe(new TextDecoder().decode(bytes));
   });
+});
+
+describe('usage from every recorded whole-response shape', () => {
+  const shapes: Array<[string, { input_tokens: number; output_tokens: number; cached_tokens: number }]> = [
+    ['openai/chat-nonstream-gpt-4.1-nano.json', { input_tokens: 16, output_tokens: 363, cached_tokens: 0 }],
+    ['openai/chat-nonstream-n3-multiple-choices-gpt-4o.json', { input_tokens: 79, output_tokens: 44, cached_tokens: 0 }],
+    ['deepseek/chat-nonstream-deepseek-json-mode.json', { input_tokens: 495, output_tokens: 144, cached_tokens: 320 }],
+    ['deepseek/chat-nonstream-deepseek-reasoner-tool-call.json', { input_tokens: 339, output_tokens: 92, cached_tokens: 320 }],
+    ['groq/chat-nonstream-llama-3.3-70b-tool-call.json', { input_tokens: 218, output_tokens: 15, cached_tokens: 0 }],
+    ['qwen-dashscope/compatible-mode-chat-nonstream-qwen3-max-reasoning.json', { input_tokens: 24, output_tokens: 1668, cached_tokens: 0 }],
+    ['xai/chat-nonstream-grok-3-mini.json', { input_tokens: 12, output_tokens: 322, cached_tokens: 2 }],
+    ['xai/chat-nonstream-grok-3-mini-tool-call.json', { input_tokens: 307, output_tokens: 281, cached_tokens: 244 }],
+    ['gemini-openai-compat/chat-nonstream-gemini-2.5-pro-tool-call.reconstructed.json', { input_tokens: 35, output_tokens: 74, cached_tokens: 0 }],
+    ['zhipu-glm/zai-chat-nonstream-glm-simple.reconstructed.json', { input_tokens: 13, output_tokens: 437, cached_tokens: 0 }],
+  ];
+  for (const [fixture, expected] of shapes) {
+    it(`reads usage: ${fixture}`, async () => {
+      const body = JSON.parse(new TextDecoder().decode(await recorded(fixture)));
+      expect(normaliseUsage(body.usage)).toEqual(expected);
+    });
+  }
 });
