@@ -12,6 +12,9 @@ CREATE TABLE IF NOT EXISTS accounts (
   email       TEXT NOT NULL UNIQUE COLLATE NOCASE,
   name        TEXT,
   group_name  TEXT NOT NULL DEFAULT 'default',  -- decides which models the account may use
+  rpm              INTEGER,                     -- rate-limit defaults for the account's keys,
+  tpm              INTEGER,                     -- a key may narrow them; NULL = unlimited
+  max_concurrency  INTEGER,
   balance     INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0),
   created_at  TEXT NOT NULL
 );
@@ -26,8 +29,9 @@ CREATE TABLE IF NOT EXISTS api_keys (
   name         TEXT NOT NULL,
   key_hash     TEXT NOT NULL UNIQUE,
   prefix       TEXT NOT NULL,
-  rpm          INTEGER,
-  tpm          INTEGER,
+  rpm              INTEGER,                     -- requests / tokens per minute, in-flight requests,
+  tpm              INTEGER,                     -- NULL = the account's default (itself NULL =
+  max_concurrency  INTEGER,                     -- unlimited)
   models       TEXT,
   expires_at   TEXT,
   spend_limit  INTEGER,

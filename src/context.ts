@@ -1,5 +1,6 @@
 import type { Env } from './config';
 import type { Principal } from './db/keys';
+import type { Decision } from './ratelimit/client';
 
 /** Hono's environment for every route: bindings, and what middleware puts on the context. */
 export type AppEnv = {
@@ -11,5 +12,7 @@ export type AppEnv = {
     principal: Promise<Principal>;
     /** Micro-dollars left after this request's hold, for the balance header. */
     balance?: number;
+    /** The rate limiter's answer for this request, for the x-ratelimit-* headers. */
+    rateLimit?: Decision | null;
   };
 };

@@ -2,6 +2,7 @@ import { createMiddleware } from 'hono/factory';
 import { findPrincipal, type Principal } from '../db/keys';
 import { unauthorized } from '../errors';
 import { toDollars } from '../money';
+import { rateLimitHeaders } from '../ratelimit/client';
 import { BALANCE_HEADER } from '../routes/balance';
 import type { AppEnv } from '../context';
 import { hashKey, isWellFormedKey } from './keys';
@@ -28,6 +29,7 @@ export const customerAuth = createMiddleware<AppEnv>(async (c, next) => {
   // Every authenticated answer carries the balance: after the hold where there was one.
   const known = await principal.catch(() => null);
   if (known) c.res.headers.set(BALANCE_HEADER, String(toDollars(c.var.balance ?? known.balance)));
+  for (const [name, value] of Object.entries(rateLimitHeaders(c.var.rateLimit ?? null))) c.res.headers.set(name, value);
 });
 
 function checkUsable(p: Principal | null): Principal {

@@ -39,8 +39,9 @@ export function billedTokens(r: RequestContext, e: Pick<Ending, 'usage' | 'estim
  * Settles a request once its response has ended, exactly once: release its hold, charge
  * the real cost (from the model's prices; nothing when nothing was produced) and write
  * its usage row, in one D1 batch. Runs inside ctx.waitUntil, never on the client's time.
+ * Returns the tokens billed, which correct the key's token rate window.
  */
-export async function settle(db: D1Database, r: RequestContext, e: Ending): Promise<void> {
+export async function settle(db: D1Database, r: RequestContext, e: Ending): Promise<number> {
   const { tokens, estimated } = billedTokens(r, e);
   const cost = costMicros(r.model, tokens);
   if (cost > r.held) {
@@ -66,4 +67,5 @@ export async function settle(db: D1Database, r: RequestContext, e: Ending): Prom
   await db.batch(
     settlementStatements(db, { requestId: r.requestId, accountId: r.principal.accountId, keyId: r.principal.keyId, held: r.held, cost }, receipt),
   );
+  return tokens.input_tokens + tokens.output_tokens;
 }

@@ -7,6 +7,9 @@ export interface AccountRow {
   name: string | null;
   group_name: string;
   balance: number;
+  rpm: number | null;
+  tpm: number | null;
+  max_concurrency: number | null;
   created_at: string;
 }
 
@@ -14,15 +17,15 @@ export interface AccountRow {
  *  Returns null when the email is taken. */
 export async function createAccount(
   db: D1Database,
-  a: { email: string; name: string | null; group: string; credit: number; creditKind: LedgerKind },
+  a: Pick<AccountRow, 'email' | 'name' | 'rpm' | 'tpm' | 'max_concurrency'> & { group: string; credit: number; creditKind: LedgerKind },
 ): Promise<AccountRow | null> {
   const id = newId('acct');
   const insert = db
     .prepare(
-      `INSERT INTO accounts (id, email, name, group_name, balance, created_at) VALUES (?, ?, ?, ?, 0, ?)
-       ON CONFLICT (email) DO NOTHING`,
+      `INSERT INTO accounts (id, email, name, group_name, balance, rpm, tpm, max_concurrency, created_at)
+       VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING`,
     )
-    .bind(id, a.email, a.name, a.group, now());
+    .bind(id, a.email, a.name, a.group, a.rpm, a.tpm, a.max_concurrency, now());
   const credit =
     a.credit > 0 ? ledgerStatements(db, { accountId: id, kind: a.creditKind, amount: a.credit, reason: 'opening credit' }) : [];
   const [inserted] = await db.batch([insert, ...credit]);
@@ -32,7 +35,7 @@ export async function createAccount(
 
 export function getAccount(db: D1Database, id: string): Promise<AccountRow | null> {
   return db
-    .prepare('SELECT id, email, name, group_name, balance, created_at FROM accounts WHERE id = ?')
+    .prepare('SELECT id, email, name, group_name, balance, rpm, tpm, max_concurrency, created_at FROM accounts WHERE id = ?')
     .bind(id)
     .first<AccountRow>();
 }

@@ -1,3 +1,4 @@
+import { effectiveLimits, type Limits } from '../ratelimit/client';
 import { newId, now, parseJsonColumn } from './ids';
 
 export interface KeyRow {
@@ -7,6 +8,7 @@ export interface KeyRow {
   prefix: string;
   rpm: number | null;
   tpm: number | null;
+  max_concurrency: number | null;
   models: string | null;
   expires_at: string | null;
   spend_limit: number | null;
@@ -24,8 +26,8 @@ export interface Principal {
   balance: number;
   /** Model ids this key is limited to; null = whatever the account's group may use. */
   allowedModels: string[] | null;
-  rpm: number | null;
-  tpm: number | null;
+  /** The key's rate limits, each narrowed by the account's default. */
+  limits: Limits;
   spendLimit: number | null;
   spent: number;
   expiresAt: string | null;
@@ -43,6 +45,7 @@ export async function insertKey(
     prefix: k.prefix,
     rpm: k.rpm,
     tpm: k.tpm,
+    max_concurrency: k.max_concurrency,
     models: k.models === null ? null : JSON.stringify(k.models),
     expires_at: k.expires_at,
     spend_limit: k.spend_limit,
@@ -52,10 +55,11 @@ export async function insertKey(
   };
   await db
     .prepare(
-      `INSERT INTO api_keys (id, account_id, name, key_hash, prefix, rpm, tpm, models, expires_at, spend_limit, spent, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
+      `INSERT INTO api_keys (id, account_id, name, key_hash, prefix, rpm, tpm, max_concurrency, models, expires_at, spend_limit, spent, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
     )
-    .bind(row.id, row.account_id, row.name, k.key_hash, row.prefix, row.rpm, row.tpm, row.models, row.expires_at, row.spend_limit, row.created_at)
+    .bind(row.id, row.account_id, row.name, k.key_hash, row.prefix, row.rpm, row.tpm, row.max_concurrency, row.models, row.expires_at,
+      row.spend_limit, row.created_at)
     .run();
   return row;
 }
@@ -72,13 +76,14 @@ export async function revokeKey(db: D1Database, id: string): Promise<boolean> {
 export async function findPrincipal(db: D1Database, keyHash: string): Promise<Principal | null> {
   const row = await db
     .prepare(
-      `SELECT k.id, k.name, k.account_id, k.models, k.rpm, k.tpm, k.spend_limit, k.spent, k.expires_at,
-              k.revoked_at, a.group_name, a.balance
+      `SELECT k.id, k.name, k.account_id, k.models, k.rpm, k.tpm, k.max_concurrency, k.spend_limit, k.spent, k.expires_at,
+              k.revoked_at, a.group_name, a.balance,
+              a.rpm AS account_rpm, a.tpm AS account_tpm, a.max_concurrency AS account_concurrency
        FROM api_keys k JOIN accounts a ON a.id = k.account_id
        WHERE k.key_hash = ?`,
     )
     .bind(keyHash)
-    .first<KeyRow & { group_name: string; balance: number }>();
+    .first<KeyRow & { group_name: string; balance: number; account_rpm: number | null; account_tpm: number | null; account_concurrency: number | null }>();
   if (!row) return null;
   return {
     keyId: row.id,
@@ -87,8 +92,10 @@ export async function findPrincipal(db: D1Database, keyHash: string): Promise<Pr
     group: row.group_name,
     balance: row.balance,
     allowedModels: parseJsonColumn<string[]>(row.models),
-    rpm: row.rpm,
-    tpm: row.tpm,
+    limits: effectiveLimits(
+      { rpm: row.rpm, tpm: row.tpm, concurrency: row.max_concurrency },
+      { rpm: row.account_rpm, tpm: row.account_tpm, concurrency: row.account_concurrency },
+    ),
     spendLimit: row.spend_limit,
     spent: row.spent,
     expiresAt: row.expires_at,

@@ -82,26 +82,26 @@ export async function placeHold(db: D1Database, h: HoldRequest): Promise<number 
 }
 
 /**
- * Settles a held request, together with its usage row (`receipt`), in one batch: release
- * the hold, then charge the real cost. The charge is capped at what the balance holds, so
- * even an upstream that ignores the output cap cannot take the balance below zero.
- * Every statement is guarded by "no usage row yet for this request", and the usage row
- * is the batch's last statement: a second settlement of the same request changes nothing.
+ * Settles a held request in one batch: release the hold, charge the real cost, close the
+ * hold, then write its usage row (`receipt`). The charge is capped at what the balance
+ * holds, so even an upstream that ignores the output cap cannot take the balance below
+ * zero. Every statement is guarded by "this request's hold is still open" and the hold is
+ * closed at the end of the batch, so a settlement that runs twice (or after the sweeper)
+ * changes nothing. Without a receipt and with cost 0 it simply releases a hold, for a
+ * request refused after its hold was placed.
  */
 export function settlementStatements(
   db: D1Database,
   s: { requestId: string; accountId: string; keyId: string; held: number; cost: number },
-  receipt: D1PreparedStatement,
+  receipt: D1PreparedStatement | null,
 ): D1PreparedStatement[] {
   const at = now();
-  const unsettled = 'NOT EXISTS (SELECT 1 FROM usage WHERE request_id = ?2)';
+  const open = 'EXISTS (SELECT 1 FROM holds WHERE request_id = ?2)';
   return [
     db
       .prepare(
         `INSERT INTO ledger (account_id, kind, amount, balance_after, request_id, reason, created_at)
-         SELECT id, 'release', ?3, balance + ?3, ?2, NULL, ?4 FROM accounts
-         WHERE id = ?1 AND ?3 > 0 AND ${unsettled}
-           AND EXISTS (SELECT 1 FROM ledger WHERE request_id = ?2 AND kind = 'hold')
+         SELECT id, 'release', ?3, balance + ?3, ?2, NULL, ?4 FROM accounts WHERE id = ?1 AND ?3 > 0 AND ${open}
          ON CONFLICT DO NOTHING`,
       )
       .bind(s.accountId, s.requestId, s.held, at),
@@ -110,17 +110,20 @@ export function settlementStatements(
       .prepare(
         `INSERT INTO ledger (account_id, kind, amount, balance_after, request_id, reason, created_at)
          SELECT id, 'settlement', -MIN(?3, balance), balance - MIN(?3, balance), ?2, NULL, ?4 FROM accounts
-         WHERE id = ?1 AND ?3 > 0 AND ${unsettled}
+         WHERE id = ?1 AND ?3 > 0 AND ${open}
          ON CONFLICT DO NOTHING`,
       )
       .bind(s.accountId, s.requestId, s.cost, at),
     db.prepare('UPDATE accounts SET balance = balance - MIN(?2, balance) WHERE id = ?1 AND changes() = 1').bind(s.accountId, s.cost),
-    db
-      .prepare(`UPDATE api_keys SET spent = MAX(0, spent - ?3 + ?4) WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM usage WHERE request_id = ?2)`)
-      .bind(s.keyId, s.requestId, s.held, s.cost),
+    db.prepare(`UPDATE api_keys SET spent = MAX(0, spent - ?3 + ?4) WHERE id = ?1 AND ${open}`).bind(s.keyId, s.requestId, s.held, s.cost),
     db.prepare('DELETE FROM holds WHERE request_id = ?').bind(s.requestId),
-    receipt,
+    ...(receipt ? [receipt] : []),
   ];
+}
+
+/** Gives a hold back in full, for a request refused after its hold was placed (429). */
+export async function releaseHold(db: D1Database, h: { requestId: string; accountId: string; keyId: string; held: number }): Promise<void> {
+  await db.batch(settlementStatements(db, { ...h, cost: 0 }, null));
 }
 
 export interface LedgerRow {

@@ -21,6 +21,8 @@ const name = z.string().trim().min(1).max(200);
 const group = z.string().trim().min(1).max(64).regex(/^[\w.-]+$/, 'must be letters, digits, _ . or -');
 const modelId = z.string().min(1).max(200);
 const price = dollars({ max: MAX_PRICE_DOLLARS });
+const perMinute = z.number().int().positive().max(1_000_000_000).nullish();
+const concurrency = z.number().int().positive().max(100_000).nullish();
 
 const accountView = (a: AccountRow) => ({
   id: a.id,
@@ -28,6 +30,9 @@ const accountView = (a: AccountRow) => ({
   name: a.name,
   group: a.group_name,
   balance: toDollars(a.balance),
+  rpm: a.rpm,
+  tpm: a.tpm,
+  max_concurrency: a.max_concurrency,
   created_at: a.created_at,
 });
 
@@ -43,9 +48,13 @@ admin.post('/accounts', async (c) => {
     name: name.nullish(),
     group: group.default('default'),
     credit: dollars({ max: 1_000_000 }).default(0),
+    rpm: perMinute,
+    tpm: perMinute,
+    max_concurrency: concurrency,
   }));
   const account = await createAccount(c.env.DB, {
     email: body.email, name: body.name ?? null, group: body.group, credit: body.credit, creditKind: 'adjustment',
+    rpm: body.rpm ?? null, tpm: body.tpm ?? null, max_concurrency: body.max_concurrency ?? null,
   });
   if (!account) throw new ApiError(400, 'invalid_request_error', 'email_taken', 'An account with this email already exists.', 'email');
   return c.json(accountView(account), 201);
@@ -78,8 +87,9 @@ admin.post('/accounts/:id/keys', async (c) => {
   const id = c.req.param('id');
   const body = await readJson(c, z.object({
     name,
-    rpm: z.number().int().positive().nullish(),
-    tpm: z.number().int().positive().nullish(),
+    rpm: perMinute,
+    tpm: perMinute,
+    max_concurrency: concurrency,
     models: z.array(modelId).max(1000).nullish(),
     expires_at: z.iso.datetime({ offset: true }).nullish(),
     spend_limit: dollars({ max: 1_000_000 }).nullish(),
@@ -93,6 +103,7 @@ admin.post('/accounts/:id/keys', async (c) => {
     prefix: key.slice(0, PREFIX_LENGTH),
     rpm: body.rpm ?? null,
     tpm: body.tpm ?? null,
+    max_concurrency: body.max_concurrency ?? null,
     models: body.models ?? null,
     expires_at: body.expires_at ? new Date(body.expires_at).toISOString() : null,
     spend_limit: body.spend_limit ?? null,
@@ -105,6 +116,7 @@ admin.post('/accounts/:id/keys', async (c) => {
     account_id: row.account_id,
     rpm: row.rpm,
     tpm: row.tpm,
+    max_concurrency: row.max_concurrency,
     models: body.models ?? null,
     expires_at: row.expires_at,
     spend_limit: row.spend_limit === null ? null : toDollars(row.spend_limit),

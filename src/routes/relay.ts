@@ -9,6 +9,8 @@ import { costMicros, toDollars } from '../money';
 import { orderRoutes } from '../proxy/channels';
 import { callUpstream, UpstreamFailure, type UpstreamPath, type UpstreamSuccess } from '../proxy/upstream';
 import { normaliseUsage } from '../proxy/usage';
+import { releaseHold } from '../db/ledger';
+import { admit, finish, rateLimitHeaders, type Decision } from '../ratelimit/client';
 import { allowedModel } from './access';
 
 /** What chat and embeddings share: pre-flight, forwarding, settlement, non-stream replies. */
@@ -43,16 +45,37 @@ export async function startRelay(
   const model = allowedModel(row, body.model, principal);
   const cfg = config(c.env);
   const db = c.env.DB;
+  const requestId = c.var.requestId;
   const bound = worstCase(model, body, cfg.DEFAULT_MAX_OUTPUT_TOKENS);
-  const balance = await hold(db, c.var.requestId, principal, model, bound);
-  c.set('balance', balance);
+  // Tokens counted against tpm until the real usage is known, as OpenAI does: the prompt
+  // plus the output the request allows.
+  const reservedTokens = promptEstimate + (body.max_completion_tokens ?? body.max_tokens ?? 0);
+  const { limits } = principal;
+  const [held, decision] = await Promise.all([
+    hold(db, requestId, principal, model, bound).then((balance) => ({ balance }), (error: unknown) => ({ error })),
+    admit(c.env, principal.keyId, requestId, limits, reservedTokens),
+  ]);
+  if ('error' in held) {
+    // Refused for money: the rate limiter must not count it either.
+    if (decision?.allowed) c.executionCtx.waitUntil(finish(c.env, principal.keyId, requestId, limits, reservedTokens, 0, true));
+    throw held.error;
+  }
+  if (decision && !decision.allowed) {
+    await releaseHold(db, { requestId, accountId: principal.accountId, keyId: principal.keyId, held: bound.micros });
+    throw rateLimited(decision);
+  }
+  c.set('balance', held.balance);
+  c.set('rateLimit', decision);
 
-  const request: RequestContext = { requestId: c.var.requestId, principal, model, startedAt, promptEstimate, held: bound.micros };
+  const request: RequestContext = { requestId, principal, model, startedAt, promptEstimate, held: bound.micros };
   const settleLater = (ending: Ending | Promise<Ending>) =>
     c.executionCtx.waitUntil(
       Promise.resolve(ending)
-        .then((e) => settle(db, request, e))
-        .catch((err) => console.error(JSON.stringify({ request_id: request.requestId, settle_failed: String(err) }))),
+        .then(async (e) => {
+          const used = await settle(db, request, e);
+          await finish(c.env, principal.keyId, requestId, limits, reservedTokens, used, false);
+        })
+        .catch((err) => console.error(JSON.stringify({ request_id: requestId, settle_failed: String(err) }))),
     );
   const forward = async (path: UpstreamPath, upstreamBody: (route: Route) => Record<string, unknown>) => {
     try {
@@ -114,3 +137,16 @@ export function withCost(usage: Record<string, unknown>, cost: number): Record<s
 }
 
 const UPSTREAM_COST_FIELDS = ['cost', 'cost_details', 'cost_in_usd_ticks', 'is_byok'];
+
+/** 429 with OpenAI's headers; Retry-After in seconds and retry-after-ms, which the
+ *  official SDKs honour before their own backoff. */
+function rateLimited(d: Decision): ApiError {
+  const what = d.reason === 'requests' ? 'requests per minute' : d.reason === 'tokens' ? 'tokens per minute' : 'concurrent requests';
+  const wait = Math.max(1, d.retryAfterMs);
+  return new ApiError(429, 'rate_limit_error', `rate_limit_${d.reason}`,
+    `Rate limit reached for ${what} on this API key. Please try again in ${(wait / 1000).toFixed(3)}s.`, null, {
+      ...rateLimitHeaders(d),
+      'retry-after': String(Math.ceil(wait / 1000)),
+      'retry-after-ms': String(wait),
+    });
+}

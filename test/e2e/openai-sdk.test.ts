@@ -21,11 +21,11 @@ async function admin(method: string, path: string, body?: unknown) {
   return res.json() as Promise<any>;
 }
 
-async function channel(model: string, fixture: string) {
+async function channel(model: string, fixture: string, options = '') {
   await admin('PUT', `/models/${model}`, { input_price: 2, output_price: 8 });
   await admin('PUT', `/channels/${model.replace(/[^\w]/g, '-')}`, {
     kind: 'openai',
-    base_url: `${inject('upstreamUrl')}/o:/${fixture}`,
+    base_url: `${inject('upstreamUrl')}/o:${options}/${fixture}`,
     api_key_secret: 'FAKE_UPSTREAM_KEY',
     models: { [model]: 'gpt-4.1-nano' },
   });
@@ -98,6 +98,29 @@ describe('the official openai SDK against the running worker', () => {
     const unknown = await client.chat.completions.create({ model: 'no-such', messages: [{ role: 'user', content: 'x' }] }).catch((e) => e);
     expect(unknown).toBeInstanceOf(OpenAI.BadRequestError);
     expect(unknown.code).toBe('model_not_found');
+  });
+
+  it("retries a 429 after the gateway's retry-after-ms and then succeeds", async () => {
+    // One request at a time on this key: while a slow stream holds the slot, the next
+    // request is refused with retry-after-ms, and the SDK's own retry gets through.
+    await channel('slow', 'openai/chat-stream-text-gpt-4o.sse', 'delay=15');
+    const account = await admin('POST', '/accounts', { email: 'e2e-limited@example.com', credit: 5 });
+    const limitedKey = (await admin('POST', `/accounts/${account.id}/keys`, { name: 'limited', max_concurrency: 1, rpm: 100 })).key;
+    const limited = new OpenAI({ apiKey: limitedKey, baseURL: `${worker.url}/v1`, maxRetries: 2 });
+    const noRetry = new OpenAI({ apiKey: limitedKey, baseURL: `${worker.url}/v1`, maxRetries: 0 });
+
+    const slow = await limited.chat.completions.create({ model: 'slow', messages: [{ role: 'user', content: 'x' }], stream: true });
+    const refused = await noRetry.chat.completions.create({ model: 'whole', messages: [{ role: 'user', content: 'x' }] }).catch((e) => e);
+    expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(Number(refused.headers.get('retry-after-ms'))).toBeGreaterThan(0);
+
+    const started = Date.now();
+    const retried = limited.chat.completions.create({ model: 'whole', messages: [{ role: 'user', content: 'x' }] }).withResponse();
+    for await (const _chunk of slow); // the slow stream ends, freeing the slot
+    const { data, response } = await retried;
+    expect(data.object).toBe('chat.completion');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900); // it waited as told, then retried
+    expect(response.headers.get('x-ratelimit-limit-requests')).toBe('100');
   });
 
   it('carries x-request-id on every response', async () => {
