@@ -17,18 +17,49 @@ export interface LedgerEntry {
   reason?: string | null;
 }
 
-export function ledgerStatements(db: D1Database, e: LedgerEntry): [D1PreparedStatement, D1PreparedStatement] {
+/** An extra condition for a change, checked inside its INSERT (parameters from ?7 on):
+ *  e.g. "the Stripe event is new" or "the request's hold is still open". */
+export interface Guard {
+  sql: string;
+  binds: unknown[];
+}
+
+export function ledgerStatements(db: D1Database, e: LedgerEntry, guard?: Guard): [D1PreparedStatement, D1PreparedStatement] {
   return [
     db
       .prepare(
         `INSERT INTO ledger (account_id, kind, amount, balance_after, request_id, reason, created_at)
          SELECT id, ?2, ?3, balance + ?3, ?4, ?5, ?6 FROM accounts WHERE id = ?1 AND balance + ?3 >= 0
+         ${guard ? `AND (${guard.sql})` : ''}
          ON CONFLICT DO NOTHING`,
       )
-      .bind(e.accountId, e.kind, e.amount, e.requestId ?? null, e.reason ?? null, now()),
+      .bind(e.accountId, e.kind, e.amount, e.requestId ?? null, e.reason ?? null, now(), ...(guard?.binds ?? [])),
     db
       .prepare(`UPDATE accounts SET balance = balance + ?2 WHERE id = ?1 AND changes() = 1 RETURNING balance`)
       .bind(e.accountId, e.amount),
+  ];
+}
+
+/**
+ * A debit of up to `max` micro-dollars: as much as the balance holds, never more, so it
+ * can never go below zero. For charges the balance must pay even when it cannot pay in
+ * full: a settlement above its hold, a refunded or disputed top-up already spent.
+ */
+export function cappedDebitStatements(
+  db: D1Database,
+  e: Omit<LedgerEntry, 'amount'> & { max: number },
+  guard?: Guard,
+): [D1PreparedStatement, D1PreparedStatement] {
+  return [
+    db
+      .prepare(
+        `INSERT INTO ledger (account_id, kind, amount, balance_after, request_id, reason, created_at)
+         SELECT id, ?2, -MIN(?3, balance), balance - MIN(?3, balance), ?4, ?5, ?6 FROM accounts
+         WHERE id = ?1 AND ?3 > 0 ${guard ? `AND (${guard.sql})` : ''}
+         ON CONFLICT DO NOTHING`,
+      )
+      .bind(e.accountId, e.kind, e.max, e.requestId ?? null, e.reason ?? null, now(), ...(guard?.binds ?? [])),
+    db.prepare('UPDATE accounts SET balance = balance - MIN(?2, balance) WHERE id = ?1 AND changes() = 1').bind(e.accountId, e.max),
   ];
 }
 
@@ -95,27 +126,15 @@ export function settlementStatements(
   s: { requestId: string; accountId: string; keyId: string; held: number; cost: number },
   receipt: D1PreparedStatement | null,
 ): D1PreparedStatement[] {
-  const at = now();
-  const open = 'EXISTS (SELECT 1 FROM holds WHERE request_id = ?2)';
+  const open = { sql: 'EXISTS (SELECT 1 FROM holds WHERE request_id = ?7) AND ?8 > 0', binds: [s.requestId, s.held] };
   return [
+    ...ledgerStatements(db, { accountId: s.accountId, kind: 'release', amount: s.held, requestId: s.requestId }, open),
+    ...cappedDebitStatements(db, { accountId: s.accountId, kind: 'settlement', max: s.cost, requestId: s.requestId }, {
+      sql: 'EXISTS (SELECT 1 FROM holds WHERE request_id = ?7)', binds: [s.requestId],
+    }),
     db
-      .prepare(
-        `INSERT INTO ledger (account_id, kind, amount, balance_after, request_id, reason, created_at)
-         SELECT id, 'release', ?3, balance + ?3, ?2, NULL, ?4 FROM accounts WHERE id = ?1 AND ?3 > 0 AND ${open}
-         ON CONFLICT DO NOTHING`,
-      )
-      .bind(s.accountId, s.requestId, s.held, at),
-    db.prepare('UPDATE accounts SET balance = balance + ?2 WHERE id = ?1 AND changes() = 1').bind(s.accountId, s.held),
-    db
-      .prepare(
-        `INSERT INTO ledger (account_id, kind, amount, balance_after, request_id, reason, created_at)
-         SELECT id, 'settlement', -MIN(?3, balance), balance - MIN(?3, balance), ?2, NULL, ?4 FROM accounts
-         WHERE id = ?1 AND ?3 > 0 AND ${open}
-         ON CONFLICT DO NOTHING`,
-      )
-      .bind(s.accountId, s.requestId, s.cost, at),
-    db.prepare('UPDATE accounts SET balance = balance - MIN(?2, balance) WHERE id = ?1 AND changes() = 1').bind(s.accountId, s.cost),
-    db.prepare(`UPDATE api_keys SET spent = MAX(0, spent - ?3 + ?4) WHERE id = ?1 AND ${open}`).bind(s.keyId, s.requestId, s.held, s.cost),
+      .prepare('UPDATE api_keys SET spent = MAX(0, spent - ?3 + ?4) WHERE id = ?1 AND EXISTS (SELECT 1 FROM holds WHERE request_id = ?2)')
+      .bind(s.keyId, s.requestId, s.held, s.cost),
     db.prepare('DELETE FROM holds WHERE request_id = ?').bind(s.requestId),
     ...(receipt ? [receipt] : []),
   ];
