@@ -122,3 +122,40 @@ CREATE TABLE IF NOT EXISTS holds (
   created_at  TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS holds_age ON holds(created_at);
+
+-- topups: one Stripe Checkout purchase of credit. amount is the micro-dollars it credits
+-- (amount_cents × 10,000); credited exactly once, when status goes pending → paid, in the
+-- same batch as its 'topup' ledger row (request_id = the top-up id) and the Stripe event.
+-- refunded: micro-dollars Stripe has refunded so far (its cumulative amount_refunded).
+CREATE TABLE IF NOT EXISTS topups (
+  id              TEXT PRIMARY KEY,            -- 'top_' + random, also the Checkout client_reference_id
+  account_id      TEXT NOT NULL REFERENCES accounts(id),
+  amount_cents    INTEGER NOT NULL CHECK (amount_cents > 0),
+  amount          INTEGER NOT NULL CHECK (amount > 0),
+  status          TEXT NOT NULL CHECK (status IN ('pending', 'paid', 'failed')),
+  session_id      TEXT UNIQUE,
+  payment_intent  TEXT,
+  refunded        INTEGER NOT NULL DEFAULT 0,
+  created_at      TEXT NOT NULL,
+  paid_at         TEXT
+);
+CREATE INDEX IF NOT EXISTS topups_payment_intent ON topups(payment_intent);
+
+-- stripe_events: every authentic webhook event that changed something, by Stripe's event
+-- id. Its insert is the first statement of each event's batch; the rest only run when it
+-- inserted, so a replayed event changes nothing.
+CREATE TABLE IF NOT EXISTS stripe_events (
+  id           TEXT PRIMARY KEY,
+  type         TEXT NOT NULL,
+  received_at  TEXT NOT NULL
+);
+
+-- disputes: while an account has one with status 'open', its API use answers 403.
+CREATE TABLE IF NOT EXISTS disputes (
+  id          TEXT PRIMARY KEY,                -- Stripe's dispute id
+  account_id  TEXT NOT NULL,
+  amount      INTEGER NOT NULL,                -- micro-dollars disputed
+  status      TEXT NOT NULL,                   -- 'open' or Stripe's closed status (won, lost, ...)
+  updated_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS disputes_account ON disputes(account_id, status);

@@ -1,6 +1,18 @@
+import { createServer } from 'node:net';
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 import { schemaStatements } from './test/support/schema.ts';
+
+/** A free port on 127.0.0.1 for the fake Stripe API, known before the worker starts. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+process.env.TOKENGATE_FAKE_STRIPE_PORT ??= String(await freePort());
+const stripeApiBase = `http://127.0.0.1:${process.env.TOKENGATE_FAKE_STRIPE_PORT}`;
 
 /**
  * Two projects: `worker` runs inside workerd (the Workers runtime, real local D1) and
@@ -22,6 +34,10 @@ export default defineConfig({
                 SCHEMA: schemaStatements(),
                 UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '1500',
                 UPSTREAM_IDLE_TIMEOUT_MS: '1500',
+                STRIPE_SECRET_KEY: 'sk_test_fake_0123456789',
+                STRIPE_WEBHOOK_SECRET: 'whsec_test_secret',
+                STRIPE_API_BASE: stripeApiBase,
+                PUBLIC_URL: 'https://gateway.example.com',
               },
             },
           }),

@@ -5,7 +5,7 @@ import { config } from './config';
 import type { AppEnv } from './context';
 import { ApiError, notFound, renderError } from './errors';
 import { admin } from './routes/admin';
-import { balance } from './routes/balance';
+import { billing, stripeWebhook } from './routes/billing';
 import { chat } from './routes/chat';
 import { embeddings } from './routes/embeddings';
 import { models } from './routes/models';
@@ -40,7 +40,9 @@ v1.route('/', chat);
 v1.route('/', embeddings);
 v1.route('/', models);
 v1.route('/', usage);
-v1.route('/', balance);
+v1.route('/', billing);
+// Registered before /v1's key check, which Stripe cannot pass.
+app.route('/v1/billing/webhook', stripeWebhook);
 app.route('/v1', v1);
 app.route('/admin', admin);
 

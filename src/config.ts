@@ -15,6 +15,11 @@ const dollarsVar = (fallback: number) =>
 
 const ConfigSchema = z.object({
   ADMIN_TOKEN: z.string().min(1).optional(),
+  STRIPE_SECRET_KEY: z.string().min(1).optional(),
+  STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+  STRIPE_API_BASE: z.string().url().default('https://api.stripe.com'),
+  TOPUP_MIN_DOLLARS: z.coerce.number().positive().default(5),
+  TOPUP_MAX_DOLLARS: z.coerce.number().positive().default(1000),
   PUBLIC_URL: z.string().url().default('http://localhost:8787'),
   SIGNUP_CREDIT: dollarsVar(1),
   MAX_BODY_BYTES: intVar(4 * 1024 * 1024),

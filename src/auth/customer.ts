@@ -3,7 +3,7 @@ import { findPrincipal, type Principal } from '../db/keys';
 import { unauthorized } from '../errors';
 import { toDollars } from '../money';
 import { rateLimitHeaders } from '../ratelimit/client';
-import { BALANCE_HEADER } from '../routes/balance';
+import { BALANCE_HEADER } from '../routes/headers';
 import type { AppEnv } from '../context';
 import { hashKey, isWellFormedKey } from './keys';
 

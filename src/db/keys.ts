@@ -32,6 +32,8 @@ export interface Principal {
   spent: number;
   expiresAt: string | null;
   revoked: boolean;
+  /** A payment dispute is open on the account: its API use is suspended. */
+  suspended: boolean;
 }
 
 export async function insertKey(
@@ -78,12 +80,13 @@ export async function findPrincipal(db: D1Database, keyHash: string): Promise<Pr
     .prepare(
       `SELECT k.id, k.name, k.account_id, k.models, k.rpm, k.tpm, k.max_concurrency, k.spend_limit, k.spent, k.expires_at,
               k.revoked_at, a.group_name, a.balance,
-              a.rpm AS account_rpm, a.tpm AS account_tpm, a.max_concurrency AS account_concurrency
+              a.rpm AS account_rpm, a.tpm AS account_tpm, a.max_concurrency AS account_concurrency,
+              EXISTS (SELECT 1 FROM disputes d WHERE d.account_id = a.id AND d.status = 'open') AS disputed
        FROM api_keys k JOIN accounts a ON a.id = k.account_id
        WHERE k.key_hash = ?`,
     )
     .bind(keyHash)
-    .first<KeyRow & { group_name: string; balance: number; account_rpm: number | null; account_tpm: number | null; account_concurrency: number | null }>();
+    .first<KeyRow & { group_name: string; balance: number; account_rpm: number | null; account_tpm: number | null; account_concurrency: number | null; disputed: number }>();
   if (!row) return null;
   return {
     keyId: row.id,
@@ -100,5 +103,6 @@ export async function findPrincipal(db: D1Database, keyHash: string): Promise<Pr
     spent: row.spent,
     expiresAt: row.expires_at,
     revoked: row.revoked_at !== null,
+    suspended: row.disputed === 1,
   };
 }

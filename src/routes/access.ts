@@ -4,6 +4,9 @@ import { badRequest, forbidden } from '../errors';
 
 /** The model a request names, if it exists and this principal may use it: else 400 / 403. */
 export function allowedModel(model: ModelRow | null, requested: string, p: Principal): ModelRow {
+  if (p.suspended) {
+    throw forbidden('API use is suspended on this account while a payment dispute is open. Contact support.', 'account_suspended');
+  }
   if (!model) {
     throw badRequest(`The model '${requested}' does not exist or you do not have access to it.`, 'model', 'model_not_found');
   }

@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path';
  * options: status=N (answer N with the fixture as body), delay=MS (between events),
  *          die=K (drop the connection after K events), stall=K (stop sending after K events,
  *          keep the connection open), hang (never answer), id=X (tag for /__requests).
+ * GET /__fixture/{path} answers a fixture file as it is.
  * GET /__requests?id=X lists the requests received with that tag (headers and JSON body).
  */
 export const FIXTURES = resolve(import.meta.dirname, '../../../shared/fixtures');
@@ -78,6 +79,10 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
   const requests: RecordedRequest[] = [];
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (req.method === 'GET' && url.pathname.startsWith('/__fixture/')) {
+      res.end(readFileSync(join(FIXTURES, decodeURIComponent(url.pathname.slice('/__fixture/'.length)))));
+      return;
+    }
     if (req.method === 'GET' && url.pathname === '/__requests') {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify(requests.filter((r) => r.id === url.searchParams.get('id'))));

@@ -1,9 +1,19 @@
 import type { TestProject } from 'vitest/node';
-import { startFakeUpstream } from './fake-upstream';
+import { startFakeStripe } from './fake-stripe.ts';
+import { startFakeUpstream } from './fake-upstream.ts';
 
-/** Starts the fake upstream once per test run and hands its URL to the tests. */
+/** Starts the fake upstream and the fake Stripe once per test run. The upstream's URL is
+ *  handed to the tests; Stripe's port was chosen by vitest.config.ts, which had to put it
+ *  in the worker's STRIPE_API_BASE binding before this runs. */
 export default async function setup(project: TestProject) {
   const { url, server } = await startFakeUpstream();
   project.provide('upstreamUrl', url);
-  return () => new Promise<void>((r) => server.close(() => r()));
+  // Only the worker project's bindings point STRIPE_API_BASE at this port.
+  const stripePort = Number(process.env.TOKENGATE_FAKE_STRIPE_PORT);
+  const stripe = project.name === 'worker' && stripePort ? await startFakeStripe(stripePort) : null;
+  if (stripe) project.provide('stripeUrl', `http://127.0.0.1:${stripePort}`);
+  return async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+    if (stripe) await new Promise<void>((r) => stripe.close(() => r()));
+  };
 }

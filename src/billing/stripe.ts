@@ -1,0 +1,44 @@
+import Stripe from 'stripe';
+import { config, type Env } from '../config';
+import { ApiError } from '../errors';
+
+/**
+ * Stripe's own SDK, on the Workers runtime: its fetch HTTP client, and SubtleCrypto for
+ * webhook signatures. STRIPE_API_BASE points it elsewhere (tests use a local fake).
+ */
+export function stripe(env: Env): Stripe {
+  const cfg = config(env);
+  if (!cfg.STRIPE_SECRET_KEY) {
+    throw new ApiError(503, 'api_error', 'billing_unavailable', 'Top-ups are not configured on this gateway.', null, {}, 'STRIPE_SECRET_KEY is not set');
+  }
+  const base = new URL(cfg.STRIPE_API_BASE);
+  const protocol = base.protocol === 'http:' ? 'http' : 'https';
+  return new Stripe(cfg.STRIPE_SECRET_KEY, {
+    httpClient: Stripe.createFetchHttpClient(),
+    host: base.hostname,
+    port: base.port ? Number(base.port) : protocol === 'https' ? 443 : 80,
+    protocol,
+    maxNetworkRetries: 2,
+  });
+}
+
+/** Stripe's signature tolerance: a delivery signed more than 5 minutes ago is refused. */
+export const WEBHOOK_TOLERANCE_SECONDS = 300;
+
+/**
+ * Verifies Stripe-Signature over the raw body (any v1 signature may match) and returns the
+ * event, or null when the signature is missing, forged or stale.
+ */
+export async function verifyWebhook(env: Env, rawBody: string, signature: string | undefined, receivedAtMs?: number): Promise<Stripe.Event | null> {
+  const secret = config(env).STRIPE_WEBHOOK_SECRET;
+  if (!secret || !signature) return null;
+  try {
+    return await webhooks.constructEventAsync(rawBody, signature, secret, WEBHOOK_TOLERANCE_SECONDS, cryptoProvider, receivedAtMs);
+  } catch {
+    return null;
+  }
+}
+
+// Webhook verification needs no API key; one SDK instance serves every isolate's calls.
+const webhooks = new Stripe('sk_unused_for_webhook_verification', { httpClient: Stripe.createFetchHttpClient() }).webhooks;
+const cryptoProvider = Stripe.createSubtleCryptoProvider();
