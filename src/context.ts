@@ -1,5 +1,5 @@
 import type { Env } from './config';
-import type { Principal } from './db/keys';
+import type { KeyAuth } from './auth/customer';
 import type { Decision } from './ratelimit/client';
 
 /** Hono's environment for every route: bindings, and what middleware puts on the context. */
@@ -7,9 +7,8 @@ export type AppEnv = {
   Bindings: Env;
   Variables: {
     requestId: string;
-    /** Started by customerAuth and awaited by the route, so the key lookup runs in
-     *  parallel with the route's own reads. Rejects with a 401/403 ApiError. */
-    principal: Promise<Principal>;
+    /** The request's key, from customerAuth; its lookup is the route's to start. */
+    auth: KeyAuth;
     /** Micro-dollars left after this request's hold, for the balance header. */
     balance?: number;
     /** The rate limiter's answer for this request, for the x-ratelimit-* headers. */

@@ -1,16 +1,18 @@
 import { createMiddleware } from 'hono/factory';
-import { findPrincipal, type Principal } from '../db/keys';
+import type { AppEnv } from '../context';
+import { catalogStatements, toCatalog, type Catalog } from '../db/catalog';
+import { principalStatement, toPrincipal, type Principal } from '../db/keys';
 import { unauthorized } from '../errors';
 import { toDollars } from '../money';
 import { rateLimitHeaders } from '../ratelimit/client';
 import { BALANCE_HEADER } from '../routes/headers';
-import type { AppEnv } from '../context';
 import { hashKey, isWellFormedKey } from './keys';
 
 /**
  * Authenticates `Authorization: Bearer sk-…`. A missing or malformed key fails at once,
- * without touching D1; the lookup of a well-formed one is started here and awaited by the
- * route (c.var.principal), so it overlaps with the route's own reads.
+ * without touching D1. The lookup of a well-formed key is left to the route (c.var.auth),
+ * so that chat and embeddings can read the key, the model and its channels in one D1
+ * round trip.
  */
 export const customerAuth = createMiddleware<AppEnv>(async (c, next) => {
   const header = c.req.header('authorization');
@@ -19,20 +21,49 @@ export const customerAuth = createMiddleware<AppEnv>(async (c, next) => {
   }
   const key = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
   if (!key || !isWellFormedKey(key)) throw unauthorized('Incorrect API key provided.');
-
-  const principal = hashKey(key).then((hash) => findPrincipal(c.env.DB, hash)).then(checkUsable);
-  // The route may fail on its own input before awaiting this; don't let that leave an
-  // unhandled rejection behind.
-  principal.catch(() => {});
-  c.set('principal', principal);
+  const auth = new KeyAuth(c.env.DB, await hashKey(key));
+  c.set('auth', auth);
   await next();
-  // Every authenticated answer carries the balance: after the hold where there was one.
-  const known = await principal.catch(() => null);
+  // Every authenticated answer carries the balance (after the hold, where there was one)
+  // and the key's rate-limit state.
+  const known = await auth.settled();
   if (known) c.res.headers.set(BALANCE_HEADER, String(toDollars(c.var.balance ?? known.balance)));
   for (const [name, value] of Object.entries(rateLimitHeaders(c.var.rateLimit ?? null))) c.res.headers.set(name, value);
 });
 
-function checkUsable(p: Principal | null): Principal {
+/** The key's principal, looked up at most once per request; rejects with a 401. */
+export class KeyAuth {
+  private lookup: Promise<Principal> | null = null;
+
+  constructor(
+    private readonly db: D1Database,
+    private readonly keyHash: string,
+  ) {}
+
+  principal(): Promise<Principal> {
+    this.lookup ??= principalStatement(this.db, this.keyHash).first().then((row) => usable(toPrincipal(row)));
+    return this.lookup;
+  }
+
+  /** The principal, the model and the model's channels, in one batch. */
+  async withCatalog(modelId: string): Promise<Catalog & { principal: Principal }> {
+    if (this.lookup) {
+      const [principal, [model, routes]] = await Promise.all([this.lookup, this.db.batch(catalogStatements(this.db, modelId))]);
+      return { principal, ...toCatalog(model, routes) };
+    }
+    const batch = this.db.batch([principalStatement(this.db, this.keyHash), ...catalogStatements(this.db, modelId)]);
+    this.lookup = batch.then(([row]) => usable(toPrincipal(row?.results[0])));
+    const [[, model, routes], principal] = await Promise.all([batch, this.lookup]);
+    return { principal, ...toCatalog(model, routes) };
+  }
+
+  /** The principal if a lookup found a usable one, for response headers; never throws. */
+  async settled(): Promise<Principal | null> {
+    return this.lookup ? this.lookup.catch(() => null) : null;
+  }
+}
+
+function usable(p: Principal | null): Principal {
   if (!p) throw unauthorized('Incorrect API key provided.');
   if (p.revoked) throw unauthorized('This API key has been revoked.');
   if (p.expiresAt !== null && Date.parse(p.expiresAt) <= Date.now()) throw unauthorized('This API key has expired.');

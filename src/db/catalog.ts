@@ -58,9 +58,9 @@ export async function listModels(db: D1Database): Promise<ModelRow[]> {
   return (await db.prepare('SELECT * FROM models ORDER BY id').all<ModelRow>()).results;
 }
 
-/** The model and every enabled channel that serves it, in one round trip. */
-export async function modelWithRoutes(db: D1Database, modelId: string): Promise<{ model: ModelRow | null; routes: Route[] }> {
-  const [model, routes] = await db.batch<ModelRow & Route>([
+/** Statements for a batch: the model, then every enabled channel that serves it. */
+export function catalogStatements(db: D1Database, modelId: string): [D1PreparedStatement, D1PreparedStatement] {
+  return [
     db.prepare('SELECT * FROM models WHERE id = ?').bind(modelId),
     db
       .prepare(
@@ -69,9 +69,19 @@ export async function modelWithRoutes(db: D1Database, modelId: string): Promise<
          WHERE c.enabled = 1 AND m.key = ?`,
       )
       .bind(modelId),
-  ]);
-  return { model: (model?.results[0] as ModelRow | undefined) ?? null, routes: (routes?.results ?? []) as Route[] };
+  ];
 }
+
+export interface Catalog {
+  model: ModelRow | null;
+  routes: Route[];
+}
+
+/** Reads catalogStatements' results. */
+export const toCatalog = (model: D1Result | undefined, routes: D1Result | undefined): Catalog => ({
+  model: (model?.results[0] as ModelRow | undefined) ?? null,
+  routes: (routes?.results ?? []) as Route[],
+});
 
 export async function upsertChannel(db: D1Database, c: Omit<ChannelRow, 'updated_at' | 'models'> & { models: Record<string, string> }) {
   await db

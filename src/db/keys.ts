@@ -75,8 +75,18 @@ export async function revokeKey(db: D1Database, id: string): Promise<boolean> {
   return meta.changes > 0;
 }
 
-export async function findPrincipal(db: D1Database, keyHash: string): Promise<Principal | null> {
-  const row = await db
+type PrincipalRow = KeyRow & {
+  group_name: string;
+  balance: number;
+  account_rpm: number | null;
+  account_tpm: number | null;
+  account_concurrency: number | null;
+  disputed: number;
+};
+
+/** The statement that finds a key's principal by the hash of the key, for a batch. */
+export function principalStatement(db: D1Database, keyHash: string): D1PreparedStatement {
+  return db
     .prepare(
       `SELECT k.id, k.name, k.account_id, k.models, k.rpm, k.tpm, k.max_concurrency, k.spend_limit, k.spent, k.expires_at,
               k.revoked_at, a.group_name, a.balance,
@@ -85,24 +95,27 @@ export async function findPrincipal(db: D1Database, keyHash: string): Promise<Pr
        FROM api_keys k JOIN accounts a ON a.id = k.account_id
        WHERE k.key_hash = ?`,
     )
-    .bind(keyHash)
-    .first<KeyRow & { group_name: string; balance: number; account_rpm: number | null; account_tpm: number | null; account_concurrency: number | null; disputed: number }>();
+    .bind(keyHash);
+}
+
+export function toPrincipal(row: unknown): Principal | null {
   if (!row) return null;
+  const r = row as PrincipalRow;
   return {
-    keyId: row.id,
-    keyName: row.name,
-    accountId: row.account_id,
-    group: row.group_name,
-    balance: row.balance,
-    allowedModels: parseJsonColumn<string[]>(row.models),
+    keyId: r.id,
+    keyName: r.name,
+    accountId: r.account_id,
+    group: r.group_name,
+    balance: r.balance,
+    allowedModels: parseJsonColumn<string[]>(r.models),
     limits: effectiveLimits(
-      { rpm: row.rpm, tpm: row.tpm, concurrency: row.max_concurrency },
-      { rpm: row.account_rpm, tpm: row.account_tpm, concurrency: row.account_concurrency },
+      { rpm: r.rpm, tpm: r.tpm, concurrency: r.max_concurrency },
+      { rpm: r.account_rpm, tpm: r.account_tpm, concurrency: r.account_concurrency },
     ),
-    spendLimit: row.spend_limit,
-    spent: row.spent,
-    expiresAt: row.expires_at,
-    revoked: row.revoked_at !== null,
-    suspended: row.disputed === 1,
+    spendLimit: r.spend_limit,
+    spent: r.spent,
+    expiresAt: r.expires_at,
+    revoked: r.revoked_at !== null,
+    suspended: r.disputed === 1,
   };
 }

@@ -2,9 +2,9 @@
  * GCRA (the generic cell rate algorithm): a rate of `limit` per minute with a burst of
  * the whole minute's allowance, kept as one number per window, the theoretical arrival
  * time (TAT). Unlike fixed windows it lets no double burst through at a boundary, and
- * unlike a log it needs O(1) state. Time is integer microseconds, and the interval per
- * unit is rounded down, so `limit` requests arriving together are all admitted (never
- * limit - 1 through floating-point drift).
+ * unlike a log it needs O(1) state. Time is in microseconds; the comparisons allow 1 µs
+ * of floating-point slack, so `limit` requests arriving together are all admitted (never
+ * limit - 1 through rounding) and high limits keep their full precision.
  */
 export const WINDOW_US = 60_000_000;
 
@@ -20,18 +20,19 @@ export interface WindowCheck {
   retryAfterUs: number;
 }
 
-export const intervalUs = (limitPerMinute: number): number => Math.max(1, Math.floor(WINDOW_US / limitPerMinute));
+export const intervalUs = (limitPerMinute: number): number => WINDOW_US / limitPerMinute;
+const SLACK_US = 1;
 
 export function checkWindow(tat: number, nowUs: number, cost: number, limitPerMinute: number): WindowCheck {
   const interval = intervalUs(limitPerMinute);
   const base = Math.max(tat, nowUs);
   const next = base + cost * interval;
-  const allowed = next - nowUs <= WINDOW_US;
+  const allowed = next - nowUs <= WINDOW_US + SLACK_US;
   const after = allowed ? next : base;
   return {
     allowed,
     tat: next,
-    remaining: Math.max(0, Math.floor((nowUs + WINDOW_US - after) / interval)),
+    remaining: Math.max(0, Math.floor((nowUs + WINDOW_US + SLACK_US - after) / interval)),
     resetUs: Math.max(0, after - nowUs),
     retryAfterUs: allowed ? 0 : next - nowUs - WINDOW_US,
   };

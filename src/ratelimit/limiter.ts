@@ -40,7 +40,7 @@ export class RateLimiter extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS windows (name TEXT PRIMARY KEY, tat INTEGER NOT NULL);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS windows (name TEXT PRIMARY KEY, tat REAL NOT NULL);
       CREATE TABLE IF NOT EXISTS leases (request_id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`);
   }
 

@@ -13,7 +13,7 @@ import { readJson } from '../validate';
 export const billing = new Hono<AppEnv>();
 
 billing.get('/billing/balance', async (c) => {
-  const principal = await c.var.principal;
+  const principal = await c.var.auth.principal();
   return c.json({ balance: toDollars(principal.balance), currency: 'usd' });
 });
 
@@ -27,10 +27,10 @@ billing.post('/billing/checkout', async (c) => {
       .max(cfg.TOPUP_MAX_DOLLARS, `must be at most ${cfg.TOPUP_MAX_DOLLARS}`)
       .refine((d) => Math.round(d * 100) / 100 === d, 'must be whole cents (at most 2 decimals)'),
   })).catch(async (err) => {
-    await c.var.principal; // a bad key answers 401 before a bad body answers 400
+    await c.var.auth.principal(); // a bad key answers 401 before a bad body answers 400
     throw err;
   });
-  const principal = await c.var.principal;
+  const principal = await c.var.auth.principal();
   const cents = Math.round(body.amount * 100);
   const client = stripe(c.env);
   const topup = await createTopup(c.env.DB, principal.accountId, cents);

@@ -16,7 +16,7 @@ export const chat = new Hono<AppEnv>();
 chat.post('/chat/completions', async (c) => {
   const startedAt = Date.now();
   const body = await readJson(c, ChatRequestSchema).catch(async (err) => {
-    await c.var.principal; // a bad key answers 401 before a bad body answers 400
+    await c.var.auth.principal(); // a bad key answers 401 before a bad body answers 400
     throw err;
   });
   const relay = await startRelay(c, body, estimatePromptTokens(body.messages), startedAt);

@@ -11,7 +11,7 @@ export const embeddings = new Hono<AppEnv>();
 embeddings.post('/embeddings', async (c) => {
   const startedAt = Date.now();
   const body = await readJson(c, EmbeddingsRequestSchema).catch(async (err) => {
-    await c.var.principal; // a bad key answers 401 before a bad body answers 400
+    await c.var.auth.principal(); // a bad key answers 401 before a bad body answers 400
     throw err;
   });
   const relay = await startRelay(c, body, estimateTokens(collectText(body.input)), startedAt);

@@ -14,14 +14,14 @@ const modelObject = (m: ModelRow) => ({
 });
 
 models.get('/models', async (c) => {
-  const [principal, all] = await Promise.all([c.var.principal, listModels(c.env.DB)]);
+  const [principal, all] = await Promise.all([c.var.auth.principal(), listModels(c.env.DB)]);
   const data = all.filter((m) => modelAllowed(m, principal.group, principal.allowedModels)).map(modelObject);
   return c.json({ object: 'list', data });
 });
 
 models.get('/models/:id{.+}', async (c) => {
   const id = c.req.param('id');
-  const [principal, model] = await Promise.all([c.var.principal, getModel(c.env.DB, id)]);
+  const [principal, model] = await Promise.all([c.var.auth.principal(), getModel(c.env.DB, id)]);
   // A model this key may not use answers like one that does not exist: 404, not 403.
   if (!model || !modelAllowed(model, principal.group, principal.allowedModels)) {
     throw notFound(`The model '${id}' does not exist or you do not have access to it.`, 'model_not_found');

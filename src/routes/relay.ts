@@ -3,7 +3,7 @@ import { hold, worstCase } from '../billing/hold';
 import { billedTokens, settle, type Ending, type RequestContext } from '../billing/settle';
 import { config } from '../config';
 import type { AppEnv } from '../context';
-import { modelWithRoutes, type Route } from '../db/catalog';
+import type { Route } from '../db/catalog';
 import { ApiError } from '../errors';
 import { costMicros, toDollars } from '../money';
 import { orderRoutes } from '../proxy/channels';
@@ -28,8 +28,7 @@ const noOutput = (status: Ending['status'], channel: string | null): Ending => (
 });
 
 /**
- * Pre-flight: authenticates (the lookup started by customerAuth) while loading the model
- * and its channels, checks access, then holds the request's worst-case cost (402 when
+ * Pre-flight: reads the key, the model and its channels in one D1 round trip, checks access, then holds the request's worst-case cost (402 when
  * the balance cannot cover it). Nothing has gone upstream before the hold is in place.
  */
 export async function startRelay(
@@ -38,7 +37,7 @@ export async function startRelay(
   promptEstimate: number,
   startedAt: number,
 ): Promise<Relay> {
-  const [principal, { model: row, routes }] = await Promise.all([c.var.principal, modelWithRoutes(c.env.DB, body.model)]);
+  const { principal, model: row, routes } = await c.var.auth.withCatalog(body.model);
   if (!row && routes.length > 0) {
     console.warn(JSON.stringify({ request_id: c.var.requestId, unpriced_model: body.model }));
   }

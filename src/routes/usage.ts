@@ -26,7 +26,7 @@ export const usageView = (r: UsageRow) => ({
 export const usage = new Hono<AppEnv>();
 
 usage.get('/usage', async (c) => {
-  const principal = await c.var.principal;
+  const principal = await c.var.auth.principal();
   const { limit } = parse(LimitQuerySchema, c.req.query());
   const rows = await listUsage(c.env.DB, { accountId: principal.accountId, limit });
   return c.json({ data: rows.map(usageView) });

@@ -192,7 +192,7 @@ describe('rate limits through the gateway', () => {
     const usedTokens = async () =>
       runInDurableObject(stub, (_i, state) => {
         const row = state.storage.sql.exec<{ tat: number }>("SELECT tat FROM windows WHERE name = 'tokens'").toArray()[0];
-        return row ? Math.round((row.tat - Date.now() * 1000) / Math.floor(60_000_000 / 600)) : 0;
+        return row ? Math.round((row.tat - Date.now() * 1000) / (60_000_000 / 600)) : 0;
       });
     for (let i = 0; i < 2; i++) {
       const res = await call('/v1/chat/completions', { method: 'POST', key: key.key, json: { model, messages: hello, stream: true } });

@@ -1,0 +1,211 @@
+#!/usr/bin/env node
+// `npm run bench` (or `npm run bench -- --quick`): what Tokengate adds over calling the
+// upstream directly, measured side by side in one run on the same workerd:
+//   (a) direct       — the fake upstream, called straight from the load generator
+//   (b) pass-through — bench/passthrough.js in workerd (Miniflare): fetch, return the body
+//   (c) tokengate    — the bundle `wrangler deploy` ships, in workerd (Miniflare), with auth,
+//                      rate limits (a Durable Object call per request) and billing on
+// Load comes from a second process (bench/load.mjs); every run is bounded in time and
+// count, follows a warm-up, and is repeated; medians are reported. Prints one table and
+// writes bench/results.json. Nothing here asserts a threshold.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { Miniflare } from 'miniflare';
+
+const quick = process.argv.includes('--quick');
+const root = new URL('..', import.meta.url).pathname;
+const env = { ...process.env, WRANGLER_SEND_METRICS: 'false' };
+const plan = quick
+  ? { seconds: 0.5, warmup: 0.2, reps: 1, streams: 20, streamEvents: 20, streamPauseMs: 50 }
+  : { seconds: 3, warmup: 1, reps: 3, streams: 100, streamEvents: 100, streamPauseMs: 50 };
+const EVENTS = 100; // the "100-event stream"
+const PAUSED = { events: 20, pauseMs: 10 };
+
+// ---------- build and bundle size ----------
+function build(minify) {
+  const outdir = mkdtempSync(join(tmpdir(), 'tokengate-bench-'));
+  execFileSync(join(root, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', outdir, ...(minify ? ['--minify'] : [])], { cwd: root, env, stdio: 'pipe' });
+  return outdir;
+}
+const outdir = build(false);
+const minDir = build(true);
+const raw = readFileSync(join(outdir, 'index.js'));
+const minified = readFileSync(join(minDir, 'index.js'));
+const bundle = { raw_kb: raw.length / 1024, minified_kb: minified.length / 1024, gzip_kb: gzipSync(minified).length / 1024 };
+
+// ---------- processes ----------
+function childJson(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) resolve({ child, json: JSON.parse(out.split('\n')[0]) });
+    });
+    child.on('exit', (code) => code && reject(new Error(`${args.join(' ')} exited ${code}`)));
+  });
+}
+const upstream = await childJson([join(root, 'bench/upstream.mjs')]);
+// Whatever ends this run, the upstream process ends with it (workerd ends with Miniflare's pipes).
+process.on('exit', () => upstream.child.kill());
+process.on('uncaughtException', (err) => {
+  console.error(err);
+  process.exit(1);
+});
+const upstreamBase = `http://127.0.0.1:${upstream.json.port}`;
+
+const workerdPids = () =>
+  new Set(readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'workerd' && readFileSync(`/proc/${p}/stat`, 'utf8').split(' ')[3] === String(process.pid);
+    } catch {
+      return false;
+    }
+  }));
+async function startMiniflare(options) {
+  const before = workerdPids();
+  const mf = new Miniflare({ host: '127.0.0.1', port: 0, compatibilityDate: '2026-04-01', compatibilityFlags: ['enable_request_signal'], ...options });
+  const url = (await mf.ready).toString().replace(/\/$/, '');
+  const pid = [...workerdPids()].find((p) => !before.has(p));
+  return { mf, url, pid };
+}
+const cpuMs = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in 1/100 s ticks
+};
+const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+
+const passthrough = await startMiniflare({ modules: true, scriptPath: join(root, 'bench/passthrough.js'), bindings: { UPSTREAM: upstreamBase } });
+const gateway = await startMiniflare({
+  modules: true,
+  modulesRoot: outdir,
+  scriptPath: join(outdir, 'index.js'),
+  d1Databases: ['DB'],
+  durableObjects: { RATE_LIMITER: { className: 'RateLimiter', useSQLite: true } },
+  bindings: { ADMIN_TOKEN: 'bench-admin', BENCH_UPSTREAM_KEY: 'sk-bench-upstream', UPSTREAM_IDLE_TIMEOUT_MS: '60000' },
+});
+
+// ---------- gateway setup: schema, an account, a rate-limited key, models, channels ----------
+const db = await gateway.mf.getD1Database('DB');
+const schema = readFileSync(join(root, 'schema.sql'), 'utf8').replace(/--.*$/gm, '').split(/;\s*\n/).map((s) => s.trim()).filter(Boolean);
+await db.batch(schema.map((s) => db.prepare(s)));
+async function admin(method, path, body) {
+  const res = await fetch(`${gateway.url}/admin${path}`, { method, headers: { authorization: 'Bearer bench-admin', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+const account = await admin('POST', '/accounts', { email: 'bench@example.com', credit: 1_000_000 });
+// Limits on, far above what the bench sends, so every request takes the full path.
+const { key } = await admin('POST', `/accounts/${account.id}/keys`, { name: 'bench', rpm: 100_000_000, tpm: 1_000_000_000, max_concurrency: 10_000 });
+const scenarios = { json: [1, 0], stream: [EVENTS, 0], paused: [PAUSED.events, PAUSED.pauseMs], long: [plan.streamEvents, plan.streamPauseMs] };
+for (const [name, [events, pause]] of Object.entries(scenarios)) {
+  await admin('PUT', `/models/bench-${name}`, { input_price: 1, output_price: 2 });
+  await admin('PUT', `/channels/bench-${name}`, { kind: 'openai', base_url: `${upstreamBase}/s/${events}/${pause}/v1`, api_key_secret: 'BENCH_UPSTREAM_KEY', models: { [`bench-${name}`]: 'gpt-4.1-nano' } });
+}
+
+// ---------- load ----------
+const targets = {
+  tokengate: (s) => ({ url: `${gateway.url}/v1/chat/completions`, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, model: `bench-${s}` }),
+  passthrough: (s) => ({ url: `${passthrough.url}/s/${scenarios[s].join('/')}/v1/chat/completions`, headers: { 'content-type': 'application/json' }, model: 'gpt-4.1-nano' }),
+  direct: (s) => ({ url: `${upstreamBase}/s/${scenarios[s].join('/')}/v1/chat/completions`, headers: { 'content-type': 'application/json' }, model: 'gpt-4.1-nano' }),
+};
+async function load(target, scenario, concurrency, seconds, maxRequests = 1_000_000) {
+  const t = targets[target](scenario);
+  const body = JSON.stringify({ model: t.model, messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 400, stream: scenario !== 'json' });
+  const { child, json } = await childJson([join(root, 'bench/load.mjs'), JSON.stringify({ url: t.url, headers: t.headers, body, concurrency, seconds, maxRequests })]);
+  await new Promise((r) => child.on('exit', r));
+  return json;
+}
+const median = (xs) => {
+  const v = xs.filter((x) => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
+  return v.length === 0 ? null : v[Math.floor((v.length - 1) / 2)];
+};
+/** Runs a load `plan.reps` times after a warm-up; medians of each field, and workerd CPU per request. */
+async function measure(target, scenario, concurrency) {
+  await load(target, scenario, concurrency, plan.warmup);
+  const pid = target === 'tokengate' ? gateway.pid : target === 'passthrough' ? passthrough.pid : null;
+  const runs = [];
+  for (let i = 0; i < plan.reps; i++) {
+    const cpu0 = pid ? cpuMs(pid) : 0;
+    const r = await load(target, scenario, concurrency, plan.seconds);
+    r.cpu_ms_per_request = pid && r.requests ? (cpuMs(pid) - cpu0) / r.requests : null;
+    runs.push(r);
+  }
+  const out = {};
+  for (const k of Object.keys(runs[0])) out[k] = median(runs.map((r) => r[k]));
+  return out;
+}
+/** Resident memory of a worker with `plan.streams` long streams open, minus idle. */
+async function memoryPerStream(target) {
+  const pid = target === 'tokengate' ? gateway.pid : passthrough.pid;
+  const samples = [];
+  for (let i = 0; i < plan.reps; i++) {
+    await new Promise((r) => setTimeout(r, 300));
+    const idle = rssKb(pid);
+    const running = load(target, 'long', plan.streams, 60, plan.streams);
+    const lasts = plan.streamEvents * plan.streamPauseMs;
+    await new Promise((r) => setTimeout(r, lasts / 2));
+    samples.push((rssKb(pid) - idle) / plan.streams);
+    await running;
+  }
+  return median(samples);
+}
+
+const results = { machine: { cpus: (await import('node:os')).cpus().length, node: process.version, quick }, plan, bundle, runs: {} };
+for (const [scenario, c] of [['json', 1], ['json', 32], ['stream', 1], ['stream', 32], ['paused', 1]]) {
+  for (const target of ['direct', 'passthrough', 'tokengate']) {
+    const r = await measure(target, scenario, c);
+    results.runs[`${scenario}/c${c}/${target}`] = r;
+    if (r.errors) console.error(`${scenario} c=${c} ${target}: ${r.errors} errors`);
+  }
+}
+results.memory_kb_per_stream = { tokengate: await memoryPerStream('tokengate'), passthrough: await memoryPerStream('passthrough') };
+
+// ---------- report ----------
+const R = (k) => results.runs[k];
+const rows = [];
+const fmt = (x, d = 2) => (x === null || x === undefined ? '—' : Number(x).toFixed(d));
+const row = (figure, gw, pt, direct, ratio, unit) => rows.push({ figure, tokengate: gw, passthrough: pt, direct, ratio, unit });
+for (const s of ['json', 'stream']) {
+  for (const c of [1, 32]) {
+    for (const p of ['p50', 'p99']) {
+      const g = R(`${s}/c${c}/tokengate`)[p], b = R(`${s}/c${c}/passthrough`)[p], a = R(`${s}/c${c}/direct`)[p];
+      row(`${s === 'json' ? 'non-stream' : `stream (${EVENTS} ev)`} latency ${p}, c=${c}`, g, b, a, `+${fmt(g - b)} ms over (b)`, 'ms');
+    }
+  }
+  const g = R(`${s}/c32/tokengate`).rps, b = R(`${s}/c32/passthrough`).rps, a = R(`${s}/c32/direct`).rps;
+  row(`${s === 'json' ? 'non-stream' : `stream (${EVENTS} ev)`} throughput, c=32`, g, b, a, `${fmt(g / b)}× (b)`, 'req/s');
+}
+for (const [name, k] of [['first byte', 'ttfb'], ['last byte', '']]) {
+  for (const p of ['p50', 'p99']) {
+    const field = k ? `${k}_${p}` : p;
+    const g = R('paused/c1/tokengate')[field], b = R('paused/c1/passthrough')[field], a = R('paused/c1/direct')[field];
+    row(`stream ${name} ${p} (${PAUSED.events} ev, ${PAUSED.pauseMs} ms apart)`, g, b, a, `+${fmt(g - a)} ms over (a)`, 'ms');
+  }
+}
+{
+  const g = R('json/c32/tokengate').cpu_ms_per_request, b = R('json/c32/passthrough').cpu_ms_per_request;
+  row('workerd CPU per non-stream request', g, b, null, `+${fmt(g - b, 3)} ms over (b)`, 'ms');
+  const gs = R('stream/c32/tokengate').cpu_ms_per_request, bs = R('stream/c32/passthrough').cpu_ms_per_request;
+  row(`workerd CPU per ${EVENTS}-event stream`, gs, bs, null, `+${fmt(((gs - bs) / EVENTS) * 1000, 1)} µs/event over (b)`, 'ms');
+}
+{
+  const m = results.memory_kb_per_stream;
+  row(`memory per open stream (${plan.streams} open)`, m.tokengate, m.passthrough, null, `+${fmt(m.tokengate - m.passthrough, 1)} KB over (b)`, 'KB');
+}
+row('bundle raw / minified / gzipped', `${fmt(bundle.raw_kb, 0)} / ${fmt(bundle.minified_kb, 0)} / ${fmt(bundle.gzip_kb, 0)}`, null, null, '', 'KB');
+results.table = rows;
+
+const pad = (s, n) => String(s).padEnd(n);
+const cell = (x) => (typeof x === 'number' ? fmt(x) : x ?? '—');
+console.log(`\n${pad('figure', 52)}${pad('tokengate', 16)}${pad('pass-through', 14)}${pad('direct', 10)}ratio`);
+for (const r of rows) console.log(`${pad(r.figure, 52)}${pad(cell(r.tokengate), 16)}${pad(cell(r.passthrough), 14)}${pad(cell(r.direct), 10)}${r.ratio}`);
+writeFileSync(join(root, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
+console.log(`\nwrote bench/results.json (${quick ? 'quick mode' : `${plan.reps} repetitions of ${plan.seconds} s, medians`})`);
+
+await gateway.mf.dispose();
+await passthrough.mf.dispose();
+upstream.child.kill();

@@ -1,0 +1,68 @@
+// The benchmark's fake OpenAI-format upstream (Node http, 127.0.0.1), replaying a recorded
+// gpt-4.1-nano stream from ../shared/fixtures with a chosen number of events and a pause
+// between them. POST {base}/s/{events}/{pauseMs}/v1/chat/completions:
+//   stream: true  → `events` SSE events: content chunks of the recording, its finish chunk,
+//                   its usage chunk (choices: []), then [DONE]
+//   otherwise     → the recorded non-stream gpt-4o response
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+
+const fixtures = new URL('../../shared/fixtures/', import.meta.url).pathname;
+const lines = readFileSync(join(fixtures, 'openai/chat-stream-include-usage-gpt-4.1-nano.chunks.txt'), 'utf8').split('\n').filter(Boolean);
+const content = lines.slice(0, -2);
+const [finish, usage] = lines.slice(-2);
+const whole = readFileSync(join(fixtures, 'openai/chat-nonstream-text-gpt-4o.json'));
+
+export function streamEvents(count) {
+  const events = [];
+  for (let i = 0; events.length < count - 3; i++) events.push(`data: ${content[i % content.length]}\n\n`);
+  return [...events, `data: ${finish}\n\n`, `data: ${usage}\n\n`, 'data: [DONE]\n\n'].map((e) => Buffer.from(e));
+}
+
+const cache = new Map();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function startUpstream(port = 0) {
+  const server = createServer(async (req, res) => {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    const m = /^\/s\/(\d+)\/(\d+)\/v1\/chat\/completions$/.exec(req.url ?? '');
+    if (!m) {
+      res.writeHead(404).end();
+      return;
+    }
+    let stream = false;
+    try {
+      stream = JSON.parse(Buffer.concat(chunks).toString()).stream === true;
+    } catch {}
+    if (!stream) {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': whole.length });
+      res.end(whole);
+      return;
+    }
+    const count = Number(m[1]);
+    const pause = Number(m[2]);
+    if (!cache.has(count)) cache.set(count, streamEvents(count));
+    const events = cache.get(count);
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+    if (pause === 0) {
+      res.end(Buffer.concat(events));
+      return;
+    }
+    res.flushHeaders();
+    for (const e of events) {
+      if (res.destroyed) return;
+      res.write(e);
+      await sleep(pause);
+    }
+    res.end();
+  });
+  server.keepAliveTimeout = 60_000;
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
+}
+
+if (process.argv[1] === new URL(import.meta.url).pathname) {
+  const server = await startUpstream(Number(process.argv[2] ?? 0));
+  process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`);
+}
