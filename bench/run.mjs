@@ -3,6 +3,8 @@
 // upstream directly, measured side by side in one run on the same workerd:
 //   (a) direct       — the fake upstream, called straight from the load generator
 //   (b) pass-through — bench/passthrough.js in workerd (Miniflare): fetch, return the body
+//   (b+s) storage    — bench/storage-floor.js: (b) plus the D1 and Durable Object round
+//                      trips Tokengate makes, without its logic (see that file)
 //   (c) tokengate    — the bundle `wrangler deploy` ships, in workerd (Miniflare), with auth,
 //                      rate limits (a Durable Object call per request) and billing on
 // Load comes from a second process (bench/load.mjs); every run is bounded in time and
@@ -79,6 +81,10 @@ const cpuMs = (pid) => {
 const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 
 const passthrough = await startMiniflare({ modules: true, scriptPath: join(root, 'bench/passthrough.js'), bindings: { UPSTREAM: upstreamBase } });
+const storage = await startMiniflare({
+  modules: true, scriptPath: join(root, 'bench/storage-floor.js'), bindings: { UPSTREAM: upstreamBase },
+  d1Databases: ['DB'], durableObjects: { COUNTER: { className: 'Counter', useSQLite: true } },
+});
 const gateway = await startMiniflare({
   modules: true,
   modulesRoot: outdir,
@@ -110,6 +116,7 @@ for (const [name, [events, pause]] of Object.entries(scenarios)) {
 const targets = {
   tokengate: (s) => ({ url: `${gateway.url}/v1/chat/completions`, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, model: `bench-${s}` }),
   passthrough: (s) => ({ url: `${passthrough.url}/s/${scenarios[s].join('/')}/v1/chat/completions`, headers: { 'content-type': 'application/json' }, model: 'gpt-4.1-nano' }),
+  storage: (s) => ({ url: `${storage.url}/s/${scenarios[s].join('/')}/v1/chat/completions`, headers: { 'content-type': 'application/json' }, model: 'gpt-4.1-nano' }),
   direct: (s) => ({ url: `${upstreamBase}/s/${scenarios[s].join('/')}/v1/chat/completions`, headers: { 'content-type': 'application/json' }, model: 'gpt-4.1-nano' }),
 };
 async function load(target, scenario, concurrency, seconds, maxRequests = 1_000_000) {
@@ -126,7 +133,7 @@ const median = (xs) => {
 /** Runs a load `plan.reps` times after a warm-up; medians of each field, and workerd CPU per request. */
 async function measure(target, scenario, concurrency) {
   await load(target, scenario, concurrency, plan.warmup);
-  const pid = target === 'tokengate' ? gateway.pid : target === 'passthrough' ? passthrough.pid : null;
+  const pid = { tokengate: gateway.pid, passthrough: passthrough.pid, storage: storage.pid }[target] ?? null;
   const runs = [];
   for (let i = 0; i < plan.reps; i++) {
     const cpu0 = pid ? cpuMs(pid) : 0;
@@ -140,7 +147,7 @@ async function measure(target, scenario, concurrency) {
 }
 /** Resident memory of a worker with `plan.streams` long streams open, minus idle. */
 async function memoryPerStream(target) {
-  const pid = target === 'tokengate' ? gateway.pid : passthrough.pid;
+  const pid = { tokengate: gateway.pid, passthrough: passthrough.pid, storage: storage.pid }[target];
   const samples = [];
   for (let i = 0; i < plan.reps; i++) {
     await new Promise((r) => setTimeout(r, 300));
@@ -156,56 +163,59 @@ async function memoryPerStream(target) {
 
 const results = { machine: { cpus: (await import('node:os')).cpus().length, node: process.version, quick }, plan, bundle, runs: {} };
 for (const [scenario, c] of [['json', 1], ['json', 32], ['stream', 1], ['stream', 32], ['paused', 1]]) {
-  for (const target of ['direct', 'passthrough', 'tokengate']) {
+  for (const target of ['direct', 'passthrough', 'storage', 'tokengate']) {
     const r = await measure(target, scenario, c);
     results.runs[`${scenario}/c${c}/${target}`] = r;
     if (r.errors) console.error(`${scenario} c=${c} ${target}: ${r.errors} errors`);
   }
 }
-results.memory_kb_per_stream = { tokengate: await memoryPerStream('tokengate'), passthrough: await memoryPerStream('passthrough') };
+results.memory_kb_per_stream = { tokengate: await memoryPerStream('tokengate'), passthrough: await memoryPerStream('passthrough'), storage: await memoryPerStream('storage') };
 
 // ---------- report ----------
 const R = (k) => results.runs[k];
 const rows = [];
 const fmt = (x, d = 2) => (x === null || x === undefined ? '—' : Number(x).toFixed(d));
-const row = (figure, gw, pt, direct, ratio, unit) => rows.push({ figure, tokengate: gw, passthrough: pt, direct, ratio, unit });
+const row = (figure, gw, pt, direct, ratio, unit, st = null) => rows.push({ figure, tokengate: gw, passthrough: pt, storage: st, direct, ratio, unit });
 for (const s of ['json', 'stream']) {
   for (const c of [1, 32]) {
     for (const p of ['p50', 'p99']) {
-      const g = R(`${s}/c${c}/tokengate`)[p], b = R(`${s}/c${c}/passthrough`)[p], a = R(`${s}/c${c}/direct`)[p];
-      row(`${s === 'json' ? 'non-stream' : `stream (${EVENTS} ev)`} latency ${p}, c=${c}`, g, b, a, `+${fmt(g - b)} ms over (b)`, 'ms');
+      const g = R(`${s}/c${c}/tokengate`)[p], b = R(`${s}/c${c}/passthrough`)[p], a = R(`${s}/c${c}/direct`)[p], st = R(`${s}/c${c}/storage`)[p];
+      row(`${s === 'json' ? 'non-stream' : `stream (${EVENTS} ev)`} latency ${p}, c=${c}`, g, b, a, `+${fmt(g - b)} ms over (b), +${fmt(g - st)} over (b+s)`, 'ms', st);
     }
   }
-  const g = R(`${s}/c32/tokengate`).rps, b = R(`${s}/c32/passthrough`).rps, a = R(`${s}/c32/direct`).rps;
-  row(`${s === 'json' ? 'non-stream' : `stream (${EVENTS} ev)`} throughput, c=32`, g, b, a, `${fmt(g / b)}× (b)`, 'req/s');
+  const g = R(`${s}/c32/tokengate`).rps, b = R(`${s}/c32/passthrough`).rps, a = R(`${s}/c32/direct`).rps, st = R(`${s}/c32/storage`).rps;
+  row(`${s === 'json' ? 'non-stream' : `stream (${EVENTS} ev)`} throughput, c=32`, g, b, a, `${fmt(g / b)}× (b), ${fmt(g / st)}× (b+s)`, 'req/s', st);
 }
 for (const [name, k] of [['first byte', 'ttfb'], ['last byte', '']]) {
   for (const p of ['p50', 'p99']) {
     const field = k ? `${k}_${p}` : p;
-    const g = R('paused/c1/tokengate')[field], b = R('paused/c1/passthrough')[field], a = R('paused/c1/direct')[field];
-    row(`stream ${name} ${p} (${PAUSED.events} ev, ${PAUSED.pauseMs} ms apart)`, g, b, a, `+${fmt(g - a)} ms over (a)`, 'ms');
+    const g = R('paused/c1/tokengate')[field], b = R('paused/c1/passthrough')[field], a = R('paused/c1/direct')[field], st = R('paused/c1/storage')[field];
+    row(`stream ${name} ${p} (${PAUSED.events} ev, ${PAUSED.pauseMs} ms apart)`, g, b, a, `+${fmt(g - a)} ms over (a), +${fmt(g - st)} over (b+s)`, 'ms', st);
   }
 }
 {
-  const g = R('json/c32/tokengate').cpu_ms_per_request, b = R('json/c32/passthrough').cpu_ms_per_request;
-  row('workerd CPU per non-stream request', g, b, null, `+${fmt(g - b, 3)} ms over (b)`, 'ms');
-  const gs = R('stream/c32/tokengate').cpu_ms_per_request, bs = R('stream/c32/passthrough').cpu_ms_per_request;
-  row(`workerd CPU per ${EVENTS}-event stream`, gs, bs, null, `+${fmt(((gs - bs) / EVENTS) * 1000, 1)} µs/event over (b)`, 'ms');
+  const g = R('json/c32/tokengate').cpu_ms_per_request, b = R('json/c32/passthrough').cpu_ms_per_request, st = R('json/c32/storage').cpu_ms_per_request;
+  row('workerd CPU per non-stream request', g, b, null, `+${fmt(g - b, 3)} ms over (b), +${fmt(g - st, 3)} over (b+s)`, 'ms', st);
+  const gs = R('stream/c32/tokengate').cpu_ms_per_request, bs = R('stream/c32/passthrough').cpu_ms_per_request, ss = R('stream/c32/storage').cpu_ms_per_request;
+  row(`workerd CPU per ${EVENTS}-event stream`, gs, bs, null, `+${fmt(((gs - bs) / EVENTS) * 1000, 1)} µs/event over (b), +${fmt(((gs - ss) / EVENTS) * 1000, 1)} over (b+s)`, 'ms', ss);
 }
 {
   const m = results.memory_kb_per_stream;
-  row(`memory per open stream (${plan.streams} open)`, m.tokengate, m.passthrough, null, `+${fmt(m.tokengate - m.passthrough, 1)} KB over (b)`, 'KB');
+  row(`memory per open stream (${plan.streams} open)`, m.tokengate, m.passthrough, null, `+${fmt(m.tokengate - m.passthrough, 1)} KB over (b)`, 'KB', m.storage);
 }
 row('bundle raw / minified / gzipped', `${fmt(bundle.raw_kb, 0)} / ${fmt(bundle.minified_kb, 0)} / ${fmt(bundle.gzip_kb, 0)}`, null, null, '', 'KB');
 results.table = rows;
 
 const pad = (s, n) => String(s).padEnd(n);
 const cell = (x) => (typeof x === 'number' ? fmt(x) : x ?? '—');
-console.log(`\n${pad('figure', 52)}${pad('tokengate', 16)}${pad('pass-through', 14)}${pad('direct', 10)}ratio`);
-for (const r of rows) console.log(`${pad(r.figure, 52)}${pad(cell(r.tokengate), 16)}${pad(cell(r.passthrough), 14)}${pad(cell(r.direct), 10)}${r.ratio}`);
+console.log(`\n${pad('figure', 50)}${pad('tokengate', 17)}${pad('(b) pass', 10)}${pad('(b+s)', 10)}${pad('(a) direct', 11)}ratio`);
+for (const r of rows) {
+  console.log(`${pad(r.figure, 50)}${pad(cell(r.tokengate), 17)}${pad(cell(r.passthrough), 10)}${pad(cell(r.storage), 10)}${pad(cell(r.direct), 11)}${r.ratio}`);
+}
 writeFileSync(join(root, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\nwrote bench/results.json (${quick ? 'quick mode' : `${plan.reps} repetitions of ${plan.seconds} s, medians`})`);
 
 await gateway.mf.dispose();
 await passthrough.mf.dispose();
+await storage.mf.dispose();
 upstream.child.kill();
