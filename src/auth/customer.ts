@@ -1,10 +1,13 @@
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
+import type { z } from 'zod';
 import type { AppEnv } from '../context';
 import { catalogStatements, toCatalog, type Catalog } from '../db/catalog';
 import { principalStatement, toPrincipal, type Principal } from '../db/keys';
 import { unauthorized } from '../errors';
 import { toDollars } from '../money';
 import { rateLimitHeaders } from '../ratelimit/client';
+import { readJson } from '../validate';
 import { BALANCE_HEADER } from '../routes/headers';
 import { hashKey, isWellFormedKey } from './keys';
 
@@ -68,4 +71,14 @@ function usable(p: Principal | null): Principal {
   if (p.revoked) throw unauthorized('This API key has been revoked.');
   if (p.expiresAt !== null && Date.parse(p.expiresAt) <= Date.now()) throw unauthorized('This API key has expired.');
   return p;
+}
+
+/** A customer route's JSON body; when it is bad, a bad key still answers 401 first. */
+export async function readCustomerJson<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.infer<S>> {
+  try {
+    return await readJson(c, schema);
+  } catch (err) {
+    await c.var.auth.principal();
+    throw err;
+  }
 }

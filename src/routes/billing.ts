@@ -3,11 +3,11 @@ import { z } from 'zod';
 import { stripe, verifyWebhook } from '../billing/stripe';
 import { handleStripeEvent } from '../billing/webhook';
 import { config } from '../config';
+import { readCustomerJson } from '../auth/customer';
 import type { AppEnv } from '../context';
 import { createTopup, setSession } from '../db/topups';
 import { ApiError, badRequest } from '../errors';
 import { toDollars } from '../money';
-import { readJson } from '../validate';
 
 /** GET /v1/billing/balance and POST /v1/billing/checkout, behind the customer's key. */
 export const billing = new Hono<AppEnv>();
@@ -19,17 +19,14 @@ billing.get('/billing/balance', async (c) => {
 
 billing.post('/billing/checkout', async (c) => {
   const cfg = config(c.env);
-  const body = await readJson(c, z.object({
+  const body = await readCustomerJson(c, z.object({
     amount: z
       .number()
       .finite()
       .min(cfg.TOPUP_MIN_DOLLARS, `must be at least ${cfg.TOPUP_MIN_DOLLARS}`)
       .max(cfg.TOPUP_MAX_DOLLARS, `must be at most ${cfg.TOPUP_MAX_DOLLARS}`)
       .refine((d) => Math.round(d * 100) / 100 === d, 'must be whole cents (at most 2 decimals)'),
-  })).catch(async (err) => {
-    await c.var.auth.principal(); // a bad key answers 401 before a bad body answers 400
-    throw err;
-  });
+  }));
   const principal = await c.var.auth.principal();
   const cents = Math.round(body.amount * 100);
   const client = stripe(c.env);

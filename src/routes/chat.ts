@@ -1,12 +1,12 @@
 import { Hono } from 'hono';
 import type { Ending } from '../billing/settle';
 import { config } from '../config';
+import { readCustomerJson } from '../auth/customer';
 import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
 import { collectText, estimatePromptTokens, estimateTokens } from '../proxy/estimate';
 import { ChatStreamMeter } from '../proxy/sse';
 import { meteredStream } from '../proxy/stream';
-import { readJson } from '../validate';
 import { relayJson, startRelay, withCost } from './relay';
 import { ChatRequestSchema, type ChatRequest } from './schemas';
 
@@ -15,10 +15,7 @@ export const chat = new Hono<AppEnv>();
 
 chat.post('/chat/completions', async (c) => {
   const startedAt = Date.now();
-  const body = await readJson(c, ChatRequestSchema).catch(async (err) => {
-    await c.var.auth.principal(); // a bad key answers 401 before a bad body answers 400
-    throw err;
-  });
+  const body = await readCustomerJson(c, ChatRequestSchema);
   const relay = await startRelay(c, body, estimatePromptTokens(body.messages), startedAt);
   const stream = body.stream === true;
   const upstream = await relay.forward('/chat/completions', (route) => upstreamBody(body, route.upstream_model, stream));

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
+import { readCustomerJson } from '../auth/customer';
 import type { AppEnv } from '../context';
 import { collectText, estimateTokens } from '../proxy/estimate';
-import { readJson } from '../validate';
 import { relayJson, startRelay } from './relay';
 import { EmbeddingsRequestSchema } from './schemas';
 
@@ -10,10 +10,7 @@ export const embeddings = new Hono<AppEnv>();
 
 embeddings.post('/embeddings', async (c) => {
   const startedAt = Date.now();
-  const body = await readJson(c, EmbeddingsRequestSchema).catch(async (err) => {
-    await c.var.auth.principal(); // a bad key answers 401 before a bad body answers 400
-    throw err;
-  });
+  const body = await readCustomerJson(c, EmbeddingsRequestSchema);
   const relay = await startRelay(c, body, estimateTokens(collectText(body.input)), startedAt);
   const upstream = await relay.forward('/embeddings', (route) => ({ ...body, model: route.upstream_model }));
   return relayJson(relay, upstream, () => 0);

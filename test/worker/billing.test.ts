@@ -5,7 +5,7 @@ import { sweepHolds } from '../../src/billing/sweeper';
 import type { Env } from '../../src/config';
 import { getModel } from '../../src/db/catalog';
 import { placeHold } from '../../src/db/ledger';
-import { adminCall, call, db, newAccount, newKey, newModel, recordedRequests, unique, usageRow } from './helpers';
+import { adminCall, call, db, disconnectMidStream, newAccount, newKey, newModel, recordedRequests, unique, usageRow } from './helpers';
 
 const PRICES = { input_price: 2, output_price: 8, cached_input_price: 0.5 };
 const hello = [{ role: 'user', content: 'Say hello' }];
@@ -146,13 +146,7 @@ describe('failures and disconnects', () => {
     const fixture = 'openai/chat-stream-include-usage-gpt-4.1-nano.chunks.txt';
     const full = 32 + 2400;
     const { account, key, model } = await customer(fixture, 'delay=20');
-    const controller = new AbortController();
-    const res = await call('/v1/chat/completions', { method: 'POST', key, json: { model, messages: hello, stream: true }, signal: controller.signal });
-    const reader = res.body!.getReader();
-    for (let i = 0; i < 6; i++) await reader.read();
-    controller.abort();
-    await reader.cancel().catch(() => {});
-    const row = await usageRow(res.headers.get('x-request-id')!);
+    const row = await usageRow(await disconnectMidStream(key, model, { abort: true, cancel: true }, 6));
     expect(row.status).toBe('cancelled');
     expect(row.cost).toBeGreaterThan(0);
     expect(row.cost).toBeLessThanOrEqual(full);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { call, newAccount, newKey, newModel, recordedRequests, setup, UPSTREAM_KEY, unique, usageRow } from './helpers';
+import { call, disconnectMidStream, newAccount, newKey, newModel, recordedRequests, setup, UPSTREAM_KEY, unique, usageRow } from './helpers';
 
 const hello = [{ role: 'user', content: 'Say hello' }];
 const post = (key: string, json: unknown, init: RequestInit = {}) => call('/v1/chat/completions', { method: 'POST', key, json, ...init });
@@ -182,13 +182,7 @@ describe('POST /v1/chat/completions, streams', () => {
 
   it('records a cancelled row, paying for what was generated, when the client disconnects', async () => {
     const { key, model } = await setup('openai/chat-stream-include-usage-gpt-4.1-nano.chunks.txt', 'delay=30');
-    const controller = new AbortController();
-    const res = await post(key, { model, messages: hello, stream: true }, { signal: controller.signal });
-    const reader = res.body!.getReader();
-    for (let i = 0; i < 4; i++) await reader.read();
-    controller.abort();
-    await reader.cancel().catch(() => {});
-    const row = await usageRow(res.headers.get('x-request-id')!);
+    const row = await usageRow(await disconnectMidStream(key, model, { abort: true, cancel: true }));
     expect(row.status).toBe('cancelled');
     expect(row.estimated).toBe(1);
     expect(row.output_tokens).toBeGreaterThan(0);
@@ -200,23 +194,14 @@ describe('POST /v1/chat/completions, streams', () => {
 describe('client disconnect, each way the runtime may report it', () => {
   it('settles as cancelled when only the response body is cancelled', async () => {
     const { key, model } = await setup('openai/chat-stream-include-usage-gpt-4.1-nano.chunks.txt', 'delay=30');
-    const res = await post(key, { model, messages: hello, stream: true });
-    const reader = res.body!.getReader();
-    for (let i = 0; i < 4; i++) await reader.read();
-    await reader.cancel();
-    const row = await usageRow(res.headers.get('x-request-id')!);
+    const row = await usageRow(await disconnectMidStream(key, model, { abort: false, cancel: true }));
     expect(row.status).toBe('cancelled');
     expect(row.cost).toBeGreaterThan(0);
   });
 
   it('settles as cancelled when only the request signal fires', async () => {
     const { key, model } = await setup('openai/chat-stream-include-usage-gpt-4.1-nano.chunks.txt', 'delay=30');
-    const controller = new AbortController();
-    const res = await post(key, { model, messages: hello, stream: true }, { signal: controller.signal });
-    const reader = res.body!.getReader();
-    for (let i = 0; i < 4; i++) await reader.read();
-    controller.abort();
-    const row = await usageRow(res.headers.get('x-request-id')!);
+    const row = await usageRow(await disconnectMidStream(key, model, { abort: true, cancel: false }));
     expect(row.status).toBe('cancelled');
     expect(row.output_tokens).toBeLessThan(300);
   });

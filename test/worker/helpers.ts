@@ -1,5 +1,6 @@
 import { env, exports } from 'cloudflare:workers';
 import { inject } from 'vitest';
+import type { UsageRow } from '../../src/db/usage';
 
 /** Helpers shared by the worker tests. Each test makes its own accounts, keys, models and
  *  channels (unique ids), so test files can share one D1. */
@@ -81,21 +82,8 @@ export async function recordedRequests(id: string): Promise<Array<{ headers: Rec
   return (await fetch(`${inject('upstreamUrl')}/__requests?id=${id}`)).json();
 }
 
-export interface UsageDbRow {
-  request_id: string;
-  account_id: string;
-  model: string;
-  channel: string | null;
-  input_tokens: number;
-  output_tokens: number;
-  cached_tokens: number;
-  cost: number;
-  status: string;
-  estimated: number;
-  latency_ms: number;
-  first_byte_ms: number | null;
-  key_name: string;
-}
+/** A usage row as D1 returns it (estimated is 0/1 there). */
+export type UsageDbRow = Omit<UsageRow, 'estimated'> & { estimated: number };
 
 /** Settlement runs in waitUntil after the response; poll for its row. */
 export async function usageRow(requestId: string, timeoutMs = 5000): Promise<UsageDbRow> {
@@ -109,3 +97,20 @@ export async function usageRow(requestId: string, timeoutMs = 5000): Promise<Usa
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Starts a streamed chat, reads `chunks` chunks, then goes away the way a client can:
+ * aborting its request (the runtime's request signal), cancelling the body, or both.
+ * Returns the request id.
+ */
+export async function disconnectMidStream(key: string, model: string, how: { abort: boolean; cancel: boolean }, chunks = 4): Promise<string> {
+  const controller = new AbortController();
+  const res = await call('/v1/chat/completions', {
+    method: 'POST', key, json: { model, messages: [{ role: 'user', content: 'Say hello' }], stream: true }, signal: controller.signal,
+  });
+  const reader = res.body!.getReader();
+  for (let i = 0; i < chunks; i++) await reader.read();
+  if (how.abort) controller.abort();
+  if (how.cancel) await reader.cancel().catch(() => {});
+  return res.headers.get('x-request-id')!;
+}
