@@ -1,4 +1,5 @@
 import { ChatStreamMeter, SseFramer } from './sse';
+import { TimeoutError, withTimeout } from './timeout';
 
 export type StreamEnd = 'success' | 'failed' | 'cancelled' | 'timeout';
 
@@ -58,7 +59,7 @@ export function meteredStream(upstream: ReadableStream<Uint8Array>, o: MeteredSt
     async pull(controller) {
       try {
         for (;;) {
-          const { done, value } = await readWithin(reader, o.idleTimeoutMs);
+          const { done, value } = await withTimeout(reader.read(), o.idleTimeoutMs);
           if (done) {
             const rest = framer.flush();
             if (rest) controller.enqueue(encoder.encode(o.meter.inspect(rest)));
@@ -85,7 +86,7 @@ export function meteredStream(upstream: ReadableStream<Uint8Array>, o: MeteredSt
         }
       } catch (err) {
         if (ended) return; // the client went away; the read was cancelled on purpose
-        const timedOut = err instanceof IdleTimeout;
+        const timedOut = err instanceof TimeoutError;
         controller.enqueue(
           timedOut
             ? errorEvent('The upstream stopped sending data.', 'upstream_timeout')
@@ -100,20 +101,4 @@ export function meteredStream(upstream: ReadableStream<Uint8Array>, o: MeteredSt
       onAbort();
     },
   });
-}
-
-class IdleTimeout extends Error {}
-
-async function readWithin<T>(reader: ReadableStreamDefaultReader<T>, ms: number): Promise<ReadableStreamReadResult<T>> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      reader.read(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new IdleTimeout()), ms);
-      }),
-    ]);
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-  }
 }

@@ -8,6 +8,7 @@ import { ApiError } from '../errors';
 import { costMicros, toDollars } from '../money';
 import { orderRoutes } from '../proxy/channels';
 import { callUpstream, UpstreamFailure, type UpstreamPath, type UpstreamSuccess } from '../proxy/upstream';
+import { TimeoutError, withTimeout } from '../proxy/timeout';
 import { normaliseUsage } from '../proxy/usage';
 import { releaseHold } from '../db/ledger';
 import { admit, finish, rateLimitHeaders, type Decision } from '../ratelimit/client';
@@ -19,6 +20,8 @@ export interface Relay {
   /** Registers the settlement in ctx.waitUntil; pass a promise when the end is not known yet. */
   settleLater: (ending: Ending | Promise<Ending>) => void;
   forward: (path: UpstreamPath, body: (route: Route) => Record<string, unknown>) => Promise<UpstreamSuccess>;
+  /** Longest silence allowed from the upstream once it answered. */
+  idleTimeoutMs: number;
   /** The cost in dollars of what the upstream reported, as the client will see it. */
   priceUsage: (usage: NonNullable<Ending['usage']>) => number;
 }
@@ -28,8 +31,9 @@ const noOutput = (status: Ending['status'], channel: string | null): Ending => (
 });
 
 /**
- * Pre-flight: reads the key, the model and its channels in one D1 round trip, checks access, then holds the request's worst-case cost (402 when
- * the balance cannot cover it). Nothing has gone upstream before the hold is in place.
+ * Pre-flight: reads the key, the model and its channels in one D1 round trip, checks
+ * access, then holds the request's worst-case cost (402 when the balance cannot cover it)
+ * while the rate limiter decides (429). Nothing goes upstream before both said yes.
  */
 export async function startRelay(
   c: Context<AppEnv>,
@@ -91,7 +95,7 @@ export async function startRelay(
     }
   };
   const priceUsage = (usage: NonNullable<Ending['usage']>) => toDollars(costMicros(model, usage));
-  return { request, settleLater, forward, priceUsage };
+  return { request, settleLater, forward, priceUsage, idleTimeoutMs: cfg.UPSTREAM_IDLE_TIMEOUT_MS };
 }
 
 /**
@@ -104,7 +108,17 @@ export async function relayJson(
   estimateOutput: (parsed: Record<string, unknown>) => number,
 ): Promise<Response> {
   const channel = upstream.route.id;
-  const text = await upstream.response.text();
+  let text: string;
+  try {
+    text = await withTimeout(upstream.response.text(), relay.idleTimeoutMs);
+  } catch (err) {
+    // Nothing reached the client yet; settle (releasing the hold) and say what happened.
+    const timedOut = err instanceof TimeoutError;
+    relay.settleLater(noOutput(timedOut ? 'timeout' : 'failed', channel));
+    throw timedOut
+      ? new ApiError(504, 'upstream_error', 'upstream_timeout', 'The upstream provider timed out.')
+      : new ApiError(502, 'upstream_error', 'upstream_error', 'The upstream connection failed.', null, {}, String(err));
+  }
   let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(text);
@@ -149,3 +163,4 @@ function rateLimited(d: Decision): ApiError {
       'retry-after-ms': String(wait),
     });
 }
+

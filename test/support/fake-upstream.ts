@@ -18,8 +18,9 @@ import { join, resolve } from 'node:path';
  *                 of OpenAI's spec (no recorded embeddings transcript exists in fixtures/);
  *                 its "…(1536 floats total)" elision line is removed to make it JSON
  * options: status=N (answer N with the fixture as body), delay=MS (between events),
- *          die=K (drop the connection after K events), stall=K (stop sending after K events,
- *          keep the connection open), hang (never answer), id=X (tag for /__requests).
+ *          die=K (drop the connection after K events), stall=K (stop sending after K events
+ *          and keep the connection open; on a .json fixture: send the headers only),
+ *          hang (never answer), id=X (tag for /__requests).
  * GET /__fixture/{path} answers a fixture file as it is.
  * GET /__requests?id=X lists the requests received with that tag (headers and JSON body).
  */
@@ -110,6 +111,10 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
     }
     if (fixture.endsWith('.json')) {
       res.writeHead(status, { 'content-type': 'application/json' });
+      if ('stall' in options) {
+        res.flushHeaders(); // headers, then silence
+        return;
+      }
       res.end(readFileSync(join(FIXTURES, fixture)));
       return;
     }

@@ -142,6 +142,16 @@ describe('failures and disconnects', () => {
     await expectLedgerInvariant(account.id);
   });
 
+  it('refunds the whole hold when the upstream answers headers and then goes silent', async () => {
+    const { account, key, model } = await customer('openai/chat-nonstream-text-gpt-4o.json', 'stall');
+    const res = await call('/v1/chat/completions', { method: 'POST', key, json: { model, messages: hello } });
+    expect(res.status).toBe(504);
+    const row = await usageRow(res.headers.get('x-request-id')!);
+    expect(row).toMatchObject({ status: 'timeout', cost: 0 });
+    expect(await balanceOf(account.id)).toBe(10_000_000);
+    await expectLedgerInvariant(account.id);
+  });
+
   it('charges a client that disconnects mid-stream more than zero and at most the full stream', async () => {
     const fixture = 'openai/chat-stream-include-usage-gpt-4.1-nano.chunks.txt';
     const full = 32 + 2400;
