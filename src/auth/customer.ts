@@ -48,16 +48,24 @@ export class KeyAuth {
     return this.lookup;
   }
 
-  /** The principal, the model and the model's channels, in one batch. */
-  async withCatalog(modelId: string): Promise<Catalog & { principal: Principal }> {
+  /**
+   * The principal, the model and the model's channels, in one batch, with `then`'s
+   * statements (given the key's hash) at the end of the same batch; their results come back
+   * as `then`. A 401 for the key is thrown only after the whole batch has run.
+   */
+  async withCatalog(
+    modelId: string,
+    then: (keyHash: string) => D1PreparedStatement[] = () => [],
+  ): Promise<Catalog & { principal: Principal; then: D1Result[] }> {
+    const tail = [...catalogStatements(this.db, modelId), ...then(this.keyHash)];
     if (this.lookup) {
-      const [principal, [model, routes]] = await Promise.all([this.lookup, this.db.batch(catalogStatements(this.db, modelId))]);
-      return { principal, ...toCatalog(model, routes) };
+      const [principal, [model, routes, ...rest]] = await Promise.all([this.lookup, this.db.batch(tail)]);
+      return { principal, ...toCatalog(model, routes), then: rest };
     }
-    const batch = this.db.batch([principalStatement(this.db, this.keyHash), ...catalogStatements(this.db, modelId)]);
+    const batch = this.db.batch([principalStatement(this.db, this.keyHash), ...tail]);
     this.lookup = batch.then(([row]) => usable(toPrincipal(row?.results[0])));
-    const [[, model, routes], principal] = await Promise.all([batch, this.lookup]);
-    return { principal, ...toCatalog(model, routes) };
+    const [[, model, routes, ...rest], principal] = await Promise.all([batch, this.lookup]);
+    return { principal, ...toCatalog(model, routes), then: rest };
   }
 
   /** The principal if a lookup found a usable one, for response headers; never throws. */

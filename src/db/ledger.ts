@@ -70,46 +70,64 @@ export async function applyLedgerEntry(db: D1Database, e: LedgerEntry): Promise<
   return results[1]?.results[0]?.balance ?? null;
 }
 
-export interface HoldRequest {
-  requestId: string;
-  accountId: string;
-  keyId: string;
-  keyName: string;
-  model: string;
-  amount: number; // micro-dollars, the request's worst-case cost
+/** What sizes a hold, from the request alone: see billing/hold.ts for the bound. */
+export interface HoldSize {
+  promptTokens: number;
+  /** Output tokens per choice the request allows; null = the model's maximum, else the default. */
+  outputCap: number | null;
+  choices: number;
 }
 
 /**
- * Places a credit hold: debits the worst-case cost if (and only if) the balance covers it
- * and the key's spend limit leaves room for it, in one batch. Returns the balance after
- * the hold, or null when it was refused (nothing changed).
+ * Statements that place a credit hold, to run in the same batch as the key and catalog
+ * read: the worst-case cost, computed from the model's prices exactly as holdMicros()
+ * does (in integers: D1 binds JS numbers as REAL, so each is CAST before the division), is debited if (and only if) the key exists, is not revoked or expired, the
+ * balance covers it and the key's spend limit leaves room for it. Then the balance, the
+ * key's spend and the open-holds row follow the ledger row, or nothing happens.
+ * readHold() reads the outcome from the batch's results.
  */
-export async function placeHold(db: D1Database, h: HoldRequest): Promise<number | null> {
+export function holdStatements(
+  db: D1Database,
+  h: { requestId: string; keyHash: string; modelId: string; size: HoldSize; defaultMaxOutput: number },
+): D1PreparedStatement[] {
   const at = now();
-  const results = await db.batch<{ balance: number }>([
+  const hold = "(SELECT amount FROM ledger WHERE request_id = ?1 AND kind = 'hold')";
+  return [
     db
       .prepare(
         `INSERT INTO ledger (account_id, kind, amount, balance_after, request_id, reason, created_at)
-         SELECT a.id, 'hold', -?3, a.balance - ?3, ?4, NULL, ?5 FROM accounts a, api_keys k
-         WHERE a.id = ?1 AND k.id = ?2 AND a.balance >= ?3
-           AND (k.spend_limit IS NULL OR k.spent + ?3 <= k.spend_limit)`,
+         SELECT a.id, 'hold', -h.amount, a.balance - h.amount, ?1, NULL, ?2
+         FROM api_keys k JOIN accounts a ON a.id = k.account_id,
+           (SELECT (CAST(?4 AS INTEGER) * MAX(input_price, COALESCE(cached_input_price, 0))
+                    + COALESCE(CAST(?5 AS INTEGER), max_output_tokens, CAST(?6 AS INTEGER)) * CAST(?7 AS INTEGER) * output_price
+                    + 999999) / 1000000 AS amount
+            FROM models WHERE id = ?3) h
+         WHERE k.key_hash = ?8 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?2)
+           AND a.balance >= h.amount AND (k.spend_limit IS NULL OR k.spent + h.amount <= k.spend_limit)`,
       )
-      .bind(h.accountId, h.keyId, h.amount, h.requestId, at),
-    db.prepare('UPDATE accounts SET balance = balance - ?2 WHERE id = ?1 AND changes() = 1 RETURNING balance').bind(h.accountId, h.amount),
+      .bind(h.requestId, at, h.modelId, h.size.promptTokens, h.size.outputCap, h.defaultMaxOutput, h.size.choices, h.keyHash),
     db
       .prepare(
-        `UPDATE api_keys SET spent = spent + ?2
-         WHERE id = ?1 AND EXISTS (SELECT 1 FROM ledger WHERE request_id = ?3 AND kind = 'hold')`,
+        `UPDATE accounts SET balance = balance + ${hold}
+         WHERE id = (SELECT account_id FROM ledger WHERE request_id = ?1 AND kind = 'hold') AND changes() = 1
+         RETURNING balance, id AS account_id, -${hold} AS held`,
       )
-      .bind(h.keyId, h.amount, h.requestId),
+      .bind(h.requestId),
+    db.prepare(`UPDATE api_keys SET spent = spent - ${hold} WHERE key_hash = ?2 AND ${hold} IS NOT NULL`).bind(h.requestId, h.keyHash),
     db
       .prepare(
         `INSERT INTO holds (request_id, account_id, key_id, key_name, model, amount, created_at)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM ledger WHERE request_id = ?1 AND kind = 'hold')`,
+         SELECT ?1, l.account_id, k.id, k.name, ?3, -l.amount, ?4 FROM ledger l, api_keys k
+         WHERE l.request_id = ?1 AND l.kind = 'hold' AND k.key_hash = ?2`,
       )
-      .bind(h.requestId, h.accountId, h.keyId, h.keyName, h.model, h.amount, at),
-  ]);
-  return results[1]?.results[0]?.balance ?? null;
+      .bind(h.requestId, h.keyHash, h.modelId, at),
+  ];
+}
+
+/** The outcome of holdStatements, from the results of the batch they ended: null = refused. */
+export function readHold(results: D1Result[]): { held: number; balance: number } | null {
+  const row = results[1]?.results[0] as { balance: number; held: number } | undefined;
+  return row ? { held: row.held, balance: row.balance } : null;
 }
 
 /**

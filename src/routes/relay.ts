@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import { hold, worstCase } from '../billing/hold';
+import { holdSize, insufficientBalance } from '../billing/hold';
 import { billedTokens, settle, type Ending, type RequestContext } from '../billing/settle';
 import { config } from '../config';
 import type { AppEnv } from '../context';
@@ -10,7 +10,7 @@ import { orderRoutes } from '../proxy/channels';
 import { callUpstream, UpstreamFailure, type UpstreamPath, type UpstreamSuccess } from '../proxy/upstream';
 import { TimeoutError, withTimeout } from '../proxy/timeout';
 import { normaliseUsage } from '../proxy/usage';
-import { releaseHold } from '../db/ledger';
+import { holdStatements, readHold, releaseHold } from '../db/ledger';
 import { admit, finish, rateLimitHeaders, type Decision } from '../ratelimit/client';
 import { allowedModel } from './access';
 
@@ -31,46 +31,53 @@ const noOutput = (status: Ending['status'], channel: string | null): Ending => (
 });
 
 /**
- * Pre-flight: reads the key, the model and its channels in one D1 round trip, checks
- * access, then holds the request's worst-case cost (402 when the balance cannot cover it)
- * while the rate limiter decides (429). Nothing goes upstream before both said yes.
+ * Pre-flight: in one D1 round trip, reads the key, the model and its channels and holds the
+ * request's worst-case cost; then checks access (releasing the hold when it refuses), answers
+ * 402 when the hold was refused, and asks the rate limiter (429, hold released). Nothing goes
+ * upstream before all of them said yes.
  */
 export async function startRelay(
   c: Context<AppEnv>,
-  body: Parameters<typeof worstCase>[1] & { model: string },
+  body: Parameters<typeof holdSize>[0] & { model: string },
   promptEstimate: number,
   startedAt: number,
 ): Promise<Relay> {
-  const { principal, model: row, routes } = await c.var.auth.withCatalog(body.model);
-  if (!row && routes.length > 0) {
-    console.warn(JSON.stringify({ request_id: c.var.requestId, unpriced_model: body.model }));
-  }
-  const model = allowedModel(row, body.model, principal);
   const cfg = config(c.env);
   const db = c.env.DB;
   const requestId = c.var.requestId;
-  const bound = worstCase(model, body, cfg.DEFAULT_MAX_OUTPUT_TOKENS);
+  const size = holdSize(body);
+  // One D1 round trip: the key, the model, its channels, and the hold.
+  const { principal, model: row, routes, then } = await c.var.auth.withCatalog(body.model, (keyHash) =>
+    holdStatements(db, { requestId, keyHash, modelId: body.model, size, defaultMaxOutput: cfg.DEFAULT_MAX_OUTPUT_TOKENS }),
+  );
+  const held = readHold(then);
+  const release = async () => {
+    if (held) await releaseHold(db, { requestId, accountId: principal.accountId, keyId: principal.keyId, held: held.held });
+  };
+  if (!row && routes.length > 0) {
+    console.warn(JSON.stringify({ request_id: requestId, unpriced_model: body.model }));
+  }
+  let model;
+  try {
+    model = allowedModel(row, body.model, principal);
+  } catch (err) {
+    await release(); // the hold was placed before access could be checked
+    throw err;
+  }
+  if (!held) throw insufficientBalance(principal, model, size, cfg.DEFAULT_MAX_OUTPUT_TOKENS);
   // Tokens counted against tpm until the real usage is known, as OpenAI does: the prompt
   // plus the output the request allows.
   const reservedTokens = promptEstimate + (body.max_completion_tokens ?? body.max_tokens ?? 0);
   const { limits } = principal;
-  const [held, decision] = await Promise.all([
-    hold(db, requestId, principal, model, bound).then((balance) => ({ balance }), (error: unknown) => ({ error })),
-    admit(c.env, principal.keyId, requestId, limits, reservedTokens),
-  ]);
-  if ('error' in held) {
-    // Refused for money: the rate limiter must not count it either.
-    if (decision?.allowed) c.executionCtx.waitUntil(finish(c.env, principal.keyId, requestId, limits, reservedTokens, 0, true));
-    throw held.error;
-  }
+  const decision = await admit(c.env, principal.keyId, requestId, limits, reservedTokens);
   if (decision && !decision.allowed) {
-    await releaseHold(db, { requestId, accountId: principal.accountId, keyId: principal.keyId, held: bound.micros });
+    await release();
     throw rateLimited(decision);
   }
   c.set('balance', held.balance);
   c.set('rateLimit', decision);
 
-  const request: RequestContext = { requestId, principal, model, startedAt, promptEstimate, held: bound.micros };
+  const request: RequestContext = { requestId, principal, model, startedAt, promptEstimate, held: held.held };
   const settleLater = (ending: Ending | Promise<Ending>) =>
     c.executionCtx.waitUntil(
       Promise.resolve(ending)

@@ -4,7 +4,9 @@ import { settle } from '../../src/billing/settle';
 import { sweepHolds } from '../../src/billing/sweeper';
 import type { Env } from '../../src/config';
 import { getModel } from '../../src/db/catalog';
-import { placeHold } from '../../src/db/ledger';
+import { holdMicros } from '../../src/billing/hold';
+import { hashKey } from '../../src/auth/keys';
+import { holdStatements, readHold, type HoldSize } from '../../src/db/ledger';
 import { adminCall, call, db, disconnectMidStream, newAccount, newKey, newModel, recordedRequests, unique, usageRow } from './helpers';
 
 const PRICES = { input_price: 2, output_price: 8, cached_input_price: 0.5 };
@@ -21,6 +23,16 @@ async function expectLedgerInvariant(accountId: string, settled = true) {
   const balance = await balanceOf(accountId);
   expect(balance).toBe(sum);
   expect(balance).toBeGreaterThanOrEqual(0);
+  // No floating-point money in D1: every stored amount is an INTEGER value.
+  const reals = await db
+    .prepare(
+      `SELECT (SELECT COUNT(*) FROM ledger WHERE account_id = ?1 AND (typeof(amount) != 'integer' OR typeof(balance_after) != 'integer'))
+            + (SELECT COUNT(*) FROM accounts WHERE id = ?1 AND typeof(balance) != 'integer')
+            + (SELECT COUNT(*) FROM usage WHERE account_id = ?1 AND typeof(cost) != 'integer') AS n`,
+    )
+    .bind(accountId)
+    .first<{ n: number }>();
+  expect(reals!.n).toBe(0);
   if (settled) {
     const open = (await db.prepare('SELECT COUNT(*) AS n FROM holds WHERE account_id = ?').bind(accountId).first<{ n: number }>())!.n;
     expect(open).toBe(0);
@@ -31,6 +43,13 @@ async function ledgerKinds(accountId: string, requestId: string) {
   const { results } = await db.prepare('SELECT kind, amount FROM ledger WHERE account_id = ? AND request_id = ? ORDER BY id').bind(accountId, requestId).all<{ kind: string; amount: number }>();
   return results;
 }
+
+/** Places a hold the way a request's pre-flight does, without the request. */
+async function placeHold(key: string, modelId: string, requestId: string, size: HoldSize, defaultMaxOutput = 0) {
+  const results = await db.batch(holdStatements(db, { requestId, keyHash: await hashKey(key), modelId, size, defaultMaxOutput }));
+  return readHold(results);
+}
+const promptOnly = (promptTokens: number): HoldSize => ({ promptTokens, outputCap: 0, choices: 1 });
 
 async function customer(fixture: string, options = '', credit = 10, prices: Record<string, unknown> = PRICES) {
   const account = await newAccount({ credit });
@@ -130,6 +149,43 @@ describe('402: a request the balance cannot cover', () => {
   });
 });
 
+describe('the hold, placed in SQL', () => {
+  it('holds exactly what holdMicros computes, for every way the bound is sized', async () => {
+    const account = await newAccount({ credit: 1000 });
+    const key = await newKey(account.id);
+    const cases: Array<[Record<string, unknown>, HoldSize]> = [
+      [{ input_price: 2, output_price: 8, cached_input_price: 0.5 }, { promptTokens: 1234, outputCap: 77, choices: 3 }],
+      [{ input_price: 0.075, output_price: 0.3 }, { promptTokens: 999, outputCap: null, choices: 1 }],
+      [{ input_price: 0.075, output_price: 0.3, max_output_tokens: 4096 }, { promptTokens: 999, outputCap: null, choices: 2 }],
+      [{ input_price: 0.1, output_price: 0.4, cached_input_price: 0.9 }, { promptTokens: 17, outputCap: 0, choices: 1 }],
+    ];
+    for (const [prices, size] of cases) {
+      const { model: modelId } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }], prices);
+      const model = (await getModel(db, modelId))!;
+      const placed = await placeHold(key.key, modelId, crypto.randomUUID(), size, 16_384);
+      expect(placed!.held).toBe(holdMicros(model, size, 16_384));
+    }
+    expect(await db.prepare('SELECT COUNT(*) AS n FROM holds WHERE account_id = ?').bind(account.id).first()).toEqual({ n: cases.length });
+    await expectLedgerInvariant(account.id, false);
+  });
+
+  it('places no hold for a revoked or expired key, and releases it when access is refused', async () => {
+    const account = await newAccount({ credit: 1 });
+    const revoked = await newKey(account.id);
+    await adminCall('DELETE', `/keys/${revoked.id}`);
+    const expired = await newKey(account.id, { expires_at: new Date(Date.now() - 1000).toISOString() });
+    const { model } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }], PRICES);
+    expect(await placeHold(revoked.key, model, crypto.randomUUID(), promptOnly(10))).toBeNull();
+    expect(await placeHold(expired.key, model, crypto.randomUUID(), promptOnly(10))).toBeNull();
+    const limited = await newKey(account.id, { models: ['some-other-model'] });
+    const res = await call('/v1/chat/completions', { method: 'POST', key: limited.key, json: { model, messages: hello } });
+    expect(res.status).toBe(403);
+    expect(await balanceOf(account.id)).toBe(1_000_000);
+    expect(await db.prepare('SELECT COUNT(*) AS n FROM holds WHERE account_id = ?').bind(account.id).first()).toEqual({ n: 0 });
+    await expectLedgerInvariant(account.id);
+  });
+});
+
 describe('failures and disconnects', () => {
   it('refunds the whole hold when the upstream fails', async () => {
     const { account, key, model } = await customer('openai/error-400-unsupported-parameter-max-tokens.json', 'status=500');
@@ -171,7 +227,8 @@ describe('failures and disconnects', () => {
     const model = (await getModel(db, modelId))!;
     const requestId = crypto.randomUUID();
     const principal = { accountId: account.id, keyId: key.id, keyName: key.name };
-    expect(await placeHold(db, { requestId, accountId: account.id, keyId: key.id, keyName: key.name, model: modelId, amount: 5000 })).toBe(995_000);
+    // 2500 prompt tokens at $2 per 1M: 5000 µ$
+    expect(await placeHold(key.key, modelId, requestId, promptOnly(2500))).toEqual({ held: 5000, balance: 995_000 });
     const ctx = { requestId, principal, model, startedAt: Date.now(), promptEstimate: 10, held: 5000 };
     const ending = { status: 'success' as const, channel: 'c', usage: { input_tokens: 100, output_tokens: 100, cached_tokens: 0 }, estimatedOutput: null, firstByteMs: 1 };
     await Promise.all([settle(db, ctx, ending), settle(db, ctx, ending), settle(db, ctx, ending)]);
@@ -186,7 +243,7 @@ describe('failures and disconnects', () => {
     const key = await newKey(account.id);
     const { model: modelId } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }], PRICES);
     const requestId = crypto.randomUUID();
-    await placeHold(db, { requestId, accountId: account.id, keyId: key.id, keyName: key.name, model: modelId, amount: 7000 });
+    expect(await placeHold(key.key, modelId, requestId, promptOnly(3500))).toEqual({ held: 7000, balance: 993_000 });
     await expectLedgerInvariant(account.id, false);
     expect(await sweepHolds(env as unknown as Env, Date.now() - 60 * 60_000)).toBe(0); // not stale yet
     expect(await sweepHolds(env as unknown as Env, Date.now() + 61 * 60_000)).toBeGreaterThanOrEqual(1);
