@@ -40,7 +40,7 @@ export class KeyAuth {
 
   constructor(
     private readonly db: D1Database,
-    private readonly keyHash: string,
+    readonly keyHash: string,
   ) {}
 
   principal(): Promise<Principal> {

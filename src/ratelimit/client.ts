@@ -11,6 +11,27 @@ export function effectiveLimits(key: Limits, account: Limits): Limits {
 
 const unlimited = (l: Limits) => l.rpm === null && l.tpm === null && l.concurrency === null;
 
+/**
+ * The limits of keys this isolate has already looked up, by key hash, so that the next
+ * request's limiter call can start alongside its D1 read instead of after it. A key's and
+ * its account's limits are set when they are created and never change (the admin API has
+ * no route that changes them), so a remembered value cannot go stale; revocation is still
+ * checked in D1 on every request. Bounded, and forgotten after a minute regardless.
+ */
+const known = new Map<string, { keyId: string; limits: Limits; at: number }>();
+const KNOWN_MAX = 10_000;
+const KNOWN_TTL_MS = 60_000;
+
+export function rememberLimits(keyHash: string, keyId: string, limits: Limits): void {
+  if (known.size >= KNOWN_MAX) known.clear();
+  known.set(keyHash, { keyId, limits, at: Date.now() });
+}
+
+export function rememberedLimits(keyHash: string): { keyId: string; limits: Limits } | null {
+  const entry = known.get(keyHash);
+  return entry && Date.now() - entry.at < KNOWN_TTL_MS ? entry : null;
+}
+
 const stub = (env: Env, keyId: string) => {
   const ns = env.RATE_LIMITER as DurableObjectNamespace<RateLimiter>;
   return ns.get(ns.idFromName(keyId));

@@ -11,7 +11,7 @@ import { callUpstream, UpstreamFailure, type UpstreamPath, type UpstreamSuccess 
 import { TimeoutError, withTimeout } from '../proxy/timeout';
 import { normaliseUsage } from '../proxy/usage';
 import { holdStatements, readHold, releaseHold } from '../db/ledger';
-import { admit, finish, rateLimitHeaders, type Decision } from '../ratelimit/client';
+import { admit, finish, rateLimitHeaders, rememberedLimits, rememberLimits, type Decision } from '../ratelimit/client';
 import { allowedModel } from './access';
 
 /** What chat and embeddings share: pre-flight, forwarding, settlement, non-stream replies. */
@@ -32,9 +32,10 @@ const noOutput = (status: Ending['status'], channel: string | null): Ending => (
 
 /**
  * Pre-flight: in one D1 round trip, reads the key, the model and its channels and holds the
- * request's worst-case cost; then checks access (releasing the hold when it refuses), answers
- * 402 when the hold was refused, and asks the rate limiter (429, hold released). Nothing goes
- * upstream before all of them said yes.
+ * request's worst-case cost, while the rate limiter decides (when this isolate already knows
+ * the key's limits; otherwise right after). Then 400/403 for access, 402 when the hold was
+ * refused, 429 when the limiter refused; a refused request gets its hold back and costs the
+ * limiter nothing. Nothing goes upstream before all of them said yes.
  */
 export async function startRelay(
   c: Context<AppEnv>,
@@ -46,33 +47,47 @@ export async function startRelay(
   const db = c.env.DB;
   const requestId = c.var.requestId;
   const size = holdSize(body);
-  // One D1 round trip: the key, the model, its channels, and the hold.
-  const { principal, model: row, routes, then } = await c.var.auth.withCatalog(body.model, (keyHash) =>
-    holdStatements(db, { requestId, keyHash, modelId: body.model, size, defaultMaxOutput: cfg.DEFAULT_MAX_OUTPUT_TOKENS }),
-  );
-  const held = readHold(then);
-  const release = async () => {
-    if (held) await releaseHold(db, { requestId, accountId: principal.accountId, keyId: principal.keyId, held: held.held });
+  // Tokens counted against tpm until the real usage is known, as OpenAI does: the prompt
+  // plus the output the request allows.
+  const reservedTokens = promptEstimate + (body.max_completion_tokens ?? body.max_tokens ?? 0);
+  // Where this isolate knows the key's limits, the rate limiter decides while D1 reads.
+  const early = rememberedLimits(c.var.auth.keyHash);
+  const admission = early ? admit(c.env, early.keyId, requestId, early.limits, reservedTokens) : null;
+  const undoAdmission = () => {
+    if (!admission || !early) return;
+    const undo = admission.then((d) => (d?.allowed ? finish(c.env, early.keyId, requestId, early.limits, reservedTokens, 0, true) : undefined));
+    c.executionCtx.waitUntil(undo);
   };
+
+  // One D1 round trip: the key, the model, its channels, and the hold.
+  let preflight;
+  try {
+    preflight = await c.var.auth.withCatalog(body.model, (keyHash) =>
+      holdStatements(db, { requestId, keyHash, modelId: body.model, size, defaultMaxOutput: cfg.DEFAULT_MAX_OUTPUT_TOKENS }),
+    );
+  } catch (err) {
+    undoAdmission();
+    throw err;
+  }
+  const { principal, model: row, routes, then } = preflight;
+  const { limits } = principal;
+  rememberLimits(c.var.auth.keyHash, principal.keyId, limits);
+  const held = readHold(then);
   if (!row && routes.length > 0) {
     console.warn(JSON.stringify({ request_id: requestId, unpriced_model: body.model }));
   }
   let model;
+  let decision;
   try {
     model = allowedModel(row, body.model, principal);
+    if (!held) throw insufficientBalance(principal, model, size, cfg.DEFAULT_MAX_OUTPUT_TOKENS);
+    decision = await (admission ?? admit(c.env, principal.keyId, requestId, limits, reservedTokens));
+    if (decision && !decision.allowed) throw rateLimited(decision);
   } catch (err) {
-    await release(); // the hold was placed before access could be checked
+    // Refused: the hold goes back, and whatever the rate limiter counted for it.
+    if (held) await releaseHold(db, { requestId, accountId: principal.accountId, keyId: principal.keyId, held: held.held });
+    undoAdmission();
     throw err;
-  }
-  if (!held) throw insufficientBalance(principal, model, size, cfg.DEFAULT_MAX_OUTPUT_TOKENS);
-  // Tokens counted against tpm until the real usage is known, as OpenAI does: the prompt
-  // plus the output the request allows.
-  const reservedTokens = promptEstimate + (body.max_completion_tokens ?? body.max_tokens ?? 0);
-  const { limits } = principal;
-  const decision = await admit(c.env, principal.keyId, requestId, limits, reservedTokens);
-  if (decision && !decision.allowed) {
-    await release();
-    throw rateLimited(decision);
   }
   c.set('balance', held.balance);
   c.set('rateLimit', decision);

@@ -172,6 +172,27 @@ describe('rate limits through the gateway', () => {
     await Promise.all(responses.map((r) => r.body?.cancel()));
   });
 
+  it('stays exact when the limiter is asked alongside D1 (a key this isolate has seen)', async () => {
+    const { key, model, tag } = await limitedCustomer({ rpm: 5 });
+    expect((await chat(key.key, model)).status).toBe(200); // the isolate now knows the key's limits
+    const responses = await Promise.all(Array.from({ length: 12 }, () => chat(key.key, model)));
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(4);
+    expect((await recordedRequests(tag)).length).toBe(5);
+    await Promise.all(responses.map((r) => r.body?.cancel()));
+  });
+
+  it('does not count requests refused for money (402) against the key', async () => {
+    const account = await newAccount({ credit: 0.000001 });
+    const key = await newKey(account.id, { rpm: 2 });
+    const { model } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }]);
+    for (let i = 0; i < 4; i++) expect((await chat(key.key, model)).status).toBe(402);
+    await adminCall('POST', `/accounts/${account.id}/credit`, { amount: 5, reason: 'top up' });
+    await new Promise((r) => setTimeout(r, 100)); // the limiter's refunds run after each 402
+    expect((await chat(key.key, model)).status).toBe(200);
+    expect((await chat(key.key, model)).status).toBe(200);
+    expect((await chat(key.key, model)).status).toBe(429);
+  });
+
   it("applies the account's default, which a key may narrow but not widen", async () => {
     const { body: account } = await adminCall('POST', '/accounts', { email: `${unique('a')}@example.com`, credit: 10, rpm: 2 });
     const { model } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }]);
