@@ -45,8 +45,6 @@ export function topupByPaymentIntent(db: D1Database, paymentIntent: string): Pro
 const recordEvent = (db: D1Database, id: string, type: string) =>
   db.prepare('INSERT INTO stripe_events (id, type, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').bind(id, type, now());
 
-const isNew = (eventId: string) => ({ sql: 'EXISTS (SELECT 1 FROM stripe_events WHERE id = ?7) AND changes() = 1', binds: [eventId] });
-
 /**
  * Credits a paid top-up: event recorded, status pending → paid, a 'topup' ledger row keyed
  * by the top-up id, balance raised — all or nothing, once. A replayed event, a second
