@@ -46,7 +46,7 @@ export const forbidden = (message: string, code = 'model_not_allowed') =>
 export const notFound = (message: string, code = 'not_found') =>
   new ApiError(404, 'not_found_error', code, message);
 
-export function errorBody(err: ApiError) {
+function errorBody(err: ApiError) {
   return { error: { message: err.message, type: err.type, param: err.param, code: err.code } };
 }
 

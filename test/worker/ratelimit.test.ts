@@ -187,7 +187,14 @@ describe('rate limits through the gateway', () => {
     const { model } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }]);
     for (let i = 0; i < 4; i++) expect((await chat(key.key, model)).status).toBe(402);
     await adminCall('POST', `/accounts/${account.id}/credit`, { amount: 5, reason: 'top up' });
-    await new Promise((r) => setTimeout(r, 100)); // the limiter's refunds run after each 402
+    // The limiter's refunds run in waitUntil after each 402: wait until its request window is empty.
+    const stub = ns.get(ns.idFromName(key.id));
+    const busy = () =>
+      runInDurableObject(stub, (_i, state) => {
+        const row = state.storage.sql.exec<{ tat: number }>("SELECT tat FROM windows WHERE name = 'requests'").toArray()[0];
+        return row !== undefined && row.tat > Date.now() * 1000;
+      });
+    for (let tries = 0; (await busy()) && tries < 100; tries++) await new Promise((r) => setTimeout(r, 20));
     expect((await chat(key.key, model)).status).toBe(200);
     expect((await chat(key.key, model)).status).toBe(200);
     expect((await chat(key.key, model)).status).toBe(429);
