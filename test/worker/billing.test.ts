@@ -1,6 +1,8 @@
 import { env } from 'cloudflare:workers';
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { settle } from '../../src/billing/settle';
+import worker from '../../src/index';
 import { sweepHolds } from '../../src/billing/sweeper';
 import type { Env } from '../../src/config';
 import { getModel } from '../../src/db/catalog';
@@ -235,6 +237,22 @@ describe('failures and disconnects', () => {
     await settle(db, ctx, { ...ending, usage: { input_tokens: 1, output_tokens: 1, cached_tokens: 0 } });
     expect(await balanceOf(account.id)).toBe(1_000_000 - 1000);
     expect((await ledgerKinds(account.id, requestId)).map((k) => k.kind)).toEqual(['hold', 'release', 'settlement']);
+    await expectLedgerInvariant(account.id);
+  });
+
+  it("runs the sweeper from the Worker's cron trigger", async () => {
+    const account = await newAccount({ credit: 1 });
+    const key = await newKey(account.id);
+    const { model } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }], PRICES);
+    const requestId = crypto.randomUUID();
+    await placeHold(key.key, model, requestId, promptOnly(1000));
+    // as if its isolate had died two hours ago
+    await db.prepare('UPDATE holds SET created_at = ? WHERE request_id = ?').bind(new Date(Date.now() - 2 * 3_600_000).toISOString(), requestId).run();
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: '*/10 * * * *' }), env as unknown as Env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(await balanceOf(account.id)).toBe(1_000_000);
+    expect((await usageRow(requestId)).status).toBe('failed');
     await expectLedgerInvariant(account.id);
   });
 

@@ -10,6 +10,8 @@ const routes: Array<[string, string, () => unknown]> = [
   ['GET', '/v1/models', () => undefined],
   ['GET', '/v1/models/:model', () => undefined],
   ['GET', '/v1/usage', () => undefined],
+  ['GET', '/v1/billing/balance', () => undefined],
+  ['POST', '/v1/billing/checkout', () => ({ amount: 10 })],
 ];
 
 beforeAll(async () => {
