@@ -46,7 +46,8 @@ export const forbidden = (message: string, code = 'model_not_allowed') =>
 export const notFound = (message: string, code = 'not_found') =>
   new ApiError(404, 'not_found_error', code, message);
 
-function errorBody(err: ApiError) {
+/** The OpenAI error shape, for responses and for error events inside a stream. */
+export function errorBody(err: ApiError) {
   return { error: { message: err.message, type: err.type, param: err.param, code: err.code } };
 }
 

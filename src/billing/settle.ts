@@ -29,7 +29,7 @@ export interface Ending {
 }
 
 /** The tokens to bill for an ending: reported, else the gateway's count (flagged). */
-export function billedTokens(r: RequestContext, e: Pick<Ending, 'usage' | 'estimatedOutput'>): { tokens: TokenCounts; estimated: boolean } {
+function billedTokens(r: RequestContext, e: Pick<Ending, 'usage' | 'estimatedOutput'>): { tokens: TokenCounts; estimated: boolean } {
   if (e.usage) return { tokens: e.usage, estimated: false };
   if (e.estimatedOutput === null) return { tokens: estimatedCounts(0, 0), estimated: false };
   return { tokens: estimatedCounts(r.promptEstimate, e.estimatedOutput), estimated: true };

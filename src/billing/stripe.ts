@@ -33,12 +33,14 @@ export async function verifyWebhook(env: Env, rawBody: string, signature: string
   const secret = config(env).STRIPE_WEBHOOK_SECRET;
   if (!secret || !signature) return null;
   try {
-    return await webhooks.constructEventAsync(rawBody, signature, secret, WEBHOOK_TOLERANCE_SECONDS, cryptoProvider, receivedAtMs);
+    return await webhooks().constructEventAsync(rawBody, signature, secret, WEBHOOK_TOLERANCE_SECONDS, Stripe.createSubtleCryptoProvider(), receivedAtMs);
   } catch {
     return null;
   }
 }
 
-// Webhook verification needs no API key; one SDK instance serves every isolate's calls.
-const webhooks = new Stripe('sk_unused_for_webhook_verification', { httpClient: Stripe.createFetchHttpClient() }).webhooks;
-const cryptoProvider = Stripe.createSubtleCryptoProvider();
+// Webhook verification needs no API key. Made on first use, not at isolate start-up,
+// which every chat request's isolate would otherwise pay for.
+let verifier: Stripe['webhooks'] | undefined;
+const webhooks = () =>
+  (verifier ??= new Stripe('sk_unused_for_webhook_verification', { httpClient: Stripe.createFetchHttpClient() }).webhooks);

@@ -1,3 +1,4 @@
+import { ApiError, errorBody } from '../errors';
 import { ChatStreamMeter, SseFramer } from './sse';
 import { TimeoutError, withTimeout } from './timeout';
 
@@ -24,7 +25,7 @@ const encoder = new TextEncoder();
 
 /** An OpenAI-shaped error event, so a stream that dies mid-way never looks complete. */
 export function errorEvent(message: string, code: string): Uint8Array {
-  const body = { error: { message, type: 'upstream_error', param: null, code } };
+  const body = errorBody(new ApiError(502, 'upstream_error', code, message));
   return encoder.encode(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
 }
 

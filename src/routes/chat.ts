@@ -7,7 +7,7 @@ import { ApiError } from '../errors';
 import { collectText, estimatePromptTokens, estimateTokens } from '../proxy/estimate';
 import { ChatStreamMeter } from '../proxy/sse';
 import { meteredStream } from '../proxy/stream';
-import { relayJson, startRelay, withCost } from './relay';
+import { relayJson, startRelay } from './relay';
 import { ChatRequestSchema, type ChatRequest } from './schemas';
 
 /** POST /v1/chat/completions, whole or streamed. */
@@ -35,9 +35,7 @@ chat.post('/chat/completions', async (c) => {
   // ends the stream, however late that is.
   let ended!: (e: Ending) => void;
   relay.settleLater(new Promise<Ending>((resolve) => (ended = resolve)));
-  const meter = new ChatStreamMeter(body.stream_options?.include_usage !== true, (usage, counts) =>
-    withCost(usage, relay.priceUsage(counts)),
-  );
+  const meter = new ChatStreamMeter(body.stream_options?.include_usage !== true, relay.showCost);
   const clientStream = meteredStream(source, {
     meter,
     idleTimeoutMs: config(c.env).UPSTREAM_IDLE_TIMEOUT_MS,

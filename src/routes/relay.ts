@@ -1,11 +1,11 @@
 import type { Context } from 'hono';
 import { holdSize, insufficientBalance } from '../billing/hold';
-import { billedTokens, settle, type Ending, type RequestContext } from '../billing/settle';
+import { settle, type Ending, type RequestContext } from '../billing/settle';
 import { config } from '../config';
 import type { AppEnv } from '../context';
 import type { Route } from '../db/catalog';
 import { ApiError } from '../errors';
-import { costMicros, toDollars } from '../money';
+import { costMicros, toDollars, type TokenCounts } from '../money';
 import { orderRoutes } from '../proxy/channels';
 import { callUpstream, UpstreamFailure, type UpstreamPath, type UpstreamSuccess } from '../proxy/upstream';
 import { TimeoutError, withTimeout } from '../proxy/timeout';
@@ -22,8 +22,8 @@ export interface Relay {
   forward: (path: UpstreamPath, body: (route: Route) => Record<string, unknown>) => Promise<UpstreamSuccess>;
   /** Longest silence allowed from the upstream once it answered. */
   idleTimeoutMs: number;
-  /** The cost in dollars of what the upstream reported, as the client will see it. */
-  priceUsage: (usage: NonNullable<Ending['usage']>) => number;
+  /** A usage object as the client sees it: our cost for `counts` in, upstream costs out. */
+  showCost: (usage: Record<string, unknown>, counts: TokenCounts) => Record<string, unknown>;
 }
 
 const noOutput = (status: Ending['status'], channel: string | null): Ending => ({
@@ -116,8 +116,8 @@ export async function startRelay(
       throw err;
     }
   };
-  const priceUsage = (usage: NonNullable<Ending['usage']>) => toDollars(costMicros(model, usage));
-  return { request, settleLater, forward, priceUsage, idleTimeoutMs: cfg.UPSTREAM_IDLE_TIMEOUT_MS };
+  const showCost = (usage: Record<string, unknown>, counts: TokenCounts) => withCost(usage, toDollars(costMicros(model, counts)));
+  return { request, settleLater, forward, showCost, idleTimeoutMs: cfg.UPSTREAM_IDLE_TIMEOUT_MS };
 }
 
 /**
@@ -158,13 +158,12 @@ export async function relayJson(
   };
   relay.settleLater(ending);
   if (!usage) return new Response(text, { headers: { 'content-type': 'application/json' } });
-  const cost = toDollars(costMicros(relay.request.model, billedTokens(relay.request, ending).tokens));
-  return Response.json({ ...parsed, usage: withCost(parsed.usage as Record<string, unknown>, cost) });
+  return Response.json({ ...parsed, usage: relay.showCost(parsed.usage as Record<string, unknown>, usage) });
 }
 
 /** The usage object the client sees: our cost in dollars (as OpenRouter reports it), and
  *  none of the upstream's own cost fields, which are the operator's business. */
-export function withCost(usage: Record<string, unknown>, cost: number): Record<string, unknown> {
+function withCost(usage: Record<string, unknown>, cost: number): Record<string, unknown> {
   const out: Record<string, unknown> = { ...usage };
   for (const field of UPSTREAM_COST_FIELDS) delete out[field];
   out.cost = cost;
