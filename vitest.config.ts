@@ -18,7 +18,7 @@ const stripeApiBase = `http://127.0.0.1:${process.env.TOKENGATE_FAKE_STRIPE_PORT
  * Two projects: `worker` runs inside workerd (the Workers runtime, real local D1) and
  * calls the gateway through exports.default.fetch; `e2e` runs in Node, starts the whole
  * worker in Miniflare and drives it over HTTP with the official openai SDK. Both talk to
- * the same kind of fake upstream on 127.0.0.1, replaying ../shared/fixtures.
+ * the same kind of fake upstream on 127.0.0.1, replaying test/fixtures.
  */
 export default defineConfig({
   test: {

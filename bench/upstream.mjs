@@ -1,5 +1,5 @@
 // The benchmark's fake OpenAI-format upstream (Node http, 127.0.0.1), replaying a recorded
-// gpt-4.1-nano stream from ../shared/fixtures with a chosen number of events and a pause
+// gpt-4.1-nano stream from test/fixtures with a chosen number of events and a pause
 // between them. POST {base}/s/{events}/{pauseMs}/v1/chat/completions:
 //   stream: true  → `events` SSE events: content chunks of the recording, its finish chunk,
 //                   its usage chunk (choices: []), then [DONE]
@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 
-const fixtures = new URL('../../shared/fixtures/', import.meta.url).pathname;
+const fixtures = new URL('../test/fixtures/', import.meta.url).pathname;
 const lines = readFileSync(join(fixtures, 'openai/chat-stream-include-usage-gpt-4.1-nano.chunks.txt'), 'utf8').split('\n').filter(Boolean);
 const content = lines.slice(0, -2);
 const [finish, usage] = lines.slice(-2);

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 
 /**
  * A fake OpenAI-format upstream on 127.0.0.1 that replays recorded provider responses from
- * ../shared/fixtures byte for byte. A channel's base_url selects what it does:
+ * test/fixtures (copied from the shared collection with their sources) byte for byte. A channel's base_url selects what it does:
  *
  *   {url}/o:{options}/{fixture path}            e.g. {url}/o:id=t1,delay=20/openai/chat-stream-text-gpt-4o.sse
  *
@@ -14,9 +14,6 @@ import { join, resolve } from 'node:path';
  *   *.chunks.txt  one JSON payload a line (the recorder stripped the framing): sent as
  *                 `data: {line}\n\n` each, then `data: [DONE]\n\n`
  *   *.json        the body, as application/json
- *   openai/openapi-spec/openai-openapi.json  for /embeddings: the documented example response
- *                 of OpenAI's spec (no recorded embeddings transcript exists in fixtures/);
- *                 its "…(1536 floats total)" elision line is removed to make it JSON
  * options: status=N (answer N with the fixture as body), delay=MS (between events),
  *          die=K (drop the connection after K events), stall=K (stop sending after K events
  *          and keep the connection open; on a .json fixture: send the headers only),
@@ -24,7 +21,7 @@ import { join, resolve } from 'node:path';
  * GET /__fixture/{path} answers a fixture file as it is.
  * GET /__requests?id=X lists the requests received with that tag (headers and JSON body).
  */
-export const FIXTURES = resolve(import.meta.dirname, '../../../shared/fixtures');
+export const FIXTURES = resolve(import.meta.dirname, '../fixtures');
 
 export interface RecordedRequest {
   id: string;
@@ -50,12 +47,6 @@ export function fixtureEvents(fixture: string): Buffer[] {
   }
   if (start < bytes.length) events.push(bytes.subarray(start));
   return events;
-}
-
-function specExample(path: string): string {
-  const spec = JSON.parse(readFileSync(join(FIXTURES, 'openai/openapi-spec/openai-openapi.json'), 'utf8'));
-  const example: string = spec.paths[path].post['x-oaiMeta'].examples.response;
-  return example.replace(/\n\s*\.\.\.\.[^\n]*/, '').replace(/,(\s*\])/, '$1');
 }
 
 function parseOptions(segment: string): Record<string, string> {
@@ -104,11 +95,6 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
     if ('hang' in options) return; // never answers; the gateway's timeout must fire
 
     const status = Number(options.status ?? 200);
-    if (fixture.endsWith('openai-openapi.json')) {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(specExample(url.pathname.endsWith('/embeddings') ? '/embeddings' : '/chat/completions'));
-      return;
-    }
     if (fixture.endsWith('.json')) {
       res.writeHead(status, { 'content-type': 'application/json' });
       if ('stall' in options) {

@@ -87,7 +87,7 @@ describe('POST /v1/embeddings', () => {
     const tag = unique('e');
     const account = await newAccount();
     const { key } = await newKey(account.id);
-    const { model } = await newModel([{ fixture: 'openai/openapi-spec/openai-openapi.json', options: `id=${tag}` }], { input_price: 0.1, output_price: 0 });
+    const { model } = await newModel([{ fixture: 'openai/embeddings-response.openapi-example.json', options: `id=${tag}` }], { input_price: 0.1, output_price: 0 });
     const res = await call('/v1/embeddings', { method: 'POST', key, json: { model, input: 'The food was delicious', encoding_format: 'float' } });
     expect(res.status).toBe(200);
     const body = (await res.json()) as any;

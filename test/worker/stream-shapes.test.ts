@@ -5,7 +5,7 @@ import { meteredStream, type StreamResult } from '../../src/proxy/stream';
 import { normaliseUsage } from '../../src/proxy/usage';
 
 /**
- * The stream meter against every recorded OpenAI-format stream shape in ../shared/fixtures,
+ * The stream meter against every recorded OpenAI-format stream shape in test/fixtures,
  * replayed by the fake upstream. Each stream is also cut into 7-byte pieces, so events
  * split across network chunks (and multi-byte characters split in half) are covered.
  */
