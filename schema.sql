@@ -69,8 +69,10 @@ CREATE TABLE IF NOT EXISTS channels (
 );
 
 -- usage: one row per request that reached an upstream (or was meant to), written once
--- after the response ended. cost is micro-dollars. estimated = 1 where the upstream
--- reported no usage and the gateway counted.
+-- after the response ended. The token columns are what the upstream reported (or, with
+-- estimated = 1, what the gateway counted where it reported nothing); reported_cost is
+-- their price in micro-dollars and cost what was charged: the same, except that no charge
+-- exceeds the request's hold, and capped = 1 marks the rows where the hold capped it.
 CREATE TABLE IF NOT EXISTS usage (
   request_id     TEXT PRIMARY KEY,
   account_id     TEXT NOT NULL,
@@ -82,6 +84,8 @@ CREATE TABLE IF NOT EXISTS usage (
   output_tokens  INTEGER NOT NULL DEFAULT 0,
   cached_tokens  INTEGER NOT NULL DEFAULT 0,
   cost           INTEGER NOT NULL DEFAULT 0 CHECK (cost >= 0),
+  reported_cost  INTEGER NOT NULL DEFAULT 0 CHECK (reported_cost >= cost),
+  capped         INTEGER NOT NULL DEFAULT 0,
   status         TEXT NOT NULL CHECK (status IN ('success', 'failed', 'cancelled', 'timeout')),
   latency_ms     INTEGER NOT NULL,
   first_byte_ms  INTEGER,

@@ -1,14 +1,16 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { customerAuth } from './auth/customer';
 import { config } from './config';
 import type { AppEnv } from './context';
-import { ApiError, notFound, renderError } from './errors';
+import { ApiError, renderError } from './errors';
 import { admin } from './routes/admin';
 import { billing, stripeWebhook } from './routes/billing';
 import { chat } from './routes/chat';
 import { embeddings } from './routes/embeddings';
 import { models } from './routes/models';
+import { EXPOSED_HEADERS } from './routes/headers';
 import { usage } from './routes/usage';
 
 export const app = new Hono<AppEnv>();
@@ -26,13 +28,24 @@ app.use('*', (c, next) =>
   bodyLimit({
     maxSize: config(c.env).MAX_BODY_BYTES,
     onError: () => {
-      throw new ApiError(413, 'invalid_request_error', 'request_too_large',
-        `The request body is larger than the ${config(c.env).MAX_BODY_BYTES} bytes allowed.`);
+      throw new ApiError('request_too_large', `The request body is larger than the ${config(c.env).MAX_BODY_BYTES} bytes allowed.`);
     },
   })(c, next),
 );
 
 app.get('/health', (c) => c.json({ status: 'ok' }));
+
+// Browsers call /v1 with a key: preflights are answered here, before the key check, and
+// every answer (errors too) names the origins allowed and the headers a client may read.
+app.use('/v1/*', cors({
+  origin: (origin, c) => {
+    const allowed = config(c.env).CORS_ORIGINS;
+    return allowed === '*' ? '*' : allowed.includes(origin) ? origin : null;
+  },
+  allowMethods: ['GET', 'POST', 'OPTIONS'],
+  exposeHeaders: [...EXPOSED_HEADERS],
+  maxAge: 86_400,
+}));
 
 const v1 = new Hono<AppEnv>();
 v1.use('*', customerAuth);
@@ -46,5 +59,5 @@ app.route('/v1/billing/webhook', stripeWebhook);
 app.route('/v1', v1);
 app.route('/admin', admin);
 
-app.notFound((c) => renderError(notFound(`Unknown route: ${c.req.method} ${new URL(c.req.url).pathname}`, 'unknown_route'), c));
+app.notFound((c) => renderError(new ApiError('unknown_route', `Unknown route: ${c.req.method} ${new URL(c.req.url).pathname}`), c));
 app.onError(renderError);

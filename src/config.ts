@@ -27,6 +27,12 @@ const ConfigSchema = z.object({
   UPSTREAM_IDLE_TIMEOUT_MS: intVar(60_000),
   DEFAULT_MAX_OUTPUT_TOKENS: intVar(16_384),
   HOLD_TIMEOUT_MINUTES: intVar(60),
+  /** Browser origins allowed to call /v1 ("*", or a comma-separated list). The key, not a
+   *  cookie, is the credential there, so "*" is safe and the default. */
+  CORS_ORIGINS: z
+    .string()
+    .default('*')
+    .transform((s) => (s.trim() === '*' ? '*' : s.split(',').map((o) => o.trim()).filter(Boolean))),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -47,12 +53,20 @@ export function config(env: Env): Config {
   return parsed;
 }
 
-/** A secret that a channel names. Only names that look like secret names are read, so a
- *  channel cannot be pointed at a binding such as DB. */
-export function secret(env: Env, name: string): string | undefined {
-  if (!/^[A-Z][A-Z0-9_]*$/.test(name) || name === 'ADMIN_TOKEN' || name.startsWith('STRIPE_')) {
-    return undefined;
+/** Why a channel may not name this secret, or null: only UPPER_CASE names (so a channel
+ *  cannot be pointed at a binding such as DB), and none of the gateway's own secrets, which
+ *  would otherwise be sent to whatever base_url says. */
+export function secretNameProblem(name: string): string | null {
+  if (!/^[A-Z][A-Z0-9_]*$/.test(name)) return 'must be the NAME of a Worker secret, like OPENAI_API_KEY';
+  if (name === 'ADMIN_TOKEN' || name.startsWith('STRIPE_') || name.startsWith('TURNSTILE_')) {
+    return "must not name one of the gateway's own secrets (ADMIN_TOKEN, STRIPE_*, TURNSTILE_*)";
   }
+  return null;
+}
+
+/** A secret that a channel names, if it is one a channel may name and it is set. */
+export function secret(env: Env, name: string): string | undefined {
+  if (secretNameProblem(name) !== null) return undefined;
   const value = env[name];
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 
-/** The OpenAI error `type`s the contract uses, each with its one HTTP status family. */
+/** The OpenAI error `type`s the contract uses. */
 export type ErrorType =
   | 'invalid_request_error'
   | 'authentication_error'
@@ -11,61 +12,122 @@ export type ErrorType =
   | 'upstream_error'
   | 'api_error';
 
-/**
- * The one error type of the gateway. `message` goes on the wire, so it must never hold
- * internals; anything else worth knowing goes to `detail`, which is only logged.
- */
-export class ApiError extends Error {
-  constructor(
-    readonly status: 400 | 401 | 402 | 403 | 404 | 413 | 429 | 500 | 502 | 503 | 504,
-    readonly type: ErrorType,
-    readonly code: string,
-    message: string,
-    readonly param: string | null = null,
-    readonly headers: Record<string, string> = {},
-    readonly detail?: string,
-  ) {
-    super(message);
-  }
+type Status = 400 | 401 | 402 | 403 | 404 | 413 | 429 | 500 | 502 | 503 | 504;
 
-  /** Retrying the same request cannot succeed; the OpenAI SDKs honour x-should-retry. */
-  get retryable(): boolean {
-    return this.status === 429 || this.status >= 500;
-  }
+interface CatalogueEntry {
+  status: Status;
+  type: ErrorType;
+  /** Whether the same request may succeed if sent again; false adds x-should-retry: false,
+   *  which the OpenAI SDKs honour. */
+  retry: boolean;
 }
 
-export const badRequest = (message: string, param: string | null = null, code = 'invalid_request') =>
-  new ApiError(400, 'invalid_request_error', code, message, param);
+const entry = (status: Status, type: ErrorType, retry = status === 429 || status >= 500): CatalogueEntry => ({ status, type, retry });
 
-export const unauthorized = (message: string) =>
-  new ApiError(401, 'authentication_error', 'invalid_api_key', message);
+/**
+ * Every error code the gateway answers with, and what it means on the wire. The README's
+ * error table is held against this one by a test (errors.test.ts).
+ */
+export const ERRORS = {
+  invalid_json: entry(400, 'invalid_request_error'),
+  invalid_value: entry(400, 'invalid_request_error'),
+  invalid_request: entry(400, 'invalid_request_error'),
+  model_not_found: entry(400, 'invalid_request_error'),
+  email_taken: entry(400, 'invalid_request_error'),
+  adjustment_below_zero: entry(400, 'invalid_request_error'),
+  invalid_signature: entry(400, 'invalid_request_error'),
+  upstream_rejected: entry(400, 'invalid_request_error'),
+  request_too_large: entry(413, 'invalid_request_error'),
+  upstream_request_too_large: entry(413, 'invalid_request_error'),
+  invalid_api_key: entry(401, 'authentication_error'),
+  invalid_admin_token: entry(401, 'authentication_error'),
+  insufficient_balance: entry(402, 'insufficient_balance'),
+  spend_limit_reached: entry(402, 'insufficient_balance'),
+  model_not_allowed: entry(403, 'permission_error'),
+  account_suspended: entry(403, 'permission_error'),
+  forbidden: entry(403, 'permission_error'),
+  not_found: entry(404, 'not_found_error'),
+  unknown_route: entry(404, 'not_found_error'),
+  rate_limit_requests: entry(429, 'rate_limit_error'),
+  rate_limit_tokens: entry(429, 'rate_limit_error'),
+  rate_limit_concurrency: entry(429, 'rate_limit_error'),
+  internal_error: entry(500, 'api_error'),
+  upstream_error: entry(502, 'upstream_error'),
+  upstream_invalid_response: entry(502, 'upstream_error'),
+  upstream_incomplete: entry(502, 'upstream_error'),
+  payment_provider_error: entry(502, 'upstream_error'),
+  channel_misconfigured: entry(503, 'upstream_error', false),
+  no_channel: entry(503, 'upstream_error'),
+  billing_unavailable: entry(503, 'api_error', false),
+  upstream_timeout: entry(504, 'upstream_error'),
+} as const satisfies Record<string, CatalogueEntry>;
 
-export const forbidden = (message: string, code = 'model_not_allowed') =>
-  new ApiError(403, 'permission_error', code, message);
+export type ErrorCode = keyof typeof ERRORS;
 
-export const notFound = (message: string, code = 'not_found') =>
-  new ApiError(404, 'not_found_error', code, message);
+export interface ErrorOptions {
+  /** The request field at fault, as OpenAI names it ("messages[0].role"). */
+  param?: string | null;
+  headers?: Record<string, string>;
+  /** For the operator's log only; never sent. */
+  detail?: string;
+}
+
+/**
+ * The one error type of the gateway: a code of the catalogue above, and a message. The
+ * message goes on the wire, so it must never hold internals; `detail` is only logged.
+ */
+export class ApiError extends Error {
+  readonly status: Status;
+  readonly type: ErrorType;
+  readonly retryable: boolean;
+  readonly param: string | null;
+  readonly headers: Record<string, string>;
+  readonly detail?: string;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options: ErrorOptions = {},
+  ) {
+    super(message);
+    const e: CatalogueEntry = ERRORS[code];
+    this.status = e.status;
+    this.type = e.type;
+    this.retryable = e.retry;
+    this.param = options.param ?? null;
+    this.headers = options.headers ?? {};
+    this.detail = options.detail;
+  }
+}
 
 /** The OpenAI error shape, for responses and for error events inside a stream. */
 export function errorBody(err: ApiError) {
   return { error: { message: err.message, type: err.type, param: err.param, code: err.code } };
 }
 
+/** Hono's own exceptions (its middleware throws them) in the catalogue's terms. */
+function fromHttpException(err: HTTPException): ApiError {
+  const byStatus: Partial<Record<number, ErrorCode>> = {
+    400: 'invalid_request', 401: 'invalid_api_key', 403: 'forbidden', 404: 'not_found', 413: 'request_too_large',
+  };
+  const code = byStatus[err.status] ?? (err.status >= 500 ? 'internal_error' : 'invalid_request');
+  const message = code === 'internal_error' || !err.message ? 'The request could not be processed.' : err.message;
+  return new ApiError(code, message, { detail: `HTTPException ${err.status}` });
+}
+
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof HTTPException) return fromHttpException(err);
+  return new ApiError('internal_error', 'The server had an error while processing your request.', {
+    detail: err instanceof Error ? String(err.stack ?? err) : String(err),
+  });
+}
+
 /** Hono's onError: the only place an error becomes a response. */
-export function renderError(err: Error, c: Context): Response {
-  const apiError =
-    err instanceof ApiError
-      ? err
-      : new ApiError(500, 'api_error', 'internal_error', 'The server had an error while processing your request.');
+export function renderError(err: unknown, c: Context): Response {
+  const apiError = toApiError(err);
   if (apiError.status >= 500) {
-    console.error(
-      JSON.stringify({
-        request_id: c.get('requestId'),
-        status: apiError.status,
-        code: apiError.code,
-        detail: apiError.detail ?? (err === apiError ? undefined : String(err.stack ?? err)),
-      }),
-    );
+    console.error(JSON.stringify({ request_id: c.get('requestId'), status: apiError.status, code: apiError.code, detail: apiError.detail }));
   }
   const headers: Record<string, string> = { ...apiError.headers };
   if (!apiError.retryable) headers['x-should-retry'] = 'false';

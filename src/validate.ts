@@ -1,29 +1,73 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { badRequest } from './errors';
+import { ApiError } from './errors';
+
+/** Deepest nesting of arrays and objects a body may have. OpenAI's own bodies need about
+ *  ten levels (a JSON schema inside a tool inside the request nests deeper, rarely past
+ *  thirty); the limit keeps every walk over client JSON (estimates, hold size, the
+ *  serialising for the upstream) far from the runtime's stack limit. */
+export const MAX_JSON_DEPTH = 64;
 
 /**
- * Reads and validates a JSON body. Malformed JSON and schema violations become 400s whose
- * message names the field and whose `param` holds it, the way OpenAI reports them.
- * (The body-size limit has been enforced by bodyLimit before this reads anything.)
+ * Reads and validates a JSON body. Malformed JSON, nesting beyond MAX_JSON_DEPTH and schema
+ * violations become 400s whose message names the field and whose `param` holds it, the way
+ * OpenAI reports them. (The body-size limit has been enforced by bodyLimit before this
+ * reads anything.)
  */
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   let json: unknown;
   try {
     json = JSON.parse(await c.req.text());
   } catch {
-    throw badRequest('We could not parse the JSON body of your request. Send a valid JSON object.', null, 'invalid_json');
+    throw new ApiError('invalid_json', 'We could not parse the JSON body of your request. Send a valid JSON object.');
+  }
+  const deep = pathBeyondDepth(json, MAX_JSON_DEPTH);
+  if (deep) {
+    throw new ApiError('invalid_value', `Invalid '${deep}': the body is nested more than ${MAX_JSON_DEPTH} levels deep.`, { param: deep });
   }
   return parse(schema, json);
+}
+
+/** The path of the first value nested deeper than `limit`, or null; iterative, so no
+ *  input can exhaust the stack here. */
+function pathBeyondDepth(root: unknown, limit: number): string | null {
+  const stack: Array<{ value: unknown; depth: number; path: PropertyKey[] }> = [{ value: root, depth: 0, path: [] }];
+  while (stack.length > 0) {
+    const { value, depth, path } = stack.pop()!;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth >= limit) return fieldName(path) ?? '(body)';
+    const entries: Array<[PropertyKey, unknown]> = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
+    for (const [key, child] of entries) {
+      if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: depth + 1, path: [...path, key] });
+    }
+  }
+  return null;
 }
 
 export function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
+  const issue = result.error.issues[0] ? mostSpecific(result.error.issues[0]) : undefined;
   const param = issue ? fieldName(issue.path) : null;
   const message = issue ? issue.message : 'Invalid request.';
-  throw badRequest(param ? `Invalid '${param}': ${message}.` : `Invalid request: ${message}.`, param, 'invalid_value');
+  throw new ApiError('invalid_value', param ? `Invalid '${param}': ${message}.` : `Invalid request: ${message}.`, { param });
+}
+
+/**
+ * For a value that matched none of a union's shapes, the issue of the shape it came
+ * closest to (the one that failed deepest inside the value), so the message names the
+ * exact field; the union's own message where no shape got past its first step.
+ */
+function mostSpecific(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return issue;
+  let best: z.core.$ZodIssue | null = null;
+  for (const branch of issue.errors) {
+    const first = branch[0];
+    if (first && first.path.length > 0 && (!best || first.path.length > best.path.length)) best = first;
+  }
+  if (!best) return issue;
+  const inner = mostSpecific(best);
+  return { ...inner, path: [...issue.path, ...inner.path] };
 }
 
 /** ['messages', 0, 'role'] → "messages[0].role" */

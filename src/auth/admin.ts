@@ -12,7 +12,7 @@ export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
   const expected = config(c.env).ADMIN_TOKEN;
   const given = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '')?.[1];
   if (!expected || !given || !(await sameSecret(given, expected))) {
-    throw new ApiError(401, 'authentication_error', 'invalid_admin_token', 'Invalid or missing admin token.');
+    throw new ApiError('invalid_admin_token', 'Invalid or missing admin token.');
   }
   await next();
 });

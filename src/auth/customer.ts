@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import type { AppEnv } from '../context';
 import { catalogStatements, toCatalog, type Catalog } from '../db/catalog';
 import { principalStatement, toPrincipal, type Principal } from '../db/keys';
-import { unauthorized } from '../errors';
+import { ApiError } from '../errors';
 import { toDollars } from '../money';
 import { rateLimitHeaders } from '../ratelimit/client';
 import { readJson } from '../validate';
@@ -12,18 +12,21 @@ import { BALANCE_HEADER } from '../routes/headers';
 import { hashKey, isWellFormedKey } from './keys';
 
 /**
- * Authenticates `Authorization: Bearer sk-…`. A missing or malformed key fails at once,
+ * Authenticates `Authorization: Bearer sk-…` or `x-api-key: sk-…` (what the Anthropic SDKs
+ * and Claude Code send); when both are sent, the bearer key is the one used. A missing or
+ * malformed key fails at once,
  * without touching D1. The lookup of a well-formed key is left to the route (c.var.auth),
  * so that chat and embeddings can read the key, the model and its channels in one D1
  * round trip.
  */
 export const customerAuth = createMiddleware<AppEnv>(async (c, next) => {
-  const header = c.req.header('authorization');
-  if (!header) {
-    throw unauthorized('You didn\'t provide an API key. Send it as "Authorization: Bearer sk-...".');
+  const bearer = c.req.header('authorization');
+  const apiKey = c.req.header('x-api-key');
+  if (!bearer && !apiKey) {
+    throw new ApiError('invalid_api_key', 'You didn\'t provide an API key. Send it as "Authorization: Bearer sk-..." or "x-api-key: sk-...".');
   }
-  const key = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
-  if (!key || !isWellFormedKey(key)) throw unauthorized('Incorrect API key provided.');
+  const key = bearer ? /^Bearer\s+(\S+)\s*$/i.exec(bearer)?.[1] : apiKey?.trim();
+  if (!key || !isWellFormedKey(key)) throw new ApiError('invalid_api_key', 'Incorrect API key provided.');
   const auth = new KeyAuth(c.env.DB, await hashKey(key));
   c.set('auth', auth);
   await next();
@@ -75,9 +78,9 @@ export class KeyAuth {
 }
 
 function usable(p: Principal | null): Principal {
-  if (!p) throw unauthorized('Incorrect API key provided.');
-  if (p.revoked) throw unauthorized('This API key has been revoked.');
-  if (p.expiresAt !== null && Date.parse(p.expiresAt) <= Date.now()) throw unauthorized('This API key has expired.');
+  if (!p) throw new ApiError('invalid_api_key', 'Incorrect API key provided.');
+  if (p.revoked) throw new ApiError('invalid_api_key', 'This API key has been revoked.');
+  if (p.expiresAt !== null && Date.parse(p.expiresAt) <= Date.now()) throw new ApiError('invalid_api_key', 'This API key has expired.');
   return p;
 }
 

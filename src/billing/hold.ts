@@ -66,5 +66,5 @@ export function insufficientBalance(p: Principal, model: ModelRow, size: HoldSiz
     const affordable = Math.floor(((available - promptCost) * 1_000_000) / (model.output_price * size.choices));
     if (affordable >= 1 && affordable < output) message += ` A max_tokens of at most ${affordable} would fit.`;
   }
-  return new ApiError(402, 'insufficient_balance', byBalance ? 'insufficient_balance' : 'spend_limit_reached', message);
+  return new ApiError(byBalance ? 'insufficient_balance' : 'spend_limit_reached', message);
 }

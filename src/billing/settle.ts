@@ -35,19 +35,38 @@ function billedTokens(r: RequestContext, e: Pick<Ending, 'usage' | 'estimatedOut
   return { tokens: estimatedCounts(r.promptEstimate, e.estimatedOutput), estimated: true };
 }
 
+export interface Charge {
+  tokens: TokenCounts;
+  estimated: boolean;
+  /** What the tokens cost at the model's prices, in µ$. */
+  reportedCost: number;
+  /** What is charged: the reported cost, never more than the hold. */
+  cost: number;
+  capped: boolean;
+}
+
+/**
+ * What a request is charged. The hold is the worst case the 402 named, so no usage report,
+ * however absurd (an upstream that ignored the output cap, a bug, a hostile endpoint), can
+ * charge more: the difference is the operator's to take up with the upstream, and the
+ * usage row keeps what was reported beside what was charged.
+ */
+export function charge(r: RequestContext, e: Pick<Ending, 'usage' | 'estimatedOutput'>): Charge {
+  const { tokens, estimated } = billedTokens(r, e);
+  const reportedCost = costMicros(r.model, tokens);
+  return { tokens, estimated, reportedCost, cost: Math.min(reportedCost, r.held), capped: reportedCost > r.held };
+}
+
 /**
  * Settles a request once its response has ended, exactly once: release its hold, charge
- * the real cost (from the model's prices; nothing when nothing was produced) and write
- * its usage row, in one D1 batch. Runs inside ctx.waitUntil, never on the client's time.
- * Returns the tokens billed, which correct the key's token rate window.
+ * the real cost (from the model's prices, capped at the hold; nothing when nothing was
+ * produced) and write its usage row, in one D1 batch. Runs inside ctx.waitUntil, never on
+ * the client's time. Returns the tokens billed, which correct the key's token rate window.
  */
 export async function settle(db: D1Database, r: RequestContext, e: Ending): Promise<number> {
-  const { tokens, estimated } = billedTokens(r, e);
-  const cost = costMicros(r.model, tokens);
-  if (cost > r.held) {
-    // Only an upstream that ignores the request's output cap gets here; the charge is
-    // capped at the balance, so the operator, not the balance, absorbs the difference.
-    console.warn(JSON.stringify({ request_id: r.requestId, cost_above_hold: cost - r.held }));
+  const c = charge(r, e);
+  if (c.capped) {
+    console.warn(JSON.stringify({ request_id: r.requestId, charge_capped_at_hold: { reported_cost: c.reportedCost, held: r.held, tokens: c.tokens } }));
   }
   const receipt = usageStatement(db, {
     request_id: r.requestId,
@@ -56,16 +75,18 @@ export async function settle(db: D1Database, r: RequestContext, e: Ending): Prom
     key_name: r.principal.keyName,
     model: r.model.id,
     channel: e.channel,
-    ...tokens,
-    cost,
+    ...c.tokens,
+    cost: c.cost,
+    reported_cost: c.reportedCost,
+    capped: c.capped,
     status: e.status,
     latency_ms: Date.now() - r.startedAt,
     first_byte_ms: e.firstByteMs,
-    estimated,
+    estimated: c.estimated,
     created_at: now(),
   });
   await db.batch(
-    settlementStatements(db, { requestId: r.requestId, accountId: r.principal.accountId, keyId: r.principal.keyId, held: r.held, cost }, receipt),
+    settlementStatements(db, { requestId: r.requestId, accountId: r.principal.accountId, keyId: r.principal.keyId, held: r.held, cost: c.cost }, receipt),
   );
-  return tokens.input_tokens + tokens.output_tokens;
+  return c.tokens.input_tokens + c.tokens.output_tokens;
 }

@@ -9,7 +9,7 @@ import { ApiError } from '../errors';
 export function stripe(env: Env): Stripe {
   const cfg = config(env);
   if (!cfg.STRIPE_SECRET_KEY) {
-    throw new ApiError(503, 'api_error', 'billing_unavailable', 'Top-ups are not configured on this gateway.', null, {}, 'STRIPE_SECRET_KEY is not set');
+    throw new ApiError('billing_unavailable', 'Top-ups are not configured on this gateway.', { detail: 'STRIPE_SECRET_KEY is not set' });
   }
   const base = new URL(cfg.STRIPE_API_BASE);
   const protocol = base.protocol === 'http:' ? 'http' : 'https';

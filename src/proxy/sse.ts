@@ -59,26 +59,33 @@ export function parseEvent(raw: string): ParsedEvent {
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+export interface MeterOptions {
+  /** Remove the usage-only chunk (the client did not ask for usage). */
+  dropUsageOnly: boolean;
+  /** The model id the client asked for; chunks naming another (the upstream's) are
+   *  rewritten to it. Without it, model ids pass unchanged. */
+  publicModel?: string;
+  /** Rewrites a usage object the client will see (our cost in, the upstream's cost fields
+   *  out); without it usage chunks pass unchanged. */
+  showCost?: (usage: Json, counts: TokenCounts) => Json;
+}
+
 /**
  * Watches the events of an OpenAI-format chat stream as they pass: the usage (wherever the
  * provider puts it: a `choices: []` chunk, the last content chunk, Groq's `x_groq`), the
- * generated text (for an estimate when no usage comes), `[DONE]`, and in-band errors.
+ * generated text (for an estimate when no usage comes), whether any content came at all,
+ * `[DONE]`, and in-band errors.
  */
 export class ChatStreamMeter {
   usage: TokenCounts | null = null;
   sawDone = false;
+  /** A chunk with generated content or a finish_reason has passed. */
+  sawContent = false;
   upstreamError: unknown = null;
   private readonly output = new TokenEstimator();
+  private modelPattern: { model: string; pattern: RegExp } | null = null;
 
-  /**
-   * @param dropUsageOnly remove the usage-only chunk (the client did not ask for usage)
-   * @param showCost rewrites a usage object the client will see (our cost in, the
-   *   upstream's cost fields out); without it usage chunks pass unchanged
-   */
-  constructor(
-    private readonly dropUsageOnly: boolean,
-    private readonly showCost?: (usage: Json, counts: TokenCounts) => Json,
-  ) {}
+  constructor(private readonly o: MeterOptions) {}
 
   get estimatedOutputTokens(): number {
     return this.output.tokens;
@@ -112,10 +119,34 @@ export class ChatStreamMeter {
       if (choice.finish_reason) carriesContent = true;
       if (isObject(choice.delta) && this.countDelta(choice.delta)) carriesContent = true;
     }
+    if (carriesContent) this.sawContent = true;
     const usageOnly = usage !== null && !carriesContent && chunk.error === undefined;
-    if (this.dropUsageOnly && usageOnly) return '';
-    if (usage === null || !this.showCost || !isObject(chunk.usage)) return raw;
-    chunk.usage = this.showCost(chunk.usage, usage);
+    if (this.o.dropUsageOnly && usageOnly) return '';
+    const foreignModel = this.o.publicModel !== undefined && typeof chunk.model === 'string' && chunk.model !== this.o.publicModel;
+    if (usage !== null && this.o.showCost && isObject(chunk.usage)) {
+      chunk.usage = this.o.showCost(chunk.usage, usage);
+      if (foreignModel) chunk.model = this.o.publicModel;
+      return `${event === undefined ? '' : `event: ${event}\n`}data: ${JSON.stringify(chunk)}\n\n`;
+    }
+    return foreignModel ? this.renamed(raw, chunk) : raw;
+  }
+
+  /**
+   * The event with its model id replaced by the public one. The id's own bytes are swapped
+   * where they occur exactly once as a "model" member, so the rest of the event stays as
+   * the upstream sent it; otherwise the chunk is written anew.
+   */
+  private renamed(raw: string, chunk: Json): string {
+    const model = chunk.model as string;
+    if (this.modelPattern?.model !== model) {
+      const quoted = JSON.stringify(model).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      this.modelPattern = { model, pattern: new RegExp(`"model"\\s*:\\s*${quoted}`, 'g') };
+    }
+    const { pattern } = this.modelPattern;
+    const matches = raw.match(pattern);
+    if (matches?.length === 1) return raw.replace(pattern, `"model":${JSON.stringify(this.o.publicModel)}`);
+    const { event } = parseEvent(raw);
+    chunk.model = this.o.publicModel;
     return `${event === undefined ? '' : `event: ${event}\n`}data: ${JSON.stringify(chunk)}\n\n`;
   }
 

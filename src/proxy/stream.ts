@@ -1,4 +1,4 @@
-import { ApiError, errorBody } from '../errors';
+import { ApiError, errorBody, type ErrorCode } from '../errors';
 import { ChatStreamMeter, SseFramer } from './sse';
 import { TimeoutError, withTimeout } from './timeout';
 
@@ -24,8 +24,8 @@ export interface MeteredStreamOptions {
 const encoder = new TextEncoder();
 
 /** An OpenAI-shaped error event, so a stream that dies mid-way never looks complete. */
-export function errorEvent(message: string, code: string): Uint8Array {
-  const body = errorBody(new ApiError(502, 'upstream_error', code, message));
+export function errorEvent(message: string, code: ErrorCode): Uint8Array {
+  const body = errorBody(new ApiError(code, message));
   return encoder.encode(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
 }
 

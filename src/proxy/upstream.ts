@@ -1,6 +1,7 @@
 import { secret, type Env } from '../config';
 import type { Route } from '../db/catalog';
-import { ApiError } from '../errors';
+import { ApiError, type ErrorCode } from '../errors';
+import { TimeoutError, withTimeout } from './timeout';
 import { echoResponse } from './echo';
 
 export type UpstreamPath = '/chat/completions' | '/embeddings';
@@ -10,92 +11,132 @@ export interface UpstreamCall {
   path: UpstreamPath;
   /** The body for one channel: the client's body with the channel's model id. */
   body: (route: Route) => Record<string, unknown>;
+  /** Whole responses: whether a 2xx JSON body is an answer rather than an error object in
+   *  disguise. Absent for streams, which must answer with an event stream. */
+  isAnswer?: (parsed: Record<string, unknown>) => boolean;
   firstByteTimeoutMs: number;
+  /** Longest wait for a whole response's body once its headers arrived. */
+  idleTimeoutMs: number;
   clientSignal: AbortSignal;
 }
 
 export interface UpstreamSuccess {
   route: Route;
   response: Response;
+  /** A whole response's body, read and checked; null for a stream. */
+  json: { text: string; parsed: Record<string, unknown> } | null;
 }
 
 /** Why the last channel failed, for the usage row and the client's error. */
 export class UpstreamFailure extends ApiError {
-  constructor(
-    readonly timedOut: boolean,
-    readonly route: Route | null,
-    status: 400 | 413 | 502 | 503 | 504,
-    message: string,
-    code: string,
-    detail?: string,
-  ) {
-    super(status, status < 500 ? 'invalid_request_error' : 'upstream_error', code, message, null, {}, detail);
+  readonly route: Route | null;
+  readonly timedOut: boolean;
+
+  constructor(code: ErrorCode, message: string, o: { route: Route | null; timedOut?: boolean; detail?: string }) {
+    super(code, message, { detail: o.detail });
+    this.route = o.route;
+    this.timedOut = o.timedOut ?? false;
   }
 }
 
-/** Statuses after which the same request may succeed on another channel. */
-const tryNext = (status: number) => status === 408 || status === 409 || status === 429 || status >= 500 || status === 401 || status === 403 || status === 404;
+/** Statuses that are the request's own fault: another channel would answer the same. */
+const clientFault = (status: number) => status === 400 || status === 413 || status === 422;
 
 /**
- * Sends the request to each channel in turn until one answers 2xx. Nothing has reached the
- * client while this runs, so failing over is always safe here (contract, hot path step 3).
- * Only the body built for the channel and the channel's own key go upstream: no header of
- * the client's (its key above all) is forwarded. A 4xx that another channel would answer
- * the same way (400, 413, 422) is the client's error and is passed back, sanitised.
+ * Sends the request to each channel in turn until one gives an answer. Nothing has reached
+ * the client while this runs, so failing over is always safe here (contract, hot path step
+ * 3). Failures are: no connection, no headers within the first-byte timeout, any status but
+ * 2xx (an error body is read on the same clock, so one that never ends cannot hold the
+ * failover), and a 2xx that is not an answer — a whole response whose JSON is an error
+ * object or lacks its payload, or a JSON body where a stream was asked for. Only the body
+ * built for the channel and the channel's own key go upstream: no header of the client's
+ * (its key above all) is forwarded. 400/413/422 are the client's error and are passed back,
+ * sanitised, without trying further.
  */
 export async function callUpstream(env: Env, call: UpstreamCall): Promise<UpstreamSuccess> {
   if (call.routes.length === 0) {
-    throw new UpstreamFailure(false, null, 503, 'No upstream channel is available for this model.', 'no_channel');
+    throw new UpstreamFailure('no_channel', 'No upstream channel is available for this model.', { route: null });
   }
   let failure: UpstreamFailure | null = null;
   for (const route of call.routes) {
     const result = await attempt(env, route, call);
-    if (result instanceof Response) return { route, response: result };
+    if (!(result instanceof UpstreamFailure)) return result;
     failure = result;
     if (failure.status < 500) break;
   }
   throw failure as UpstreamFailure;
 }
 
-async function attempt(env: Env, route: Route, call: UpstreamCall): Promise<Response | UpstreamFailure> {
+async function attempt(env: Env, route: Route, call: UpstreamCall): Promise<UpstreamSuccess | UpstreamFailure> {
   const body = call.body(route);
-  if (route.kind === 'echo') return echoResponse(call.path, body);
+  if (route.kind === 'echo') return accept(route, await echoResponse(call.path, body), call);
 
   const apiKey = secret(env, route.api_key_secret);
   if (!apiKey) {
-    return new UpstreamFailure(false, route, 502, 'The upstream provider failed.', 'upstream_error',
-      `channel ${route.id}: secret ${route.api_key_secret} is not set`);
+    return new UpstreamFailure('channel_misconfigured',
+      'The upstream channel for this model has no provider key configured. (Operator: set the secret the channel names, then restart `npm run dev` or redeploy.)',
+      { route, detail: `channel ${route.id}: secret ${route.api_key_secret} is not set` });
   }
   const controller = new AbortController();
   const abort = () => controller.abort();
   call.clientSignal.addEventListener('abort', abort, { once: true });
   const timer = setTimeout(abort, call.firstByteTimeoutMs);
-  let response: Response;
+  const timedOut = () => controller.signal.aborted && !call.clientSignal.aborted;
   try {
-    response = await fetch(`${route.base_url.replace(/\/+$/, '')}${call.path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${apiKey}` },
-      body: JSON.stringify(body),
-      signal: controller.signal,
-    });
-  } catch (err) {
-    const timedOut = controller.signal.aborted && !call.clientSignal.aborted;
-    return new UpstreamFailure(timedOut, route, timedOut ? 504 : 502,
-      timedOut ? 'The upstream provider timed out.' : 'The upstream provider could not be reached.',
-      timedOut ? 'upstream_timeout' : 'upstream_error', `channel ${route.id}: ${String(err)}`);
+    let response: Response;
+    try {
+      response = await fetch(`${route.base_url.replace(/\/+$/, '')}${call.path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${apiKey}` },
+        body: JSON.stringify(body),
+        signal: controller.signal,
+      });
+    } catch (err) {
+      return timedOut()
+        ? new UpstreamFailure('upstream_timeout', 'The upstream provider timed out.', { route, timedOut: true, detail: `channel ${route.id}: ${String(err)}` })
+        : new UpstreamFailure('upstream_error', 'The upstream provider could not be reached.', { route, detail: `channel ${route.id}: ${String(err)}` });
+    }
+    if (!response.ok) {
+      const text = await response.text().catch(() => '');
+      const detail = `channel ${route.id}: HTTP ${response.status} ${sanitise(text)}`;
+      if (timedOut()) return new UpstreamFailure('upstream_timeout', 'The upstream provider timed out.', { route, timedOut: true, detail });
+      if (!clientFault(response.status)) {
+        return new UpstreamFailure('upstream_error', `The upstream provider failed (HTTP ${response.status}).`, { route, detail });
+      }
+      return new UpstreamFailure(response.status === 413 ? 'upstream_request_too_large' : 'upstream_rejected',
+        `The upstream provider rejected the request: ${upstreamMessage(text)}`, { route, detail });
+    }
+    clearTimeout(timer);
+    return await accept(route, response, call);
   } finally {
     clearTimeout(timer);
   }
-  if (response.ok) return response;
+}
 
-  const text = await response.text().catch(() => '');
-  const detail = `channel ${route.id}: HTTP ${response.status} ${sanitise(text)}`;
-  if (tryNext(response.status)) {
-    return new UpstreamFailure(false, route, 502, `The upstream provider failed (HTTP ${response.status}).`, 'upstream_error', detail);
+/** A 2xx response, checked to be an answer (see callUpstream). */
+async function accept(route: Route, response: Response, call: UpstreamCall): Promise<UpstreamSuccess | UpstreamFailure> {
+  const isJson = response.headers.get('content-type')?.includes('json') ?? false;
+  if (!call.isAnswer && !isJson && response.body) return { route, response, json: null };
+  let text: string;
+  try {
+    text = await withTimeout(response.text(), call.idleTimeoutMs);
+  } catch (err) {
+    return err instanceof TimeoutError
+      ? new UpstreamFailure('upstream_timeout', 'The upstream provider timed out.', { route, timedOut: true, detail: `channel ${route.id}: body stalled` })
+      : new UpstreamFailure('upstream_error', 'The upstream connection failed.', { route, detail: `channel ${route.id}: ${String(err)}` });
   }
-  const status = response.status === 413 ? 413 : 400;
-  return new UpstreamFailure(false, route, status, `The upstream provider rejected the request: ${upstreamMessage(text)}`,
-    'upstream_rejected', detail);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = null;
+  }
+  const answer = call.isAnswer && typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && call.isAnswer(parsed as Record<string, unknown>);
+  if (!answer) {
+    return new UpstreamFailure('upstream_invalid_response', 'The upstream provider sent an error or an invalid response.',
+      { route, detail: `channel ${route.id}: HTTP ${response.status} ${sanitise(text)}` });
+  }
+  return { route, response, json: { text, parsed: parsed as Record<string, unknown> } };
 }
 
 function upstreamMessage(text: string): string {

@@ -2,13 +2,15 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { requireAdmin } from '../auth/admin';
 import { generateKey, hashKey, PREFIX_LENGTH } from '../auth/keys';
+import { secret, secretNameProblem } from '../config';
 import type { AppEnv } from '../context';
+import { baseUrlProblem } from '../proxy/base-url';
 import { createAccount, getAccount, type AccountRow } from '../db/accounts';
 import { upsertChannel, upsertModel } from '../db/catalog';
 import { insertKey, revokeKey } from '../db/keys';
 import { applyLedgerEntry, listLedger } from '../db/ledger';
 import { listUsage } from '../db/usage';
-import { ApiError, badRequest, notFound } from '../errors';
+import { ApiError } from '../errors';
 import { dollars, MAX_PRICE_DOLLARS, toDollars } from '../money';
 import { readJson, parse } from '../validate';
 import { usageView } from './usage';
@@ -38,7 +40,7 @@ const accountView = (a: AccountRow) => ({
 
 async function accountOr404(db: D1Database, id: string): Promise<AccountRow> {
   const account = await getAccount(db, id);
-  if (!account) throw notFound(`No account with id '${id}'.`);
+  if (!account) throw new ApiError('not_found', `No account with id '${id}'.`);
   return account;
 }
 
@@ -56,7 +58,7 @@ admin.post('/accounts', async (c) => {
     email: body.email, name: body.name ?? null, group: body.group, credit: body.credit, creditKind: 'adjustment',
     rpm: body.rpm ?? null, tpm: body.tpm ?? null, max_concurrency: body.max_concurrency ?? null,
   });
-  if (!account) throw new ApiError(400, 'invalid_request_error', 'email_taken', 'An account with this email already exists.', 'email');
+  if (!account) throw new ApiError('email_taken', 'An account with this email already exists.', { param: 'email' });
   return c.json(accountView(account), 201);
 });
 
@@ -70,7 +72,7 @@ admin.post('/accounts/:id/credit', async (c) => {
   }));
   await accountOr404(c.env.DB, id);
   const balance = await applyLedgerEntry(c.env.DB, { accountId: id, kind: 'adjustment', amount: body.amount, reason: body.reason });
-  if (balance === null) throw badRequest('The adjustment would take the balance below zero.', 'amount', 'insufficient_balance');
+  if (balance === null) throw new ApiError('adjustment_below_zero', 'The adjustment would take the balance below zero.', { param: 'amount' });
   return c.json({ balance: toDollars(balance) });
 });
 
@@ -125,7 +127,7 @@ admin.post('/accounts/:id/keys', async (c) => {
 });
 
 admin.delete('/keys/:id', async (c) => {
-  if (!(await revokeKey(c.env.DB, c.req.param('id')))) throw notFound(`No active key with id '${c.req.param('id')}'.`);
+  if (!(await revokeKey(c.env.DB, c.req.param('id')))) throw new ApiError('not_found', `No active key with id '${c.req.param('id')}'.`);
   return c.body(null, 204);
 });
 
@@ -163,15 +165,26 @@ admin.put('/channels/:id', async (c) => {
   const id = parse(z.string().min(1).max(100).regex(/^[\w.-]+$/), c.req.param('id'));
   const body = await readJson(c, z.object({
     kind: z.enum(['openai', 'echo']),
-    base_url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL'),
-    api_key_secret: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be the NAME of a Worker secret, like OPENAI_API_KEY'),
+    base_url: z.string().max(2000),
+    api_key_secret: z.string().max(200).superRefine((name, ctx) => {
+      const problem = secretNameProblem(name);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
     models: z.record(modelId, modelId).refine((m) => Object.keys(m).length > 0, 'must map at least one model'),
     priority: z.number().int().default(0),
     weight: z.number().int().min(0).max(1000).default(1),
     enabled: z.boolean().default(true),
+  }).superRefine((ch, ctx) => {
+    // The built-in echo channel sends nothing anywhere; every other kind sends its key there.
+    const problem = ch.kind === 'echo' ? null : baseUrlProblem(ch.base_url);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['base_url'], message: problem });
   }));
   await upsertChannel(c.env.DB, { id, ...body, enabled: body.enabled ? 1 : 0 });
-  return c.json({ id, ...body });
+  // Saved either way (secrets may be set after the channel), but the operator is told.
+  const warnings = body.kind !== 'echo' && !secret(c.env, body.api_key_secret)
+    ? [`The secret ${body.api_key_secret} is not set, so requests to this channel fail until it is: locally add it to .dev.vars and restart \`npm run dev\`; in production run \`wrangler secret put ${body.api_key_secret}\`.`]
+    : [];
+  return c.json({ id, ...body, warnings });
 });
 
 admin.get('/usage', async (c) => {

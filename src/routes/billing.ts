@@ -6,7 +6,7 @@ import { config } from '../config';
 import { readCustomerJson } from '../auth/customer';
 import type { AppEnv } from '../context';
 import { createTopup, setSession } from '../db/topups';
-import { ApiError, badRequest } from '../errors';
+import { ApiError } from '../errors';
 import { toDollars } from '../money';
 
 /** GET /v1/billing/balance and POST /v1/billing/checkout, behind the customer's key. */
@@ -48,8 +48,9 @@ billing.post('/billing/checkout', async (c) => {
       { idempotencyKey: `checkout-${topup.id}` },
     );
   } catch (err) {
-    throw new ApiError(502, 'upstream_error', 'payment_provider_error', 'Stripe could not create a checkout session.', null, {},
-      `stripe: ${err instanceof Error ? err.message : String(err)}`);
+    throw new ApiError('payment_provider_error', 'Stripe could not create a checkout session.', {
+      detail: `stripe: ${err instanceof Error ? err.message : String(err)}`,
+    });
   }
   await setSession(c.env.DB, topup.id, session.id);
   return c.json({ url: session.url, session_id: session.id });
@@ -61,7 +62,7 @@ export const stripeWebhook = new Hono<AppEnv>();
 stripeWebhook.post('/', async (c) => {
   const raw = await c.req.text();
   const event = await verifyWebhook(c.env, raw, c.req.header('stripe-signature'));
-  if (!event) throw badRequest('Invalid or stale Stripe signature.', null, 'invalid_signature');
+  if (!event) throw new ApiError('invalid_signature', 'Invalid or stale Stripe signature.');
   await handleStripeEvent(c.env.DB, event);
   return c.json({ received: true });
 });

@@ -3,7 +3,6 @@ import type { Ending } from '../billing/settle';
 import { config } from '../config';
 import { readCustomerJson } from '../auth/customer';
 import type { AppEnv } from '../context';
-import { ApiError } from '../errors';
 import { collectText, estimatePromptTokens, estimateTokens } from '../proxy/estimate';
 import { ChatStreamMeter } from '../proxy/sse';
 import { meteredStream } from '../proxy/stream';
@@ -18,7 +17,11 @@ chat.post('/chat/completions', async (c) => {
   const body = await readCustomerJson(c, ChatRequestSchema);
   const relay = await startRelay(c, body, estimatePromptTokens(body.messages), startedAt);
   const stream = body.stream === true;
-  const upstream = await relay.forward('/chat/completions', (route) => upstreamBody(body, route.upstream_model, stream));
+  const upstream = await relay.forward(
+    '/chat/completions',
+    (route) => upstreamBody(body, route.upstream_model, stream),
+    stream ? undefined : (parsed) => Array.isArray(parsed.choices) && parsed.error === undefined,
+  );
 
   if (!stream) {
     return relayJson(relay, upstream, (parsed) =>
@@ -26,29 +29,30 @@ chat.post('/chat/completions', async (c) => {
     );
   }
   const channel = upstream.route.id;
-  const source = upstream.response.body;
-  if (!source) {
-    relay.settleLater({ status: 'failed', channel, usage: null, estimatedOutput: null, firstByteMs: null });
-    throw new ApiError(502, 'upstream_error', 'upstream_error', 'The upstream provider sent an empty response.');
-  }
+  const source = upstream.response.body as ReadableStream<Uint8Array>; // callUpstream checked it
   // The settlement is registered while the request is live and resolved by whatever
   // ends the stream, however late that is.
   let ended!: (e: Ending) => void;
   relay.settleLater(new Promise<Ending>((resolve) => (ended = resolve)));
-  const meter = new ChatStreamMeter(body.stream_options?.include_usage !== true, relay.showCost);
+  const meter = new ChatStreamMeter({
+    dropUsageOnly: body.stream_options?.include_usage !== true,
+    publicModel: body.model,
+    showCost: relay.showCost,
+  });
   const clientStream = meteredStream(source, {
     meter,
     idleTimeoutMs: config(c.env).UPSTREAM_IDLE_TIMEOUT_MS,
     startedAt,
     clientSignal: c.req.raw.signal,
     onEnd: ({ end, firstByteMs }) =>
-      ended({
-        status: end,
-        channel,
-        usage: meter.usage,
-        estimatedOutput: meter.usage ? null : meter.estimatedOutputTokens,
-        firstByteMs,
-      }),
+      ended(
+        // An upstream stream that ended or died before its first content event produced
+        // nothing, whatever usage it claims: it costs nothing. (A client that left early
+        // pays for the prompt the upstream had already taken in.)
+        !meter.sawContent && end !== 'cancelled'
+          ? { status: 'failed', channel, usage: null, estimatedOutput: null, firstByteMs }
+          : { status: end, channel, usage: meter.usage, estimatedOutput: meter.usage ? null : meter.estimatedOutputTokens, firstByteMs },
+      ),
   });
   return new Response(clientStream, {
     headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },

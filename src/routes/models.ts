@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../context';
 import { getModel, listModels, modelAllowed, type ModelRow } from '../db/catalog';
-import { notFound } from '../errors';
+import { ApiError } from '../errors';
 
 /** GET /v1/models and /v1/models/{id}: OpenAI's list/object shapes, only what this key may use. */
 export const models = new Hono<AppEnv>();
@@ -24,7 +24,7 @@ models.get('/models/:id{.+}', async (c) => {
   const [principal, model] = await Promise.all([c.var.auth.principal(), getModel(c.env.DB, id)]);
   // A model this key may not use answers like one that does not exist: 404, not 403.
   if (!model || !modelAllowed(model, principal.group, principal.allowedModels)) {
-    throw notFound(`The model '${id}' does not exist or you do not have access to it.`, 'model_not_found');
+    throw new ApiError('not_found', `The model '${id}' does not exist or you do not have access to it.`);
   }
   return c.json(modelObject(model));
 });

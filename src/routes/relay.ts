@@ -1,14 +1,13 @@
 import type { Context } from 'hono';
 import { holdSize, insufficientBalance } from '../billing/hold';
-import { settle, type Ending, type RequestContext } from '../billing/settle';
+import { charge, settle, type Ending, type RequestContext } from '../billing/settle';
 import { config } from '../config';
 import type { AppEnv } from '../context';
 import type { Route } from '../db/catalog';
 import { ApiError } from '../errors';
-import { costMicros, toDollars, type TokenCounts } from '../money';
+import { toDollars, type TokenCounts } from '../money';
 import { orderRoutes } from '../proxy/channels';
 import { callUpstream, UpstreamFailure, type UpstreamPath, type UpstreamSuccess } from '../proxy/upstream';
-import { TimeoutError, withTimeout } from '../proxy/timeout';
 import { normaliseUsage } from '../proxy/usage';
 import { holdStatements, readHold, releaseHold } from '../db/ledger';
 import { admit, finish, rateLimitHeaders, rememberedLimits, rememberLimits, type Decision } from '../ratelimit/client';
@@ -19,10 +18,13 @@ export interface Relay {
   request: RequestContext;
   /** Registers the settlement in ctx.waitUntil; pass a promise when the end is not known yet. */
   settleLater: (ending: Ending | Promise<Ending>) => void;
-  forward: (path: UpstreamPath, body: (route: Route) => Record<string, unknown>) => Promise<UpstreamSuccess>;
-  /** Longest silence allowed from the upstream once it answered. */
-  idleTimeoutMs: number;
-  /** A usage object as the client sees it: our cost for `counts` in, upstream costs out. */
+  /** Calls the channels in turn; `isAnswer` checks a whole response (absent for streams). */
+  forward: (
+    path: UpstreamPath,
+    body: (route: Route) => Record<string, unknown>,
+    isAnswer?: (parsed: Record<string, unknown>) => boolean,
+  ) => Promise<UpstreamSuccess>;
+  /** A usage object as the client sees it: what `counts` is charged in, upstream costs out. */
   showCost: (usage: Record<string, unknown>, counts: TokenCounts) => Record<string, unknown>;
 }
 
@@ -82,7 +84,7 @@ export async function startRelay(
     model = allowedModel(row, body.model, principal);
     if (!held) throw insufficientBalance(principal, model, size, cfg.DEFAULT_MAX_OUTPUT_TOKENS);
     decision = await (admission ?? admit(c.env, principal.keyId, requestId, limits, reservedTokens));
-    if (decision && !decision.allowed) throw rateLimited(decision);
+    if (decision && !decision.allowed && decision.reason) throw rateLimited({ ...decision, reason: decision.reason });
   } catch (err) {
     // Refused: the hold goes back, and whatever the rate limiter counted for it.
     if (held) await releaseHold(db, { requestId, accountId: principal.accountId, keyId: principal.keyId, held: held.held });
@@ -93,7 +95,10 @@ export async function startRelay(
   c.set('rateLimit', decision);
 
   const request: RequestContext = { requestId, principal, model, startedAt, promptEstimate, held: held.held };
-  const settleLater = (ending: Ending | Promise<Ending>) =>
+  const settleLater = (ending: Ending | Promise<Ending>) => {
+    // Where the end is known before the answer goes out, the balance header shows the hold
+    // released and the real charge taken; a stream's shows the hold.
+    if (!(ending instanceof Promise)) c.set('balance', held.balance + held.held - charge(request, ending).cost);
     c.executionCtx.waitUntil(
       Promise.resolve(ending)
         .then(async (e) => {
@@ -102,13 +107,16 @@ export async function startRelay(
         })
         .catch((err) => console.error(JSON.stringify({ request_id: requestId, settle_failed: String(err) }))),
     );
-  const forward = async (path: UpstreamPath, upstreamBody: (route: Route) => Record<string, unknown>) => {
+  };
+  const forward: Relay['forward'] = async (path, upstreamBody, isAnswer) => {
     try {
       return await callUpstream(c.env, {
         routes: orderRoutes(routes),
         path,
         body: upstreamBody,
+        isAnswer,
         firstByteTimeoutMs: cfg.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
+        idleTimeoutMs: cfg.UPSTREAM_IDLE_TIMEOUT_MS,
         clientSignal: c.req.raw.signal,
       });
     } catch (err) {
@@ -116,49 +124,33 @@ export async function startRelay(
       throw err;
     }
   };
-  const showCost = (usage: Record<string, unknown>, counts: TokenCounts) => withCost(usage, toDollars(costMicros(model, counts)));
-  return { request, settleLater, forward, showCost, idleTimeoutMs: cfg.UPSTREAM_IDLE_TIMEOUT_MS };
+  const showCost = (usage: Record<string, unknown>, counts: TokenCounts) =>
+    withCost(usage, toDollars(charge(request, { usage: counts, estimatedOutput: null }).cost));
+  return { request, settleLater, forward, showCost };
 }
 
 /**
- * A whole JSON answer: learn its usage (or count its output with `estimateOutput` when it
- * reports none), settle, and answer with the upstream's body, its usage showing our cost.
+ * A whole JSON answer (already read and checked by callUpstream): learn its usage (or count
+ * its output with `estimateOutput` when it reports none), settle, and answer with the
+ * upstream's body under the public model id, its usage showing what it is charged.
  */
-export async function relayJson(
+export function relayJson(
   relay: Relay,
   upstream: UpstreamSuccess,
   estimateOutput: (parsed: Record<string, unknown>) => number,
-): Promise<Response> {
-  const channel = upstream.route.id;
-  let text: string;
-  try {
-    text = await withTimeout(upstream.response.text(), relay.idleTimeoutMs);
-  } catch (err) {
-    // Nothing reached the client yet; settle (releasing the hold) and say what happened.
-    const timedOut = err instanceof TimeoutError;
-    relay.settleLater(noOutput(timedOut ? 'timeout' : 'failed', channel));
-    throw timedOut
-      ? new ApiError(504, 'upstream_error', 'upstream_timeout', 'The upstream provider timed out.')
-      : new ApiError(502, 'upstream_error', 'upstream_error', 'The upstream connection failed.', null, {}, String(err));
-  }
-  let parsed: Record<string, unknown>;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    relay.settleLater(noOutput('failed', channel));
-    throw new ApiError(502, 'upstream_error', 'upstream_error', 'The upstream provider sent an invalid response.');
-  }
+): Response {
+  const parsed = upstream.json?.parsed ?? {};
   const usage = normaliseUsage(parsed.usage);
-  const ending: Ending = {
+  relay.settleLater({
     status: 'success',
-    channel,
+    channel: upstream.route.id,
     usage,
     estimatedOutput: usage ? null : estimateOutput(parsed),
     firstByteMs: Date.now() - relay.request.startedAt,
-  };
-  relay.settleLater(ending);
-  if (!usage) return new Response(text, { headers: { 'content-type': 'application/json' } });
-  return Response.json({ ...parsed, usage: relay.showCost(parsed.usage as Record<string, unknown>, usage) });
+  });
+  const answer: Record<string, unknown> = { ...parsed, model: relay.request.model.id };
+  if (usage) answer.usage = relay.showCost(parsed.usage as Record<string, unknown>, usage);
+  return Response.json(answer);
 }
 
 /** The usage object the client sees: our cost in dollars (as OpenRouter reports it), and
@@ -174,14 +166,12 @@ const UPSTREAM_COST_FIELDS = ['cost', 'cost_details', 'cost_in_usd_ticks', 'is_b
 
 /** 429 with OpenAI's headers; Retry-After in seconds and retry-after-ms, which the
  *  official SDKs honour before their own backoff. */
-function rateLimited(d: Decision): ApiError {
+function rateLimited(d: Decision & { reason: 'requests' | 'tokens' | 'concurrency' }): ApiError {
   const what = d.reason === 'requests' ? 'requests per minute' : d.reason === 'tokens' ? 'tokens per minute' : 'concurrent requests';
   const wait = Math.max(1, d.retryAfterMs);
-  return new ApiError(429, 'rate_limit_error', `rate_limit_${d.reason}`,
-    `Rate limit reached for ${what} on this API key. Please try again in ${(wait / 1000).toFixed(3)}s.`, null, {
-      ...rateLimitHeaders(d),
-      'retry-after': String(Math.ceil(wait / 1000)),
-      'retry-after-ms': String(wait),
+  return new ApiError(`rate_limit_${d.reason}`,
+    `Rate limit reached for ${what} on this API key. Please try again in ${(wait / 1000).toFixed(3)}s.`, {
+      headers: { ...rateLimitHeaders(d), 'retry-after': String(Math.ceil(wait / 1000)), 'retry-after-ms': String(wait) },
     });
 }
 

@@ -16,6 +16,8 @@ export const usageView = (r: UsageRow) => ({
   output_tokens: r.output_tokens,
   cached_tokens: r.cached_tokens,
   cost: toDollars(r.cost),
+  reported_cost: toDollars(r.reported_cost),
+  capped: r.capped,
   status: r.status,
   latency_ms: r.latency_ms,
   first_byte_ms: r.first_byte_ms,

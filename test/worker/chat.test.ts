@@ -96,13 +96,15 @@ describe('POST /v1/chat/completions, whole responses', () => {
     expect(row).toMatchObject({ status: 'timeout', cost: 0 });
   });
 
-  it('answers 502 when the channel names a secret that is not set, never naming it', async () => {
+  it('answers 503 channel_misconfigured when the channel names a secret that is not set, never naming it', async () => {
     const account = await newAccount();
     const { key } = await newKey(account.id);
     const { model } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json', secret: 'MISSING_PROVIDER_KEY' }]);
     const res = await post(key, { model, messages: hello });
-    expect(res.status).toBe(502);
-    expect(await res.text()).not.toContain('MISSING_PROVIDER_KEY');
+    expect(res.status).toBe(503);
+    const text = await res.text();
+    expect(JSON.parse(text).error.code).toBe('channel_misconfigured');
+    expect(text).not.toContain('MISSING_PROVIDER_KEY');
   });
 });
 

@@ -4,9 +4,10 @@ import { adminCall, call, db, newAccount, newKey, newModel, usageRow } from './h
 
 /** One suite, run against every route a customer key opens. */
 let model: string;
+let embeddingModel: string;
 const routes: Array<[string, string, () => unknown]> = [
   ['POST', '/v1/chat/completions', () => ({ model, messages: [{ role: 'user', content: 'hi' }] })],
-  ['POST', '/v1/embeddings', () => ({ model, input: 'hi' })],
+  ['POST', '/v1/embeddings', () => ({ model: embeddingModel, input: 'hi' })],
   ['GET', '/v1/models', () => undefined],
   ['GET', '/v1/models/:model', () => undefined],
   ['GET', '/v1/usage', () => undefined],
@@ -16,6 +17,7 @@ const routes: Array<[string, string, () => unknown]> = [
 
 beforeAll(async () => {
   ({ model } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }]));
+  ({ model: embeddingModel } = await newModel([{ fixture: 'openai/embeddings-response.openapi-example.json' }]));
 });
 
 async function expect401(res: Response) {

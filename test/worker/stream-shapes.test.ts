@@ -26,7 +26,7 @@ function pieces(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
 }
 
 async function relay(bytes: Uint8Array, includeUsage: boolean, size = 7) {
-  const meter = new ChatStreamMeter(!includeUsage);
+  const meter = new ChatStreamMeter({ dropUsageOnly: !includeUsage });
   let result: StreamResult | undefined;
   const out = meteredStream(pieces(bytes, size), {
     meter,
