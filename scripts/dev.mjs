@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const port = process.env.PORT || '8787';
-const env = { ...process.env, WRANGLER_SEND_METRICS: 'false' };
+// Offline-friendly: no metrics, and no fetch of Cloudflare's sample `Request.cf` object,
+// whose failure prints a stack trace that looks fatal but is not.
+const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
 const wrangler = join(root, 'node_modules', '.bin', 'wrangler');
 
 // The demo key lives next to the local database, so it is printed again on every start.
@@ -57,12 +59,16 @@ console.log(`
 
   demo API key:   ${demoKey}
   demo model:     echo   (answers with your last message; no provider key needed)
-  admin token:    ${adminToken ?? '(ADMIN_TOKEN from .dev.vars)'}
+  admin token:    ${adminToken ?? '(the ADMIN_TOKEN line of .dev.vars, not dev-admin-token)'}
 
+  In another terminal:
+  export DEMO_KEY=${demoKey}
   curl ${base}/v1/chat/completions \\
-    -H "Authorization: Bearer ${demoKey}" \\
+    -H "Authorization: Bearer $DEMO_KEY" \\
     -H "Content-Type: application/json" \\
     -d '{"model": "echo", "messages": [{"role": "user", "content": "Hello, Tokengate!"}]}'
+
+  .dev.vars is read at start: restart npm run dev after changing it (a provider key, say).
 `);
 
 const args = ['dev', '--port', port, '--ip', '127.0.0.1', '--show-interactive-dev-session=false'];

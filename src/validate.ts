@@ -55,18 +55,21 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S
 
 /**
  * For a value that matched none of a union's shapes, the issue of the shape it came
- * closest to (the one that failed deepest inside the value), so the message names the
- * exact field; the union's own message where no shape got past its first step.
+ * closest to, so the message names the exact field: shapes whose very type was wrong are
+ * passed over, then the one with the fewest issues wins (the deepest on a tie). The
+ * union's own message where every shape failed on the type.
  */
 function mostSpecific(issue: z.core.$ZodIssue): z.core.$ZodIssue {
   if (issue.code !== 'invalid_union' || issue.errors.length === 0) return issue;
-  let best: z.core.$ZodIssue | null = null;
+  let best: z.core.$ZodIssue[] | null = null;
   for (const branch of issue.errors) {
     const first = branch[0];
-    if (first && first.path.length > 0 && (!best || first.path.length > best.path.length)) best = first;
+    if (!first || (first.code === 'invalid_type' && first.path.length === 0)) continue;
+    if (!best || branch.length < best.length || (branch.length === best.length && first.path.length > (best[0]?.path.length ?? 0))) best = branch;
   }
-  if (!best) return issue;
-  const inner = mostSpecific(best);
+  const chosen = best?.[0];
+  if (!chosen) return issue;
+  const inner = mostSpecific(chosen);
   return { ...inner, path: [...issue.path, ...inner.path] };
 }
 

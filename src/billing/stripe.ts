@@ -27,13 +27,20 @@ export const WEBHOOK_TOLERANCE_SECONDS = 300;
 
 /**
  * Verifies Stripe-Signature over the raw body (any v1 signature may match) and returns the
- * event, or null when the signature is missing, forged or stale.
+ * parsed payload, or null when the signature is missing, forged or stale (or the signed
+ * body is not JSON). The payload is authentic but not yet shape-checked: that is
+ * webhook.ts's first step.
  */
-export async function verifyWebhook(env: Env, rawBody: string, signature: string | undefined, receivedAtMs?: number): Promise<Stripe.Event | null> {
+export async function verifyWebhook(
+  env: Env, rawBody: string, signature: string | undefined, receivedAtMs?: number,
+): Promise<{ payload: unknown } | null> {
   const secret = config(env).STRIPE_WEBHOOK_SECRET;
   if (!secret || !signature) return null;
   try {
-    return await webhooks().constructEventAsync(rawBody, signature, secret, WEBHOOK_TOLERANCE_SECONDS, Stripe.createSubtleCryptoProvider(), receivedAtMs);
+    const payload: unknown = await webhooks().constructEventAsync(
+      rawBody, signature, secret, WEBHOOK_TOLERANCE_SECONDS, Stripe.createSubtleCryptoProvider(), receivedAtMs,
+    );
+    return { payload };
   } catch {
     return null;
   }

@@ -61,8 +61,8 @@ export const stripeWebhook = new Hono<AppEnv>();
 
 stripeWebhook.post('/', async (c) => {
   const raw = await c.req.text();
-  const event = await verifyWebhook(c.env, raw, c.req.header('stripe-signature'));
-  if (!event) throw new ApiError('invalid_signature', 'Invalid or stale Stripe signature.');
-  await handleStripeEvent(c.env.DB, event);
+  const verified = await verifyWebhook(c.env, raw, c.req.header('stripe-signature'));
+  if (!verified) throw new ApiError('invalid_signature', 'Invalid or stale Stripe signature.');
+  await handleStripeEvent(c.env.DB, verified.payload);
   return c.json({ received: true });
 });

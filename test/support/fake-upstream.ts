@@ -17,7 +17,9 @@ import { join, resolve } from 'node:path';
  * options: status=N (answer N with the fixture as body), delay=MS (between events),
  *          die=K (drop the connection after K events), stall=K (stop sending after K events
  *          and keep the connection open; on a .json fixture: send the headers only),
- *          hang (never answer), id=X (tag for /__requests).
+ *          hang (never answer), id=X (tag for /__requests),
+ *          prompt_tokens=N (the recording, with every usage prompt_tokens value set to N:
+ *          an upstream reporting absurd usage).
  * GET /__fixture/{path} answers a fixture file as it is.
  * GET /__requests?id=X lists the requests received with that tag (headers and JSON body).
  */
@@ -65,6 +67,11 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+function withPromptTokens(bytes: Buffer, n: string | undefined): Buffer {
+  if (n === undefined) return bytes;
+  return Buffer.from(bytes.toString('latin1').replace(/"prompt_tokens"(\s*):(\s*)\d+/g, `"prompt_tokens"$1:$2${n}`), 'latin1');
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startFakeUpstream(): Promise<{ url: string; server: Server }> {
@@ -101,7 +108,7 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
         res.flushHeaders(); // headers, then silence
         return;
       }
-      res.end(readFileSync(join(FIXTURES, fixture)));
+      res.end(withPromptTokens(readFileSync(join(FIXTURES, fixture)), options.prompt_tokens));
       return;
     }
     res.writeHead(status, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
@@ -119,7 +126,7 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
       if (i === stall) return; // keeps the connection open, sends nothing more
       if (delay > 0) await sleep(delay);
       if (res.destroyed) return;
-      res.write(events[i]);
+      res.write(withPromptTokens(events[i] as Buffer, options.prompt_tokens));
     }
     res.end();
   });

@@ -9,37 +9,11 @@ import { getModel } from '../../src/db/catalog';
 import { holdMicros } from '../../src/billing/hold';
 import { hashKey } from '../../src/auth/keys';
 import { holdStatements, readHold, type HoldSize } from '../../src/db/ledger';
-import { adminCall, call, db, disconnectMidStream, newAccount, newKey, newModel, recordedRequests, unique, usageRow } from './helpers';
+import { adminCall, balanceOf, call, db, disconnectMidStream, expectLedgerInvariant, newAccount, newKey, newModel, recordedRequests, unique, usageRow } from './helpers';
 
 const PRICES = { input_price: 2, output_price: 8, cached_input_price: 0.5 };
 const hello = [{ role: 'user', content: 'Say hello' }];
 
-async function balanceOf(accountId: string): Promise<number> {
-  return (await db.prepare('SELECT balance FROM accounts WHERE id = ?').bind(accountId).first<{ balance: number }>())!.balance;
-}
-
-/** The ledger invariant, checked after every scenario: balance = sum of ledger rows, ≥ 0,
- *  and no hold left open once every request has settled. */
-async function expectLedgerInvariant(accountId: string, settled = true) {
-  const sum = (await db.prepare('SELECT COALESCE(SUM(amount), 0) AS s FROM ledger WHERE account_id = ?').bind(accountId).first<{ s: number }>())!.s;
-  const balance = await balanceOf(accountId);
-  expect(balance).toBe(sum);
-  expect(balance).toBeGreaterThanOrEqual(0);
-  // No floating-point money in D1: every stored amount is an INTEGER value.
-  const reals = await db
-    .prepare(
-      `SELECT (SELECT COUNT(*) FROM ledger WHERE account_id = ?1 AND (typeof(amount) != 'integer' OR typeof(balance_after) != 'integer'))
-            + (SELECT COUNT(*) FROM accounts WHERE id = ?1 AND typeof(balance) != 'integer')
-            + (SELECT COUNT(*) FROM usage WHERE account_id = ?1 AND typeof(cost) != 'integer') AS n`,
-    )
-    .bind(accountId)
-    .first<{ n: number }>();
-  expect(reals!.n).toBe(0);
-  if (settled) {
-    const open = (await db.prepare('SELECT COUNT(*) AS n FROM holds WHERE account_id = ?').bind(accountId).first<{ n: number }>())!.n;
-    expect(open).toBe(0);
-  }
-}
 
 async function ledgerKinds(accountId: string, requestId: string) {
   const { results } = await db.prepare('SELECT kind, amount FROM ledger WHERE account_id = ? AND request_id = ? ORDER BY id').bind(accountId, requestId).all<{ kind: string; amount: number }>();

@@ -1,5 +1,5 @@
 import { env, exports } from 'cloudflare:workers';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import type { UsageRow } from '../../src/db/usage';
 
 /** Helpers shared by the worker tests. Each test makes its own accounts, keys, models and
@@ -114,3 +114,31 @@ export async function disconnectMidStream(key: string, model: string, how: { abo
   if (how.cancel) await reader.cancel().catch(() => {});
   return res.headers.get('x-request-id')!;
 }
+
+export async function balanceOf(accountId: string): Promise<number> {
+  return (await db.prepare('SELECT balance FROM accounts WHERE id = ?').bind(accountId).first<{ balance: number }>())!.balance;
+}
+
+/** The ledger invariant, checked after every scenario: balance = sum of ledger rows, ≥ 0,
+ *  and no hold left open once every request has settled. */
+export async function expectLedgerInvariant(accountId: string, settled = true) {
+  const sum = (await db.prepare('SELECT COALESCE(SUM(amount), 0) AS s FROM ledger WHERE account_id = ?').bind(accountId).first<{ s: number }>())!.s;
+  const balance = await balanceOf(accountId);
+  expect(balance).toBe(sum);
+  expect(balance).toBeGreaterThanOrEqual(0);
+  // No floating-point money in D1: every stored amount is an INTEGER value.
+  const reals = await db
+    .prepare(
+      `SELECT (SELECT COUNT(*) FROM ledger WHERE account_id = ?1 AND (typeof(amount) != 'integer' OR typeof(balance_after) != 'integer'))
+            + (SELECT COUNT(*) FROM accounts WHERE id = ?1 AND typeof(balance) != 'integer')
+            + (SELECT COUNT(*) FROM usage WHERE account_id = ?1 AND typeof(cost) != 'integer') AS n`,
+    )
+    .bind(accountId)
+    .first<{ n: number }>();
+  expect(reals!.n).toBe(0);
+  if (settled) {
+    const open = (await db.prepare('SELECT COUNT(*) AS n FROM holds WHERE account_id = ?').bind(accountId).first<{ n: number }>())!.n;
+    expect(open).toBe(0);
+  }
+}
+

@@ -1,7 +1,7 @@
 import { describe, expect, inject, it } from 'vitest';
 import { verifyWebhook } from '../../src/billing/stripe';
 import type { Env } from '../../src/config';
-import { call, db, newAccount, newKey, newModel } from './helpers';
+import { balanceOf, call, db, expectLedgerInvariant, newAccount, newKey, newModel } from './helpers';
 
 /**
  * Stripe top-ups: Checkout sessions against a fake Stripe API replaying Stripe's own
@@ -34,17 +34,6 @@ async function session(overrides: Record<string, unknown>) {
 
 async function deliver(body: string, signature?: string) {
   return call('/v1/billing/webhook', { method: 'POST', body, headers: { 'stripe-signature': signature ?? (await sign(body)), 'content-type': 'application/json' } });
-}
-
-async function balanceOf(accountId: string) {
-  return (await db.prepare('SELECT balance FROM accounts WHERE id = ?').bind(accountId).first<{ balance: number }>())!.balance;
-}
-
-async function expectLedgerInvariant(accountId: string) {
-  const sum = (await db.prepare('SELECT COALESCE(SUM(amount), 0) AS s FROM ledger WHERE account_id = ?').bind(accountId).first<{ s: number }>())!.s;
-  const balance = await balanceOf(accountId);
-  expect(balance).toBe(sum);
-  expect(balance).toBeGreaterThanOrEqual(0);
 }
 
 /** A customer who has opened a $10 checkout; returns what the webhook needs. */
