@@ -18,6 +18,8 @@ import { join, resolve } from 'node:path';
  *          die=K (drop the connection after K events), stall=K (stop sending after K events
  *          and keep the connection open; on a .json fixture: send the headers only),
  *          hang (never answer), id=X (tag for /__requests),
+ *          stream=F (answer requests with "stream": true from fixture F instead, its
+ *          slashes written as ~: one channel for both kinds of request),
  *          prompt_tokens=N (the recording, with every usage prompt_tokens value set to N:
  *          an upstream reporting absurd usage).
  * GET /__fixture/{path} answers a fixture file as it is.
@@ -90,7 +92,6 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
     const segments = url.pathname.split('/').filter(Boolean);
     const options = segments[0]?.startsWith('o:') ? parseOptions(segments.shift() as string) : {};
     const endpoint = segments.slice(-2).join('/') === 'chat/completions' ? 2 : 1;
-    const fixture = decodeURIComponent(segments.slice(0, segments.length - endpoint).join('/'));
     const raw = await readBody(req);
     let body: unknown = raw;
     try {
@@ -98,6 +99,10 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
     } catch {
       /* recorded as text */
     }
+    const streamed = options.stream !== undefined && (body as { stream?: unknown } | null)?.stream === true;
+    const fixture = streamed
+      ? (options.stream as string).replace(/~/g, '/')
+      : decodeURIComponent(segments.slice(0, segments.length - endpoint).join('/'));
     requests.push({ id: options.id ?? '', path: url.pathname, headers: req.headers, body });
     if ('hang' in options) return; // never answers; the gateway's timeout must fire
 

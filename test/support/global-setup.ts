@@ -8,6 +8,7 @@ import { startFakeUpstream } from './fake-upstream.ts';
 export default async function setup(project: TestProject) {
   const { url, server } = await startFakeUpstream();
   project.provide('upstreamUrl', url);
+  project.provide('fuzzSeed', Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31)));
   // Only the worker project's bindings point STRIPE_API_BASE at this port.
   const stripePort = Number(process.env.TOKENGATE_FAKE_STRIPE_PORT);
   const stripe = project.name === 'worker' && stripePort ? await startFakeStripe(stripePort) : null;

@@ -3,6 +3,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     upstreamUrl: string;
     stripeUrl: string;
+    /** fast-check's seed for the fuzz suite: FUZZ_SEED, else a fresh one (printed). */
+    fuzzSeed: number;
   }
 }
 export {};

@@ -142,3 +142,14 @@ export async function expectLedgerInvariant(accountId: string, settled = true) {
   }
 }
 
+
+/** The webhook secret the tests' worker is configured with. */
+export const WEBHOOK_SECRET = 'whsec_test_secret';
+
+/** A Stripe-Signature header for `body`, computed the way Stripe signs deliveries. */
+export async function signStripe(body: string, secret = WEBHOOK_SECRET, timestamp = Math.floor(Date.now() / 1000)): Promise<string> {
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${timestamp}.${body}`));
+  const hex = Array.from(new Uint8Array(mac), (b) => b.toString(16).padStart(2, '0')).join('');
+  return `t=${timestamp},v1=${hex}`;
+}

@@ -1,23 +1,15 @@
 import { describe, expect, inject, it } from 'vitest';
 import { verifyWebhook } from '../../src/billing/stripe';
 import type { Env } from '../../src/config';
-import { balanceOf, call, db, expectLedgerInvariant, newAccount, newKey, newModel } from './helpers';
+import { balanceOf, call, signStripe as sign, WEBHOOK_SECRET, db, expectLedgerInvariant, newAccount, newKey, newModel } from './helpers';
 
 /**
  * Stripe top-ups: Checkout sessions against a fake Stripe API replaying Stripe's own
  * fixture, and webhook events built on Stripe's event and session fixtures, signed the
  * way Stripe signs them.
  */
-const WEBHOOK_SECRET = 'whsec_test_secret';
 
 const fixture = async (path: string) => (await fetch(`${inject('upstreamUrl')}/__fixture/${path}`)).text();
-
-async function sign(body: string, secret = WEBHOOK_SECRET, timestamp = Math.floor(Date.now() / 1000)): Promise<string> {
-  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${timestamp}.${body}`));
-  const hex = Array.from(new Uint8Array(mac), (b) => b.toString(16).padStart(2, '0')).join('');
-  return `t=${timestamp},v1=${hex}`;
-}
 
 let eventCounter = 0;
 /** A Stripe event: the stripe-mock event envelope with `object` as its data.object. */
@@ -163,6 +155,44 @@ describe('webhook: credit exactly once', () => {
     await call(`/console?topup=success&session_id=${c.sessionId}`);
     await call(`/v1/billing/checkout?topup=success&session_id=${c.sessionId}`, { key: c.key });
     expect(await balanceOf(c.account.id)).toBe(0);
+  });
+});
+
+describe('webhook: authentic events with malformed payloads', () => {
+  it('acknowledges (2xx) or refuses (400) them, never a 5xx, and credits nothing', async () => {
+    const c = await checkout();
+    const good = await completed(c);
+    const envelope = JSON.parse(await fixture('stripe/event-envelope.stripe-mock-fixture.json'));
+    const payloads: unknown[] = [
+      { ...envelope, id: 'evt_no_data', type: 'checkout.session.completed' },
+      { ...envelope, id: 'evt_no_object', type: 'checkout.session.completed', data: {} },
+      { ...envelope, id: 'evt_null_object', type: 'checkout.session.completed', data: { object: null } },
+      { ...envelope, id: 12345, type: 'checkout.session.completed', data: { object: good } },
+      { ...envelope, id: 'evt_numeric_session', type: 'checkout.session.completed', data: { object: { ...good, id: 42 } } },
+      { ...envelope, id: 'evt_numeric_ref', type: 'checkout.session.completed', data: { object: { ...good, client_reference_id: ['x'] } } },
+      { ...envelope, id: 'evt_string_amount', type: 'checkout.session.completed', data: { object: { ...good, amount_total: '1000' } } },
+      { ...envelope, id: 'evt_float_amount', type: 'checkout.session.completed', data: { object: { ...good, amount_total: 1000.5 } } },
+      { ...envelope, id: 'evt_huge_amount', type: 'checkout.session.completed', data: { object: { ...good, amount_total: 1e300 } } },
+      { ...envelope, id: 'evt_refund_string', type: 'charge.refunded', data: { object: { payment_intent: 'pi_x', amount_refunded: 'all' } } },
+      { ...envelope, id: 'evt_dispute_no_id', type: 'charge.dispute.created', data: { object: { amount: 5 } } },
+      { ...envelope, id: 'evt_type_object', type: { nested: true }, data: { object: good } },
+      { ...envelope, id: 'evt_unknown_type', type: 'made.up.event', data: { object: good } },
+      [],
+      'just a string',
+      null,
+    ];
+    for (const payload of payloads) {
+      const res = await deliver(JSON.stringify(payload));
+      expect(res.status, JSON.stringify(payload).slice(0, 120)).toBeLessThan(500);
+      expect([200, 400]).toContain(res.status);
+    }
+    const notJson = 'this is signed but not JSON';
+    expect((await deliver(notJson)).status).toBe(400);
+    expect(await balanceOf(c.account.id)).toBe(0);
+    await expectLedgerInvariant(c.account.id);
+    // The well-formed event still credits afterwards: nothing above consumed it.
+    expect((await deliver(await stripeEvent('checkout.session.completed', good))).status).toBe(200);
+    expect(await balanceOf(c.account.id)).toBe(10_000_000);
   });
 });
 
