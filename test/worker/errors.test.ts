@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
+import readme from '../../README.md?raw';
+import { ERRORS } from '../../src/errors';
 import { call, db, newAccount, newKey, setup } from './helpers';
+
+describe('the error catalogue', () => {
+  it("is the README's error table, row for row", () => {
+    const section = readme.slice(readme.indexOf('## Errors'), readme.indexOf('\n## ', readme.indexOf('## Errors') + 1));
+    const rows = [...section.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \| `([a-z_]+)` \| (yes|no) \|/gm)].map(([, code, status, type, retry]) => ({
+      code, status: Number(status), type, retry: retry === 'yes',
+    }));
+    const catalogue = Object.entries(ERRORS).map(([code, e]) => ({ code, status: e.status, type: e.type, retry: e.retry }));
+    expect(rows).toEqual(catalogue);
+  });
+});
 
 async function expectError(res: Response, status: number, type: string) {
   expect(res.status).toBe(status);
