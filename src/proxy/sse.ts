@@ -83,7 +83,6 @@ export class ChatStreamMeter {
   sawContent = false;
   upstreamError: unknown = null;
   private readonly output = new TokenEstimator();
-  private modelPattern: { model: string; pattern: RegExp } | null = null;
 
   constructor(private readonly o: MeterOptions) {}
 
@@ -132,19 +131,16 @@ export class ChatStreamMeter {
   }
 
   /**
-   * The event with its model id replaced by the public one. The id's own bytes are swapped
-   * where they occur exactly once as a "model" member, so the rest of the event stays as
-   * the upstream sent it; otherwise the chunk is written anew.
+   * The event with its model id replaced by the public one. Where the id stands exactly
+   * once as a compact "model" member (how providers write chunks) its bytes are swapped, so
+   * the rest of the event stays as the upstream sent it; otherwise the chunk is written anew.
    */
   private renamed(raw: string, chunk: Json): string {
-    const model = chunk.model as string;
-    if (this.modelPattern?.model !== model) {
-      const quoted = JSON.stringify(model).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      this.modelPattern = { model, pattern: new RegExp(`"model"\\s*:\\s*${quoted}`, 'g') };
+    const needle = `"model":${JSON.stringify(chunk.model)}`;
+    const at = raw.indexOf(needle);
+    if (at !== -1 && raw.indexOf(needle, at + 1) === -1) {
+      return `${raw.slice(0, at)}"model":${JSON.stringify(this.o.publicModel)}${raw.slice(at + needle.length)}`;
     }
-    const { pattern } = this.modelPattern;
-    const matches = raw.match(pattern);
-    if (matches?.length === 1) return raw.replace(pattern, `"model":${JSON.stringify(this.o.publicModel)}`);
     const { event } = parseEvent(raw);
     chunk.model = this.o.publicModel;
     return `${event === undefined ? '' : `event: ${event}\n`}data: ${JSON.stringify(chunk)}\n\n`;

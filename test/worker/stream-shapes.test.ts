@@ -153,3 +153,19 @@ describe('usage from every recorded whole-response shape', () => {
     });
   }
 });
+
+describe('the public model id in every chunk', () => {
+  const meter = () => new ChatStreamMeter({ dropUsageOnly: false, publicModel: 'my-alias' });
+
+  it('swaps only the id where the chunk is compact, keeping every other byte', () => {
+    const raw = 'data: {"id":"c1","model":"gpt-4o-2024-08-06","choices":[{"index":0,"delta":{"content":"\\"model\\":\\"x\\""}}]}\n\n';
+    expect(meter().inspect(raw)).toBe(raw.replace('"model":"gpt-4o-2024-08-06"', '"model":"my-alias"'));
+  });
+
+  it('writes the chunk anew where the id is spaced, and leaves chunks already naming the alias alone', () => {
+    const spaced = 'data: {"id": "c1", "model": "gpt-4o-2024-08-06", "choices": []}\n\n';
+    expect(JSON.parse(meter().inspect(spaced).slice(6)).model).toBe('my-alias');
+    const own = 'data: {"id":"c1","model":"my-alias","choices":[]}\n\n';
+    expect(meter().inspect(own)).toBe(own);
+  });
+});
