@@ -81,9 +81,12 @@ export interface HoldSize {
 /**
  * Statements that place a credit hold, to run in the same batch as the key and catalog
  * read: the worst-case cost, computed from the model's prices exactly as holdMicros()
- * does (in integers: D1 binds JS numbers as REAL, so each is CAST before the division), is debited if (and only if) the key exists, is not revoked or expired, the
- * balance covers it and the key's spend limit leaves room for it. Then the balance, the
- * key's spend and the open-holds row follow the ledger row, or nothing happens.
+ * does (in integers: D1 binds JS numbers as REAL, so each is CAST before the division), is
+ * debited if (and only if) the key exists, is not revoked or expired, may use the model
+ * (its group and the key's allowlist, as modelAllowed() decides) on an account without an
+ * open dispute, the balance covers it and the key's spend limit leaves room for it — so a
+ * request refused for access leaves no ledger row behind. Then the balance, the key's
+ * spend and the open-holds row follow the ledger row, or nothing happens.
  * readHold() reads the outcome from the batch's results.
  */
 export function holdStatements(
@@ -100,9 +103,12 @@ export function holdStatements(
          FROM api_keys k JOIN accounts a ON a.id = k.account_id,
            (SELECT (CAST(?4 AS INTEGER) * MAX(input_price, COALESCE(cached_input_price, 0))
                     + COALESCE(CAST(?5 AS INTEGER), max_output_tokens, CAST(?6 AS INTEGER)) * CAST(?7 AS INTEGER) * output_price
-                    + 999999) / 1000000 AS amount
+                    + 999999) / 1000000 AS amount, groups
             FROM models WHERE id = ?3) h
          WHERE k.key_hash = ?8 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?2)
+           AND (h.groups IS NULL OR EXISTS (SELECT 1 FROM json_each(h.groups) WHERE value = a.group_name))
+           AND (k.models IS NULL OR EXISTS (SELECT 1 FROM json_each(k.models) WHERE value = ?3))
+           AND NOT EXISTS (SELECT 1 FROM disputes d WHERE d.account_id = a.id AND d.status = 'open')
            AND a.balance >= h.amount AND (k.spend_limit IS NULL OR k.spent + h.amount <= k.spend_limit)`,
       )
       .bind(h.requestId, at, h.modelId, h.size.promptTokens, h.size.outputCap, h.defaultMaxOutput, h.size.choices, h.keyHash),

@@ -35,9 +35,9 @@ const noOutput = (status: Ending['status'], channel: string | null): Ending => (
 /**
  * Pre-flight: in one D1 round trip, reads the key, the model and its channels and holds the
  * request's worst-case cost, while the rate limiter decides (when this isolate already knows
- * the key's limits; otherwise right after). Then 400/403 for access, 402 when the hold was
- * refused, 429 when the limiter refused; a refused request gets its hold back and costs the
- * limiter nothing. Nothing goes upstream before all of them said yes.
+ * the key's limits; otherwise right after). Then 400/403 for access (the hold's SQL checks
+ * access too, so none was placed), 402 when the hold was refused, 429 when the limiter
+ * refused, which gets its hold back; a refused request costs the limiter nothing. Nothing goes upstream before all of them said yes.
  */
 export async function startRelay(
   c: Context<AppEnv>,

@@ -71,6 +71,22 @@ describe('validation before anything happens', () => {
     });
   }
 
+  it('refuses a model outside the key\'s list or the account\'s group with 403, leaving no ledger row', async () => {
+    const account = await newAccount();
+    const { model: allowed } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }]);
+    const { model: other } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }]);
+    const { model: grouped } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }], { input_price: 1, output_price: 1, groups: ['vip'] });
+    const { key } = await newKey(account.id, { models: [allowed, grouped] });
+    const ledgerBefore = await ledgerCount(account.id);
+    for (const m of [other, grouped]) {
+      const res = await post(key, { model: m, messages: hello });
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as any).error.code).toBe('model_not_allowed');
+    }
+    expect(await ledgerCount(account.id)).toBe(ledgerBefore);
+    expect((await post(key, { model: allowed, messages: hello })).status).toBe(200);
+  });
+
   it('passes valid OpenAI parameters and unknown fields through untouched', async () => {
     const tag = unique('req');
     const account = await newAccount();
