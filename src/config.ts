@@ -53,9 +53,9 @@ export function config(env: Env): Config {
   return parsed;
 }
 
-/** Why a channel may not name this secret, or null: only UPPER_CASE names (so a channel
- *  cannot be pointed at a binding such as DB), and none of the gateway's own secrets, which
- *  would otherwise be sent to whatever base_url says. */
+/** Why a channel may not name this secret, or null: only UPPER_CASE names, and none of the
+ *  gateway's own secrets, which would otherwise be sent to whatever base_url says. (A
+ *  binding such as DB passes the name rule; secret() reads only string values.) */
 export function secretNameProblem(name: string): string | null {
   if (!/^[A-Z][A-Z0-9_]*$/.test(name)) return 'must be the NAME of a Worker secret, like OPENAI_API_KEY';
   if (name === 'ADMIN_TOKEN' || name.startsWith('STRIPE_') || name.startsWith('TURNSTILE_')) {

@@ -29,16 +29,23 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
 }
 
 /** The path of the first value nested deeper than `limit`, or null; iterative, so no
- *  input can exhaust the stack here. */
+ *  input can exhaust the stack here. Each entry links to its parent, so a path is only
+ *  built for the one value that is too deep. */
 function pathBeyondDepth(root: unknown, limit: number): string | null {
-  const stack: Array<{ value: unknown; depth: number; path: PropertyKey[] }> = [{ value: root, depth: 0, path: [] }];
+  interface Entry { value: unknown; depth: number; key: PropertyKey | null; parent: Entry | null }
+  const stack: Entry[] = typeof root === 'object' && root !== null ? [{ value: root, depth: 0, key: null, parent: null }] : [];
   while (stack.length > 0) {
-    const { value, depth, path } = stack.pop()!;
-    if (typeof value !== 'object' || value === null) continue;
-    if (depth >= limit) return fieldName(path) ?? '(body)';
-    const entries: Array<[PropertyKey, unknown]> = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
-    for (const [key, child] of entries) {
-      if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: depth + 1, path: [...path, key] });
+    const entry = stack.pop()!;
+    if (entry.depth >= limit) {
+      const path: PropertyKey[] = [];
+      for (let e: Entry | null = entry; e?.key != null; e = e.parent) path.unshift(e.key);
+      return fieldName(path) ?? '(body)';
+    }
+    const value = entry.value as Record<string, unknown> | unknown[];
+    const keys: PropertyKey[] = Array.isArray(value) ? value.map((_, i) => i) : Object.keys(value);
+    for (const key of keys) {
+      const child = (value as Record<PropertyKey, unknown>)[key];
+      if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: entry.depth + 1, key, parent: entry });
     }
   }
   return null;

@@ -65,7 +65,7 @@ export async function handleStripeEvent(db: D1Database, payload: unknown): Promi
     case 'charge.refunded': {
       const parsed = ChargeSchema.safeParse(object);
       if (!parsed.success) return malformed(event, 'charge', parsed.error);
-      const topup = parsed.data.payment_intent ? await topupByPaymentIntent(db, parsed.data.payment_intent) : null;
+      const topup = await byPaymentIntent(db, parsed.data.payment_intent);
       if (!topup || topup.status !== 'paid') return unmatched(event);
       await refundTopup(db, event.id, event.type, topup, parsed.data.amount_refunded);
       return;
@@ -75,7 +75,7 @@ export async function handleStripeEvent(db: D1Database, payload: unknown): Promi
       const parsed = DisputeSchema.safeParse(object);
       if (!parsed.success) return malformed(event, 'dispute', parsed.error);
       const dispute = parsed.data;
-      const topup = dispute.payment_intent ? await topupByPaymentIntent(db, dispute.payment_intent) : null;
+      const topup = await byPaymentIntent(db, dispute.payment_intent);
       if (!topup) return unmatched(event);
       await recordDispute(db, event.id, event.type, {
         id: dispute.id, accountId: topup.account_id, amountCents: dispute.amount,
@@ -87,6 +87,8 @@ export async function handleStripeEvent(db: D1Database, payload: unknown): Promi
       return;
   }
 }
+
+const byPaymentIntent = (db: D1Database, id: string | null) => (id ? topupByPaymentIntent(db, id) : Promise.resolve(null));
 
 function unmatched(event: { id: string; type: string }): void {
   console.warn(JSON.stringify({ stripe_event_unmatched: event.id, type: event.type }));

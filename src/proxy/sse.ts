@@ -57,6 +57,10 @@ export function parseEvent(raw: string): ParsedEvent {
 }
 
 type Json = Record<string, unknown>;
+
+/** A chunk written anew as one event. */
+const serialise = (event: string | undefined, chunk: Json) =>
+  `${event === undefined ? '' : `event: ${event}\n`}data: ${JSON.stringify(chunk)}\n\n`;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export interface MeterOptions {
@@ -125,9 +129,9 @@ export class ChatStreamMeter {
     if (usage !== null && this.o.showCost && isObject(chunk.usage)) {
       chunk.usage = this.o.showCost(chunk.usage, usage);
       if (foreignModel) chunk.model = this.o.publicModel;
-      return `${event === undefined ? '' : `event: ${event}\n`}data: ${JSON.stringify(chunk)}\n\n`;
+      return serialise(event, chunk);
     }
-    return foreignModel ? this.renamed(raw, chunk) : raw;
+    return foreignModel ? this.renamed(raw, event, chunk) : raw;
   }
 
   /**
@@ -135,15 +139,14 @@ export class ChatStreamMeter {
    * once as a compact "model" member (how providers write chunks) its bytes are swapped, so
    * the rest of the event stays as the upstream sent it; otherwise the chunk is written anew.
    */
-  private renamed(raw: string, chunk: Json): string {
+  private renamed(raw: string, event: string | undefined, chunk: Json): string {
     const needle = `"model":${JSON.stringify(chunk.model)}`;
     const at = raw.indexOf(needle);
     if (at !== -1 && raw.indexOf(needle, at + 1) === -1) {
       return `${raw.slice(0, at)}"model":${JSON.stringify(this.o.publicModel)}${raw.slice(at + needle.length)}`;
     }
-    const { event } = parseEvent(raw);
     chunk.model = this.o.publicModel;
-    return `${event === undefined ? '' : `event: ${event}\n`}data: ${JSON.stringify(chunk)}\n\n`;
+    return serialise(event, chunk);
   }
 
   /** Adds the generated text of a delta to the estimate; true if there was any. */

@@ -23,8 +23,8 @@ export interface UpstreamCall {
 export interface UpstreamSuccess {
   route: Route;
   response: Response;
-  /** A whole response's body, read and checked; null for a stream. */
-  json: { text: string; parsed: Record<string, unknown> } | null;
+  /** A whole response's body, parsed and checked; null for a stream. */
+  json: Record<string, unknown> | null;
 }
 
 /** Why the last channel failed, for the usage row and the client's error. */
@@ -38,6 +38,9 @@ export class UpstreamFailure extends ApiError {
     this.timedOut = o.timedOut ?? false;
   }
 }
+
+const timeout = (route: Route, detail: string) =>
+  new UpstreamFailure('upstream_timeout', 'The upstream provider timed out.', { route, timedOut: true, detail });
 
 /** Statuses that are the request's own fault: another channel would answer the same. */
 const clientFault = (status: number) => status === 400 || status === 413 || status === 422;
@@ -92,21 +95,20 @@ async function attempt(env: Env, route: Route, call: UpstreamCall): Promise<Upst
         signal: controller.signal,
       });
     } catch (err) {
-      return timedOut()
-        ? new UpstreamFailure('upstream_timeout', 'The upstream provider timed out.', { route, timedOut: true, detail: `channel ${route.id}: ${String(err)}` })
-        : new UpstreamFailure('upstream_error', 'The upstream provider could not be reached.', { route, detail: `channel ${route.id}: ${String(err)}` });
+      const detail = `channel ${route.id}: ${String(err)}`;
+      return timedOut() ? timeout(route, detail) : new UpstreamFailure('upstream_error', 'The upstream provider could not be reached.', { route, detail });
     }
     if (!response.ok) {
       const text = await response.text().catch(() => '');
       const detail = `channel ${route.id}: HTTP ${response.status} ${sanitise(text)}`;
-      if (timedOut()) return new UpstreamFailure('upstream_timeout', 'The upstream provider timed out.', { route, timedOut: true, detail });
+      if (timedOut()) return timeout(route, detail);
       if (!clientFault(response.status)) {
         return new UpstreamFailure('upstream_error', `The upstream provider failed (HTTP ${response.status}).`, { route, detail });
       }
       return new UpstreamFailure(response.status === 413 ? 'upstream_request_too_large' : 'upstream_rejected',
         `The upstream provider rejected the request: ${upstreamMessage(text)}`, { route, detail });
     }
-    clearTimeout(timer);
+    clearTimeout(timer); // headers came in time; the body has its own clock
     return await accept(route, response, call);
   } finally {
     clearTimeout(timer);
@@ -122,21 +124,24 @@ async function accept(route: Route, response: Response, call: UpstreamCall): Pro
     text = await withTimeout(response.text(), call.idleTimeoutMs);
   } catch (err) {
     return err instanceof TimeoutError
-      ? new UpstreamFailure('upstream_timeout', 'The upstream provider timed out.', { route, timedOut: true, detail: `channel ${route.id}: body stalled` })
+      ? timeout(route, `channel ${route.id}: body stalled`)
       : new UpstreamFailure('upstream_error', 'The upstream connection failed.', { route, detail: `channel ${route.id}: ${String(err)}` });
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = null;
-  }
-  const answer = call.isAnswer && typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && call.isAnswer(parsed as Record<string, unknown>);
-  if (!answer) {
+  const parsed = jsonObject(text);
+  if (!parsed || !call.isAnswer?.(parsed)) {
     return new UpstreamFailure('upstream_invalid_response', 'The upstream provider sent an error or an invalid response.',
       { route, detail: `channel ${route.id}: HTTP ${response.status} ${sanitise(text)}` });
   }
-  return { route, response, json: { text, parsed: parsed as Record<string, unknown> } };
+  return { route, response, json: parsed };
+}
+
+function jsonObject(text: string): Record<string, unknown> | null {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
 }
 
 function upstreamMessage(text: string): string {

@@ -139,7 +139,7 @@ export function relayJson(
   upstream: UpstreamSuccess,
   estimateOutput: (parsed: Record<string, unknown>) => number,
 ): Response {
-  const parsed = upstream.json?.parsed ?? {};
+  const parsed = upstream.json ?? {};
   const usage = normaliseUsage(parsed.usage);
   relay.settleLater({
     status: 'success',

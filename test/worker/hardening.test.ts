@@ -145,6 +145,8 @@ describe('no client input produces a 5xx', () => {
       `{"model":"${model}","messages":[{"role":"user","content":${deep}}]}`,
       `{"model":"${model}","messages":[{"role":"user","content":"hi"}],"extra":${deep}}`,
       deep,
+      'null',
+      '5',
     ]) {
       const res = await call('/v1/chat/completions', { method: 'POST', key, body, headers: { 'content-type': 'application/json' } });
       expect(res.status).toBe(400);
