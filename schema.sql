@@ -7,6 +7,10 @@
 
 -- accounts: one customer. balance = SUM(ledger.amount) for the account at every moment;
 -- only src/db/ledger.ts changes it, always together with the ledger row, in one batch.
+-- reserved: the part of the balance the account's Durable Object (src/account/object.ts)
+-- may spend without asking D1; it never exceeds the balance, and only that object moves it
+-- (with its flushes, which are numbered: flushed_seq is the last one applied, so a flush
+-- retried after it was applied changes nothing).
 CREATE TABLE IF NOT EXISTS accounts (
   id          TEXT PRIMARY KEY,                 -- 'acct_' + random
   email       TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -16,13 +20,16 @@ CREATE TABLE IF NOT EXISTS accounts (
   tpm              INTEGER,                     -- a key may narrow them; NULL = unlimited
   max_concurrency  INTEGER,
   balance     INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0),
+  reserved    INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0 AND reserved <= balance),
+  flushed_seq INTEGER NOT NULL DEFAULT 0,
   created_at  TEXT NOT NULL
 );
 
 -- api_keys: the secret is never stored; key_hash = hex(SHA-256(full key)).
 -- prefix is the first characters of the key, for people to tell keys apart.
 -- models: JSON array of allowed public model ids, NULL = every model the group may use.
--- spend_limit and spent are micro-dollars; NULL spend_limit = no per-key limit.
+-- spend_limit and spent are micro-dollars; NULL spend_limit = no per-key limit. spent is
+-- what the key's flushed charges add up to (the account's object knows the rest).
 CREATE TABLE IF NOT EXISTS api_keys (
   id           TEXT PRIMARY KEY,                -- 'key_' + random
   account_id   TEXT NOT NULL REFERENCES accounts(id),
@@ -68,37 +75,32 @@ CREATE TABLE IF NOT EXISTS channels (
   updated_at      TEXT NOT NULL
 );
 
--- usage: one row per request that reached an upstream (or was meant to), written once
--- after the response ended. The token columns are what the upstream reported (or, with
--- estimated = 1, what the gateway counted where it reported nothing); reported_cost is
--- their price in micro-dollars and cost what was charged: the same, except that no charge
--- exceeds the request's hold, and capped = 1 marks the rows where the hold capped it.
-CREATE TABLE IF NOT EXISTS usage (
-  request_id     TEXT PRIMARY KEY,
+-- usage_daily: per account, key, model and UTC day, the totals of the requests its
+-- account's object flushed (the per-request rows live in that object, see README "Scale").
+-- Upserted by each flush, so it grows with accounts × keys × models × days, not requests.
+CREATE TABLE IF NOT EXISTS usage_daily (
+  day            TEXT NOT NULL,                 -- 'YYYY-MM-DD', UTC
   account_id     TEXT NOT NULL,
   key_id         TEXT NOT NULL,
-  key_name       TEXT NOT NULL,
   model          TEXT NOT NULL,
-  channel        TEXT,
+  requests       INTEGER NOT NULL DEFAULT 0,
+  failed         INTEGER NOT NULL DEFAULT 0,    -- requests whose status was not 'success'
   input_tokens   INTEGER NOT NULL DEFAULT 0,
   output_tokens  INTEGER NOT NULL DEFAULT 0,
   cached_tokens  INTEGER NOT NULL DEFAULT 0,
-  cost           INTEGER NOT NULL DEFAULT 0 CHECK (cost >= 0),
-  reported_cost  INTEGER NOT NULL DEFAULT 0 CHECK (reported_cost >= cost),
-  capped         INTEGER NOT NULL DEFAULT 0,
-  status         TEXT NOT NULL CHECK (status IN ('success', 'failed', 'cancelled', 'timeout')),
-  latency_ms     INTEGER NOT NULL,
-  first_byte_ms  INTEGER,
-  estimated      INTEGER NOT NULL DEFAULT 0,
-  created_at     TEXT NOT NULL
+  cost           INTEGER NOT NULL DEFAULT 0,    -- micro-dollars charged
+  PRIMARY KEY (day, account_id, key_id, model)
 );
-CREATE INDEX IF NOT EXISTS usage_account_time ON usage(account_id, created_at);
-CREATE INDEX IF NOT EXISTS usage_time ON usage(created_at);
+CREATE INDEX IF NOT EXISTS usage_daily_account ON usage_daily(account_id, day);
 
 -- ledger: append-only. Every balance change is exactly one row here, written in the same
 -- batch as the change. amount is signed micro-dollars; balance_after is the balance the
 -- change produced. At any moment SUM(amount) per account = accounts.balance.
--- (request_id, kind) is unique so a settlement retried for the same request is a no-op.
+-- Charges for API use arrive as one 'settlement' row per flush of the account's object:
+-- request_id is the flush id ('flush:<account>:<seq>') and requests the number of requests
+-- it covers. (request_id, kind) is unique, so no effect is applied twice.
+-- ('hold' and 'release' are kinds of ledger rows written before holds moved to the
+-- account's object; no new rows have them.)
 CREATE TABLE IF NOT EXISTS ledger (
   id             INTEGER PRIMARY KEY AUTOINCREMENT,
   account_id     TEXT NOT NULL REFERENCES accounts(id),
@@ -108,24 +110,11 @@ CREATE TABLE IF NOT EXISTS ledger (
   balance_after  INTEGER NOT NULL CHECK (balance_after >= 0),
   request_id     TEXT,
   reason         TEXT,
+  requests       INTEGER,
   created_at     TEXT NOT NULL,
   UNIQUE (request_id, kind)
 );
 CREATE INDEX IF NOT EXISTS ledger_account ON ledger(account_id, id);
-
--- holds: one row per request whose credit hold is placed and not yet settled, with what
--- the settlement (or the sweeper, for a request whose isolate died) needs. The money
--- itself is the ledger's 'hold' row; this row is deleted in the settlement's batch.
-CREATE TABLE IF NOT EXISTS holds (
-  request_id  TEXT PRIMARY KEY,
-  account_id  TEXT NOT NULL,
-  key_id      TEXT NOT NULL,
-  key_name    TEXT NOT NULL,
-  model       TEXT NOT NULL,
-  amount      INTEGER NOT NULL CHECK (amount >= 0),   -- micro-dollars held
-  created_at  TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS holds_age ON holds(created_at);
 
 -- topups: one Stripe Checkout purchase of credit. amount is the micro-dollars it credits
 -- (amount_cents × 10,000); credited exactly once, when status goes pending → paid, in the

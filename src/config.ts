@@ -1,9 +1,11 @@
 import { z } from 'zod';
+import type { AccountState } from './account/object';
 
 /** Worker bindings: D1, [vars] from wrangler.toml, and secrets (ADMIN_TOKEN, the provider
  *  keys that channels name, Stripe's). Secrets are looked up by name, hence the index. */
 export interface Env {
   DB: D1Database;
+  ACCOUNTS: DurableObjectNamespace<AccountState>;
   [name: string]: unknown;
 }
 
@@ -27,6 +29,15 @@ const ConfigSchema = z.object({
   UPSTREAM_IDLE_TIMEOUT_MS: intVar(60_000),
   DEFAULT_MAX_OUTPUT_TOKENS: intVar(16_384),
   HOLD_TIMEOUT_MINUTES: intVar(60),
+  /** Seconds after a request's end within which its charge reaches D1's ledger. */
+  FLUSH_DELAY_SECONDS: intVar(2),
+  /** An account idle this long gives its object's unspent reservation back to D1. */
+  RESERVE_IDLE_SECONDS: intVar(300),
+  /** Per-request usage rows are kept this long (daily totals in D1 stay). */
+  USAGE_RETENTION_DAYS: intVar(90),
+  /** Longest an isolate uses a key's or the catalog's cached copy (prices, channels,
+   *  groups) before reading D1 again; refreshed in the background from half of it on. */
+  CACHE_SECONDS: intVar(10),
   /** Browser origins allowed to call /v1 ("*", or a comma-separated list). The key, not a
    *  cookie, is the credential there, so "*" is safe and the default. */
   CORS_ORIGINS: z

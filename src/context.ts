@@ -1,6 +1,6 @@
 import type { Env } from './config';
 import type { KeyAuth } from './auth/customer';
-import type { Decision } from './ratelimit/client';
+import type { Decision } from './ratelimit/windows';
 
 /** Hono's environment for every route: bindings, and what middleware puts on the context. */
 export type AppEnv = {
@@ -9,7 +9,7 @@ export type AppEnv = {
     requestId: string;
     /** The request's key, from customerAuth; its lookup is the route's to start. */
     auth: KeyAuth;
-    /** Micro-dollars left after this request's hold, for the balance header. */
+    /** Micro-dollars the account can spend (after this request's hold), for the balance header. */
     balance?: number;
     /** The rate limiter's answer for this request, for the x-ratelimit-* headers. */
     rateLimit?: Decision | null;

@@ -1,10 +1,8 @@
 import { app } from './app';
-import { sweepHolds } from './billing/sweeper';
 import type { Env } from './config';
 
-export { RateLimiter } from './ratelimit/limiter';
+export { AccountState } from './account/object';
 
 export default {
   fetch: app.fetch,
-  scheduled: (_controller, env, ctx) => ctx.waitUntil(sweepHolds(env)),
 } satisfies ExportedHandler<Env>;

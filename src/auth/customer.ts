@@ -2,11 +2,13 @@ import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { z } from 'zod';
 import type { AppEnv } from '../context';
+import { IsolateCache } from '../cache';
+import { config } from '../config';
 import { catalogStatements, toCatalog, type Catalog } from '../db/catalog';
 import { principalStatement, toPrincipal, type Principal } from '../db/keys';
 import { ApiError } from '../errors';
 import { toDollars } from '../money';
-import { rateLimitHeaders } from '../ratelimit/client';
+import { rateLimitHeaders } from '../ratelimit/headers';
 import { readJson } from '../validate';
 import { BALANCE_HEADER } from '../routes/headers';
 import { hashKey, isWellFormedKey } from './keys';
@@ -14,10 +16,9 @@ import { hashKey, isWellFormedKey } from './keys';
 /**
  * Authenticates `Authorization: Bearer sk-…` or `x-api-key: sk-…` (what the Anthropic SDKs
  * and Claude Code send); when both are sent, the bearer key is the one used. A missing or
- * malformed key fails at once,
- * without touching D1. The lookup of a well-formed key is left to the route (c.var.auth),
- * so that chat and embeddings can read the key, the model and its channels in one D1
- * round trip.
+ * malformed key fails at once, without touching D1. The lookup of a well-formed key is
+ * left to the route (c.var.auth): from this isolate's cache when it has the key, else
+ * from D1 — together with the catalog, in one round trip, where the route needs both.
  */
 export const customerAuth = createMiddleware<AppEnv>(async (c, next) => {
   const bearer = c.req.header('authorization');
@@ -27,15 +28,23 @@ export const customerAuth = createMiddleware<AppEnv>(async (c, next) => {
   }
   const key = bearer ? /^Bearer\s+(\S+)\s*$/i.exec(bearer)?.[1] : apiKey?.trim();
   if (!key || !isWellFormedKey(key)) throw new ApiError('invalid_api_key', 'Incorrect API key provided.');
-  const auth = new KeyAuth(c.env.DB, await hashKey(key));
-  c.set('auth', auth);
+  const ctx = c.executionCtx;
+  c.set('auth', new KeyAuth(c.env.DB, await hashKey(key), config(c.env).CACHE_SECONDS * 1000, (p) => ctx.waitUntil(p)));
   await next();
-  // Every authenticated answer carries the balance (after the hold, where there was one)
-  // and the key's rate-limit state.
-  const known = await auth.settled();
-  if (known) c.res.headers.set(BALANCE_HEADER, String(toDollars(c.var.balance ?? known.balance)));
+  // Answers that asked the account's object carry what it can spend (after the request's
+  // hold, on chat and embeddings), and the key's rate-limit state.
+  if (c.var.balance !== undefined) c.res.headers.set(BALANCE_HEADER, String(toDollars(c.var.balance)));
   for (const [name, value] of Object.entries(rateLimitHeaders(c.var.rateLimit ?? null))) c.res.headers.set(name, value);
 });
+
+/** Keys (by hash) and the catalog, as this isolate last read them (see cache.ts). */
+const principals = new IsolateCache<Principal>(10_000);
+const catalogs = new IsolateCache<Catalog>(1);
+const CATALOG = 'catalog';
+
+/** This isolate forgets at once what the admin API just changed; others within CACHE_SECONDS. */
+export const forgetKey = (keyHash: string) => principals.delete(keyHash);
+export const forgetCatalog = () => catalogs.clear();
 
 /** The key's principal, looked up at most once per request; rejects with a 401. */
 export class KeyAuth {
@@ -44,37 +53,63 @@ export class KeyAuth {
   constructor(
     private readonly db: D1Database,
     readonly keyHash: string,
+    private readonly ttlMs: number,
+    private readonly background: (work: Promise<unknown>) => void,
   ) {}
 
   principal(): Promise<Principal> {
-    this.lookup ??= principalStatement(this.db, this.keyHash).first().then((row) => usable(toPrincipal(row)));
+    this.lookup ??= (async () => {
+      const hit = principals.get(this.keyHash, this.ttlMs);
+      if (!hit) return usable(await this.readPrincipal());
+      if (hit.stale) this.refresh(this.readPrincipal());
+      return usable(hit.value);
+    })();
     return this.lookup;
   }
 
-  /**
-   * The principal, the model and the model's channels, in one batch, with `then`'s
-   * statements (given the key's hash) at the end of the same batch; their results come back
-   * as `then`. A 401 for the key is thrown only after the whole batch has run.
-   */
-  async withCatalog(
-    modelId: string,
-    then: (keyHash: string) => D1PreparedStatement[] = () => [],
-  ): Promise<Catalog & { principal: Principal; then: D1Result[] }> {
-    const tail = [...catalogStatements(this.db, modelId), ...then(this.keyHash)];
-    if (this.lookup) {
-      const [principal, [model, routes, ...rest]] = await Promise.all([this.lookup, this.db.batch(tail)]);
-      return { principal, ...toCatalog(model, routes), then: rest };
+  /** The principal and the catalog; from D1 in one batch when this isolate has neither. */
+  async withCatalog(): Promise<{ principal: Principal; catalog: Catalog }> {
+    if (!this.lookup && !principals.has(this.keyHash, this.ttlMs) && !catalogs.has(CATALOG, this.ttlMs)) {
+      const batch = this.db.batch([principalStatement(this.db, this.keyHash), ...catalogStatements(this.db)]);
+      this.lookup = batch.then(([row]) => usable(this.remember(row?.results[0])));
+      const [[, models, routes], principal] = await Promise.all([batch, this.lookup]);
+      return { principal, catalog: rememberCatalog(toCatalog(models, routes)) };
     }
-    const batch = this.db.batch([principalStatement(this.db, this.keyHash), ...tail]);
-    this.lookup = batch.then(([row]) => usable(toPrincipal(row?.results[0])));
-    const [[, model, routes, ...rest], principal] = await Promise.all([batch, this.lookup]);
-    return { principal, ...toCatalog(model, routes), then: rest };
+    const [principal, catalog] = await Promise.all([this.principal(), this.catalog()]);
+    return { principal, catalog };
   }
 
-  /** The principal if a lookup found a usable one, for response headers; never throws. */
-  async settled(): Promise<Principal | null> {
-    return this.lookup ? this.lookup.catch(() => null) : null;
+  private async catalog(): Promise<Catalog> {
+    const hit = catalogs.get(CATALOG, this.ttlMs);
+    if (!hit) return readCatalog(this.db);
+    if (hit.stale) this.refresh(readCatalog(this.db));
+    return hit.value;
   }
+
+  private async readPrincipal(): Promise<Principal | null> {
+    return this.remember(await principalStatement(this.db, this.keyHash).first());
+  }
+
+  private remember(row: unknown): Principal | null {
+    const p = toPrincipal(row);
+    if (p && !p.revoked) principals.put(this.keyHash, p);
+    else principals.delete(this.keyHash);
+    return p;
+  }
+
+  private refresh(work: Promise<unknown>): void {
+    this.background(work.catch((err) => console.error(JSON.stringify({ cache_refresh_failed: String(err) }))));
+  }
+}
+
+async function readCatalog(db: D1Database): Promise<Catalog> {
+  const [models, routes] = await db.batch(catalogStatements(db));
+  return rememberCatalog(toCatalog(models, routes));
+}
+
+function rememberCatalog(catalog: Catalog): Catalog {
+  catalogs.put(CATALOG, catalog);
+  return catalog;
 }
 
 function usable(p: Principal | null): Principal {

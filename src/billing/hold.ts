@@ -1,13 +1,12 @@
 import type { ModelRow } from '../db/catalog';
-import type { Principal } from '../db/keys';
 import type { HoldSize } from '../db/ledger';
 import { ApiError } from '../errors';
 import { toDollars } from '../money';
 
 /**
  * The worst-case cost of a request, held before the upstream call so that no burst of
- * requests can spend credit the account does not have (db/ledger.ts holdStatements places
- * it, in SQL, with the same formula as holdMicros below).
+ * requests can spend credit the account does not have (its account's object places it,
+ * account/object.ts).
  *
  * Prompt bound: the UTF-8 byte length of what becomes the prompt (messages, tools,
  * functions, response_format, embeddings input) plus framing per message. Byte-level BPE
@@ -51,14 +50,15 @@ export function holdMicros(model: ModelRow, size: HoldSize, defaultMaxOutput: nu
   return Number((numerator + 999_999n) / 1_000_000n);
 }
 
-/** The 402 for a refused hold: what was needed, what is available and, where a smaller
- *  max_tokens would fit, how many tokens the balance affords. */
-export function insufficientBalance(p: Principal, model: ModelRow, size: HoldSize, defaultMaxOutput: number): ApiError {
+/** The 402 for a refused hold: what was needed, what is available (the balance, or what the
+ *  key's spend limit leaves) and, where a smaller max_tokens would fit, how many tokens. */
+export function insufficientBalance(
+  refused: { reason: 'balance' | 'spend_limit'; available: number }, model: ModelRow, size: HoldSize, defaultMaxOutput: number,
+): ApiError {
   const needed = holdMicros(model, size, defaultMaxOutput);
-  const limitLeft = p.spendLimit === null ? Infinity : Math.max(0, p.spendLimit - p.spent);
-  const available = Math.min(p.balance, limitLeft);
-  const byBalance = available === p.balance;
-  const what = byBalance ? `your balance is $${toDollars(p.balance)}` : `this key's spend limit leaves $${toDollars(available)}`;
+  const { available } = refused;
+  const byBalance = refused.reason === 'balance';
+  const what = byBalance ? `your balance is $${toDollars(available)}` : `this key's spend limit leaves $${toDollars(available)}`;
   let message = `Insufficient balance: this request may cost up to $${toDollars(needed)} and ${what}.`;
   const output = outputTokens(size, model, defaultMaxOutput);
   if (output > 0 && model.output_price > 0) {

@@ -1,8 +1,8 @@
 import type { ModelRow } from '../db/catalog';
 import type { Principal } from '../db/keys';
 import { now } from '../db/ids';
-import { settlementStatements } from '../db/ledger';
-import { usageStatement, type UsageStatus } from '../db/usage';
+import type { Receipt } from '../account/object';
+import type { UsageStatus } from '../account/storage';
 import { costMicros, type TokenCounts } from '../money';
 import { estimatedCounts } from '../proxy/estimate';
 
@@ -58,22 +58,16 @@ export function charge(r: RequestContext, e: Pick<Ending, 'usage' | 'estimatedOu
 }
 
 /**
- * Settles a request once its response has ended, exactly once: release its hold, charge
- * the real cost (from the model's prices, capped at the hold; nothing when nothing was
- * produced) and write its usage row, in one D1 batch. Runs inside ctx.waitUntil, never on
- * the client's time. Returns the tokens billed, which correct the key's token rate window.
+ * How a request ended, as its account's object records it (AccountState.settle): the
+ * charge (from the model's prices, capped at the hold; nothing when nothing was produced),
+ * the tokens that correct the key's token window, and what the usage row shows.
  */
-export async function settle(db: D1Database, r: RequestContext, e: Ending): Promise<number> {
+export function receipt(r: RequestContext, e: Ending): Receipt {
   const c = charge(r, e);
   if (c.capped) {
     console.warn(JSON.stringify({ request_id: r.requestId, charge_capped_at_hold: { reported_cost: c.reportedCost, held: r.held, tokens: c.tokens } }));
   }
-  const receipt = usageStatement(db, {
-    request_id: r.requestId,
-    account_id: r.principal.accountId,
-    key_id: r.principal.keyId,
-    key_name: r.principal.keyName,
-    model: r.model.id,
+  return {
     channel: e.channel,
     ...c.tokens,
     cost: c.cost,
@@ -84,9 +78,6 @@ export async function settle(db: D1Database, r: RequestContext, e: Ending): Prom
     first_byte_ms: e.firstByteMs,
     estimated: c.estimated,
     created_at: now(),
-  });
-  await db.batch(
-    settlementStatements(db, { requestId: r.requestId, accountId: r.principal.accountId, keyId: r.principal.keyId, held: r.held, cost: c.cost }, receipt),
-  );
-  return c.tokens.input_tokens + c.tokens.output_tokens;
+    tokens_used: c.tokens.input_tokens + c.tokens.output_tokens,
+  };
 }

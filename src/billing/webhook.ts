@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { accountState, withReserveReleased } from '../account/client';
+import type { Env } from '../config';
 import { creditTopup, failTopup, getTopup, notePaymentIntent, recordDispute, refundTopup, topupByPaymentIntent } from '../db/topups';
 
 /**
@@ -27,12 +29,14 @@ const DisputeSchema = z.looseObject({ id, payment_intent: expandable, amount: ce
 
 /**
  * What each Stripe event does. Credit comes only from here, never from the success
- * redirect. Every effect is one D1 batch keyed by the event id (and the top-up), so
+ * redirect. Debits (refunds, lost disputes) run while the account's object has given back
+ * its unspent reservation, so they can take all the credit no request in flight needs. Every effect is one D1 batch keyed by the event id (and the top-up), so
  * replays, out-of-order deliveries and a second event for the same session change nothing.
  * Events that cannot be matched to a top-up of ours, and unknown types, are acknowledged
  * and ignored (Stripe would otherwise retry them for days).
  */
-export async function handleStripeEvent(db: D1Database, payload: unknown): Promise<void> {
+export async function handleStripeEvent(env: Env, payload: unknown): Promise<void> {
+  const db = env.DB;
   const envelope = EventSchema.safeParse(payload);
   if (!envelope.success) return malformed(payload, 'event', envelope.error);
   const event = envelope.data;
@@ -67,7 +71,7 @@ export async function handleStripeEvent(db: D1Database, payload: unknown): Promi
       if (!parsed.success) return malformed(event, 'charge', parsed.error);
       const topup = await byPaymentIntent(db, parsed.data.payment_intent);
       if (!topup || topup.status !== 'paid') return unmatched(event);
-      await refundTopup(db, event.id, event.type, topup, parsed.data.amount_refunded);
+      await withReserveReleased(env, topup.account_id, () => refundTopup(db, event.id, event.type, topup, parsed.data.amount_refunded));
       return;
     }
     case 'charge.dispute.created':
@@ -77,10 +81,10 @@ export async function handleStripeEvent(db: D1Database, payload: unknown): Promi
       const dispute = parsed.data;
       const topup = await byPaymentIntent(db, dispute.payment_intent);
       if (!topup) return unmatched(event);
-      await recordDispute(db, event.id, event.type, {
-        id: dispute.id, accountId: topup.account_id, amountCents: dispute.amount,
-        status: event.type === 'charge.dispute.created' ? 'open' : dispute.status,
-      });
+      const record = { id: dispute.id, accountId: topup.account_id, amountCents: dispute.amount, status: event.type === 'charge.dispute.created' ? 'open' : dispute.status };
+      const open = await withReserveReleased(env, topup.account_id, () => recordDispute(db, event.id, event.type, record));
+      // The account's object refuses its requests while a dispute is open, from the next one on.
+      await accountState(env, topup.account_id).setSuspended(topup.account_id, open);
       return;
     }
     default:

@@ -39,3 +39,13 @@ export function getAccount(db: D1Database, id: string): Promise<AccountRow | nul
     .bind(id)
     .first<AccountRow>();
 }
+
+/** Accounts with usage in the last `days` UTC days (daily totals), most recent first. */
+export async function recentlyActiveAccounts(db: D1Database, days: number, limit: number): Promise<string[]> {
+  const since = new Date(Date.now() - (days - 1) * 86_400_000).toISOString().slice(0, 10);
+  const { results } = await db
+    .prepare('SELECT account_id FROM usage_daily WHERE day >= ? GROUP BY account_id ORDER BY MAX(day) DESC, SUM(requests) DESC LIMIT ?')
+    .bind(since, limit)
+    .all<{ account_id: string }>();
+  return results.map((r) => r.account_id);
+}

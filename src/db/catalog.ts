@@ -50,38 +50,32 @@ export async function upsertModel(db: D1Database, m: Omit<ModelRow, 'created_at'
     .run();
 }
 
-export async function getModel(db: D1Database, id: string): Promise<ModelRow | null> {
-  return db.prepare('SELECT * FROM models WHERE id = ?').bind(id).first<ModelRow>();
-}
-
-export async function listModels(db: D1Database): Promise<ModelRow[]> {
-  return (await db.prepare('SELECT * FROM models ORDER BY id').all<ModelRow>()).results;
-}
-
-/** Statements for a batch: the model, then every enabled channel that serves it. */
-export function catalogStatements(db: D1Database, modelId: string): [D1PreparedStatement, D1PreparedStatement] {
+/** Statements for a batch: every model, then every enabled channel with each model it serves. */
+export function catalogStatements(db: D1Database): [D1PreparedStatement, D1PreparedStatement] {
   return [
-    db.prepare('SELECT * FROM models WHERE id = ?').bind(modelId),
-    db
-      .prepare(
-        `SELECT c.id, c.kind, c.base_url, c.api_key_secret, m.value AS upstream_model, c.priority, c.weight
-         FROM channels c, json_each(c.models) m
-         WHERE c.enabled = 1 AND m.key = ?`,
-      )
-      .bind(modelId),
+    db.prepare('SELECT * FROM models'),
+    db.prepare(
+      `SELECT c.id, c.kind, c.base_url, c.api_key_secret, m.key AS model, m.value AS upstream_model, c.priority, c.weight
+       FROM channels c, json_each(c.models) m WHERE c.enabled = 1`,
+    ),
   ];
 }
 
+/** Everything sold and where it is bought, by public model id. */
 export interface Catalog {
-  model: ModelRow | null;
-  routes: Route[];
+  models: Map<string, ModelRow>;
+  routes: Map<string, Route[]>;
 }
 
 /** Reads catalogStatements' results. */
-export const toCatalog = (model: D1Result | undefined, routes: D1Result | undefined): Catalog => ({
-  model: (model?.results[0] as ModelRow | undefined) ?? null,
-  routes: (routes?.results ?? []) as Route[],
-});
+export function toCatalog(models: D1Result | undefined, routes: D1Result | undefined): Catalog {
+  const catalog: Catalog = { models: new Map(), routes: new Map() };
+  for (const m of (models?.results ?? []) as ModelRow[]) catalog.models.set(m.id, m);
+  for (const { model, ...route } of (routes?.results ?? []) as Array<Route & { model: string }>) {
+    catalog.routes.set(model, [...(catalog.routes.get(model) ?? []), route]);
+  }
+  return catalog;
+}
 
 export async function upsertChannel(db: D1Database, c: Omit<ChannelRow, 'updated_at' | 'models'> & { models: Record<string, string> }) {
   await db

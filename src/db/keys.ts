@@ -1,4 +1,4 @@
-import { effectiveLimits, type Limits } from '../ratelimit/client';
+import { effectiveLimits, type Limits } from '../ratelimit/windows';
 import { newId, now, parseJsonColumn } from './ids';
 
 export interface KeyRow {
@@ -23,12 +23,12 @@ export interface Principal {
   keyName: string;
   accountId: string;
   group: string;
-  balance: number;
   /** Model ids this key is limited to; null = whatever the account's group may use. */
   allowedModels: string[] | null;
   /** The key's rate limits, each narrowed by the account's default. */
   limits: Limits;
   spendLimit: number | null;
+  /** What D1 says the key has spent (its flushed charges), when it was read. */
   spent: number;
   expiresAt: string | null;
   revoked: boolean;
@@ -66,18 +66,17 @@ export async function insertKey(
   return row;
 }
 
-/** Marks the key revoked; returns false when there is no such key (or it was revoked already). */
-export async function revokeKey(db: D1Database, id: string): Promise<boolean> {
-  const { meta } = await db
-    .prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
+/** Marks the key revoked; returns its account and hash, or null when there is no such key
+ *  (or it was revoked already). */
+export function revokeKey(db: D1Database, id: string): Promise<{ account_id: string; key_hash: string } | null> {
+  return db
+    .prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING account_id, key_hash')
     .bind(now(), id)
-    .run();
-  return meta.changes > 0;
+    .first();
 }
 
 type PrincipalRow = KeyRow & {
   group_name: string;
-  balance: number;
   account_rpm: number | null;
   account_tpm: number | null;
   account_concurrency: number | null;
@@ -89,7 +88,7 @@ export function principalStatement(db: D1Database, keyHash: string): D1PreparedS
   return db
     .prepare(
       `SELECT k.id, k.name, k.account_id, k.models, k.rpm, k.tpm, k.max_concurrency, k.spend_limit, k.spent, k.expires_at,
-              k.revoked_at, a.group_name, a.balance,
+              k.revoked_at, a.group_name,
               a.rpm AS account_rpm, a.tpm AS account_tpm, a.max_concurrency AS account_concurrency,
               EXISTS (SELECT 1 FROM disputes d WHERE d.account_id = a.id AND d.status = 'open') AS disputed
        FROM api_keys k JOIN accounts a ON a.id = k.account_id
@@ -106,7 +105,6 @@ export function toPrincipal(row: unknown): Principal | null {
     keyName: r.name,
     accountId: r.account_id,
     group: r.group_name,
-    balance: r.balance,
     allowedModels: parseJsonColumn<string[]>(r.models),
     limits: effectiveLimits(
       { rpm: r.rpm, tpm: r.tpm, concurrency: r.max_concurrency },

@@ -6,6 +6,9 @@ import { now } from './ids';
  * covers it (and only once per (request_id, kind)); the balance moves only if that insert
  * happened (`changes() = 1`). So balance = SUM(ledger.amount) always, the balance never
  * goes below zero, and there is no read-then-write gap (D1 runs one writer at a time).
+ * A debit here never takes what the account's object has reserved (accounts.reserved):
+ * that money may already be promised to requests in flight. Callers that debit ask the
+ * object to give its unused reservation back first (account/client.ts releaseReserve).
  */
 export type LedgerKind = 'signup' | 'adjustment' | 'hold' | 'settlement' | 'release' | 'topup' | 'refund';
 
@@ -29,7 +32,7 @@ export function ledgerStatements(db: D1Database, e: LedgerEntry, guard?: Guard):
     db
       .prepare(
         `INSERT INTO ledger (account_id, kind, amount, balance_after, request_id, reason, created_at)
-         SELECT id, ?2, ?3, balance + ?3, ?4, ?5, ?6 FROM accounts WHERE id = ?1 AND balance + ?3 >= 0
+         SELECT id, ?2, ?3, balance + ?3, ?4, ?5, ?6 FROM accounts WHERE id = ?1 AND balance - reserved + ?3 >= 0
          ${guard ? `AND (${guard.sql})` : ''}
          ON CONFLICT DO NOTHING`,
       )
@@ -41,8 +44,8 @@ export function ledgerStatements(db: D1Database, e: LedgerEntry, guard?: Guard):
 }
 
 /**
- * A debit of up to `max` micro-dollars: as much as the balance holds, never more, so it
- * can never go below zero. For charges the balance must pay even when it cannot pay in
+ * A debit of up to `max` micro-dollars: as much as the balance holds beyond what is
+ * reserved, never more, so it can never go below zero. For charges the balance must pay even when it cannot pay in
  * full: a settlement above its hold, a refunded or disputed top-up already spent.
  */
 export function cappedDebitStatements(
@@ -54,12 +57,12 @@ export function cappedDebitStatements(
     db
       .prepare(
         `INSERT INTO ledger (account_id, kind, amount, balance_after, request_id, reason, created_at)
-         SELECT id, ?2, -MIN(?3, balance), balance - MIN(?3, balance), ?4, ?5, ?6 FROM accounts
+         SELECT id, ?2, -MIN(?3, balance - reserved), balance - MIN(?3, balance - reserved), ?4, ?5, ?6 FROM accounts
          WHERE id = ?1 AND ?3 > 0 ${guard ? `AND (${guard.sql})` : ''}
          ON CONFLICT DO NOTHING`,
       )
       .bind(e.accountId, e.kind, e.max, e.requestId ?? null, e.reason ?? null, now(), ...(guard?.binds ?? [])),
-    db.prepare('UPDATE accounts SET balance = balance - MIN(?2, balance) WHERE id = ?1 AND changes() = 1').bind(e.accountId, e.max),
+    db.prepare('UPDATE accounts SET balance = balance - MIN(?2, balance - reserved) WHERE id = ?1 AND changes() = 1').bind(e.accountId, e.max),
   ];
 }
 
@@ -78,96 +81,99 @@ export interface HoldSize {
   choices: number;
 }
 
+/** One day's totals for one key and model, as a flush adds them to usage_daily. */
+export interface DailyTotal {
+  day: string;
+  key_id: string;
+  model: string;
+  requests: number;
+  failed: number;
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens: number;
+  cost: number;
+}
+
+/** A flush of an account's object: the charges of `requests` settled requests, at most one
+ *  ledger row, and the reservation the object wants to hold afterwards. */
+export interface Flush {
+  accountId: string;
+  /** This flush's number: one more than the last applied (accounts.flushed_seq). */
+  seq: number;
+  /** µ$ the requests were charged, in all. */
+  amount: number;
+  requests: number;
+  /** µ$ each key was charged. */
+  keys: Array<{ key_id: string; amount: number }>;
+  daily: DailyTotal[];
+  /** µ$ the object may spend after the flush (capped at the balance in SQL). */
+  reserve: number;
+}
+
+export const flushId = (accountId: string, seq: number) => `flush:${accountId}:${seq}`;
+
 /**
- * Statements that place a credit hold, to run in the same batch as the key and catalog
- * read: the worst-case cost, computed from the model's prices exactly as holdMicros()
- * does (in integers: D1 binds JS numbers as REAL, so each is CAST before the division), is
- * debited if (and only if) the key exists, is not revoked or expired, may use the model
- * (its group and the key's allowlist, as modelAllowed() decides) on an account without an
- * open dispute, the balance covers it and the key's spend limit leaves room for it — so a
- * request refused for access leaves no ledger row behind. Then the balance, the key's
- * spend and the open-holds row follow the ledger row, or nothing happens.
- * readHold() reads the outcome from the batch's results.
+ * One D1 transaction per flush, applied exactly once: every statement runs only while
+ * accounts.flushed_seq is the flush before this one, and the last sets it to this one, so a
+ * retry of a flush that was applied (its answer lost) changes nothing and reads back the
+ * state it left. The charge is one 'settlement' row for all the requests; the reservation
+ * shrinks by what was spent and is set to what the object asked for, never above the
+ * balance. The object never spends more than its reservation, so the balance stays ≥ 0.
+ * Returns the statements; flushOutcome() reads the last one's row.
  */
-export function holdStatements(
-  db: D1Database,
-  h: { requestId: string; keyHash: string; modelId: string; size: HoldSize; defaultMaxOutput: number },
-): D1PreparedStatement[] {
-  const at = now();
-  const hold = "(SELECT amount FROM ledger WHERE request_id = ?1 AND kind = 'hold')";
+export function flushStatements(db: D1Database, f: Flush): D1PreparedStatement[] {
+  const applies = 'EXISTS (SELECT 1 FROM accounts WHERE id = ?1 AND flushed_seq = ?2 - 1)';
   return [
     db
       .prepare(
-        `INSERT INTO ledger (account_id, kind, amount, balance_after, request_id, reason, created_at)
-         SELECT a.id, 'hold', -h.amount, a.balance - h.amount, ?1, NULL, ?2
-         FROM api_keys k JOIN accounts a ON a.id = k.account_id,
-           (SELECT (CAST(?4 AS INTEGER) * MAX(input_price, COALESCE(cached_input_price, 0))
-                    + COALESCE(CAST(?5 AS INTEGER), max_output_tokens, CAST(?6 AS INTEGER)) * CAST(?7 AS INTEGER) * output_price
-                    + 999999) / 1000000 AS amount, groups
-            FROM models WHERE id = ?3) h
-         WHERE k.key_hash = ?8 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?2)
-           AND (h.groups IS NULL OR EXISTS (SELECT 1 FROM json_each(h.groups) WHERE value = a.group_name))
-           AND (k.models IS NULL OR EXISTS (SELECT 1 FROM json_each(k.models) WHERE value = ?3))
-           AND NOT EXISTS (SELECT 1 FROM disputes d WHERE d.account_id = a.id AND d.status = 'open')
-           AND a.balance >= h.amount AND (k.spend_limit IS NULL OR k.spent + h.amount <= k.spend_limit)`,
+        `INSERT INTO ledger (account_id, kind, amount, balance_after, request_id, reason, requests, created_at)
+         SELECT id, 'settlement', -CAST(?3 AS INTEGER), balance - CAST(?3 AS INTEGER), ?4, ?5, ?6, ?7
+         FROM accounts WHERE id = ?1 AND flushed_seq = ?2 - 1 AND ?3 > 0
+         ON CONFLICT DO NOTHING`,
       )
-      .bind(h.requestId, at, h.modelId, h.size.promptTokens, h.size.outputCap, h.defaultMaxOutput, h.size.choices, h.keyHash),
+      .bind(f.accountId, f.seq, f.amount, flushId(f.accountId, f.seq), `API use: ${f.requests} request${f.requests === 1 ? '' : 's'}`, f.requests, now()),
     db
       .prepare(
-        `UPDATE accounts SET balance = balance + ${hold}
-         WHERE id = (SELECT account_id FROM ledger WHERE request_id = ?1 AND kind = 'hold') AND changes() = 1
-         RETURNING balance, id AS account_id, -${hold} AS held`,
+        `INSERT INTO usage_daily (day, account_id, key_id, model, requests, failed, input_tokens, output_tokens, cached_tokens, cost)
+         SELECT t.value ->> 'day', ?1, t.value ->> 'key_id', t.value ->> 'model', t.value ->> 'requests', t.value ->> 'failed',
+                t.value ->> 'input_tokens', t.value ->> 'output_tokens', t.value ->> 'cached_tokens', t.value ->> 'cost'
+         FROM json_each(?3) t WHERE ${applies}
+         ON CONFLICT (day, account_id, key_id, model) DO UPDATE SET
+           requests = requests + excluded.requests, failed = failed + excluded.failed,
+           input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+           cached_tokens = cached_tokens + excluded.cached_tokens, cost = cost + excluded.cost`,
       )
-      .bind(h.requestId),
-    db.prepare(`UPDATE api_keys SET spent = spent - ${hold} WHERE key_hash = ?2 AND ${hold} IS NOT NULL`).bind(h.requestId, h.keyHash),
+      .bind(f.accountId, f.seq, JSON.stringify(f.daily)),
     db
       .prepare(
-        `INSERT INTO holds (request_id, account_id, key_id, key_name, model, amount, created_at)
-         SELECT ?1, l.account_id, k.id, k.name, ?3, -l.amount, ?4 FROM ledger l, api_keys k
-         WHERE l.request_id = ?1 AND l.kind = 'hold' AND k.key_hash = ?2`,
+        `UPDATE api_keys SET spent = spent + (SELECT t.value ->> 'amount' FROM json_each(?3) t WHERE t.value ->> 'key_id' = api_keys.id)
+         WHERE id IN (SELECT t.value ->> 'key_id' FROM json_each(?3) t) AND ${applies}`,
       )
-      .bind(h.requestId, h.keyHash, h.modelId, at),
+      .bind(f.accountId, f.seq, JSON.stringify(f.keys)),
+    db
+      .prepare(
+        `UPDATE accounts SET balance = balance - CAST(?3 AS INTEGER),
+           reserved = MIN(balance - CAST(?3 AS INTEGER), CAST(?4 AS INTEGER)), flushed_seq = ?2
+         WHERE id = ?1 AND flushed_seq = ?2 - 1`,
+      )
+      .bind(f.accountId, f.seq, f.amount, Math.min(f.reserve, Number.MAX_SAFE_INTEGER)),
+    db.prepare('SELECT balance, reserved, flushed_seq FROM accounts WHERE id = ?').bind(f.accountId),
   ];
 }
 
-/** The outcome of holdStatements, from the results of the batch they ended: null = refused. */
-export function readHold(results: D1Result[]): { held: number; balance: number } | null {
-  const row = results[1]?.results[0] as { balance: number; held: number } | undefined;
-  return row ? { held: row.held, balance: row.balance } : null;
+export interface AccountFunds {
+  balance: number;
+  reserved: number;
+  flushed_seq: number;
 }
 
-/**
- * Settles a held request in one batch: release the hold, charge the real cost, close the
- * hold, then write its usage row (`receipt`). The charge is capped at what the balance
- * holds, so even an upstream that ignores the output cap cannot take the balance below
- * zero. Every statement is guarded by "this request's hold is still open" and the hold is
- * closed at the end of the batch, so a settlement that runs twice (or after the sweeper)
- * changes nothing. Without a receipt and with cost 0 it simply releases a hold, for a
- * request refused after its hold was placed.
- */
-export function settlementStatements(
-  db: D1Database,
-  s: { requestId: string; accountId: string; keyId: string; held: number; cost: number },
-  receipt: D1PreparedStatement | null,
-): D1PreparedStatement[] {
-  const open = { sql: 'EXISTS (SELECT 1 FROM holds WHERE request_id = ?7) AND ?8 > 0', binds: [s.requestId, s.held] };
-  return [
-    ...ledgerStatements(db, { accountId: s.accountId, kind: 'release', amount: s.held, requestId: s.requestId }, open),
-    ...cappedDebitStatements(db, { accountId: s.accountId, kind: 'settlement', max: s.cost, requestId: s.requestId }, {
-      sql: 'EXISTS (SELECT 1 FROM holds WHERE request_id = ?7)', binds: [s.requestId],
-    }),
-    db
-      .prepare('UPDATE api_keys SET spent = MAX(0, spent - ?3 + ?4) WHERE id = ?1 AND EXISTS (SELECT 1 FROM holds WHERE request_id = ?2)')
-      .bind(s.keyId, s.requestId, s.held, s.cost),
-    db.prepare('DELETE FROM holds WHERE request_id = ?').bind(s.requestId),
-    ...(receipt ? [receipt] : []),
-  ];
-}
+/** The account's funds after a flush batch: the last statement's row. */
+export const flushOutcome = (results: D1Result[]): AccountFunds | null =>
+  (results.at(-1)?.results[0] as AccountFunds | undefined) ?? null;
 
-/** Gives a hold back in full, for a request refused after its hold was placed (429). */
-export async function releaseHold(db: D1Database, h: { requestId: string; accountId: string; keyId: string; held: number }): Promise<void> {
-  await db.batch(settlementStatements(db, { ...h, cost: 0 }, null));
-}
+/** An account's funds as D1 has them now (for the exact balance). */
+export const readFunds = (db: D1Database, accountId: string): Promise<AccountFunds | null> =>
+  db.prepare('SELECT balance, reserved, flushed_seq FROM accounts WHERE id = ?').bind(accountId).first<AccountFunds>();
 
 export interface LedgerRow {
   id: number;
@@ -176,13 +182,15 @@ export interface LedgerRow {
   balance_after: number;
   request_id: string | null;
   reason: string | null;
+  /** For a flush's settlement row: the number of requests it charges. */
+  requests: number | null;
   created_at: string;
 }
 
 export async function listLedger(db: D1Database, accountId: string, limit = 1000): Promise<LedgerRow[]> {
   const { results } = await db
     .prepare(
-      `SELECT id, kind, amount, balance_after, request_id, reason, created_at
+      `SELECT id, kind, amount, balance_after, request_id, reason, requests, created_at
        FROM ledger WHERE account_id = ? ORDER BY id DESC LIMIT ?`,
     )
     .bind(accountId, limit)

@@ -104,10 +104,11 @@ export async function refundTopup(db: D1Database, eventId: string, eventType: st
 }
 
 /** A dispute opened or closed. Out of order is fine: a 'closed' seen first stays closed.
- *  A lost dispute takes the disputed credit back (capped at the balance). */
+ *  A lost dispute takes the disputed credit back (capped at the balance). Returns whether
+ *  the account has a dispute open now. */
 export async function recordDispute(
   db: D1Database, eventId: string, eventType: string, d: { id: string; accountId: string; amountCents: number; status: string },
-): Promise<void> {
+): Promise<boolean> {
   const open = d.status !== 'won' && d.status !== 'lost' && d.status !== 'warning_closed';
   const amount = d.amountCents * CENT;
   await db.batch([
@@ -122,4 +123,6 @@ export async function recordDispute(
       sql: 'EXISTS (SELECT 1 FROM stripe_events WHERE id = ?7)', binds: [eventId],
     }),
   ]);
+  const stillOpen = await db.prepare("SELECT 1 FROM disputes WHERE account_id = ? AND status = 'open' LIMIT 1").bind(d.accountId).first();
+  return stillOpen !== null;
 }

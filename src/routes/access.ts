@@ -4,9 +4,7 @@ import { ApiError } from '../errors';
 
 /** The model a request names, if it exists and this principal may use it: else 400 / 403. */
 export function allowedModel(model: ModelRow | null, requested: string, p: Principal): ModelRow {
-  if (p.suspended) {
-    throw new ApiError('account_suspended', 'API use is suspended on this account while a payment dispute is open. Contact support.');
-  }
+  if (p.suspended) throw suspended();
   if (!model) {
     throw new ApiError('model_not_found', `The model '${requested}' does not exist or you do not have access to it.`, { param: 'model' });
   }
@@ -15,3 +13,6 @@ export function allowedModel(model: ModelRow | null, requested: string, p: Princ
   }
   return model;
 }
+
+export const suspended = () =>
+  new ApiError('account_suspended', 'API use is suspended on this account while a payment dispute is open. Contact support.');

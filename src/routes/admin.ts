@@ -5,11 +5,12 @@ import { generateKey, hashKey, PREFIX_LENGTH } from '../auth/keys';
 import { secret, secretNameProblem } from '../config';
 import type { AppEnv } from '../context';
 import { baseUrlProblem } from '../proxy/base-url';
-import { createAccount, getAccount, type AccountRow } from '../db/accounts';
+import { accountState, withReserveReleased } from '../account/client';
+import { forgetCatalog, forgetKey } from '../auth/customer';
+import { createAccount, getAccount, recentlyActiveAccounts, type AccountRow } from '../db/accounts';
 import { upsertChannel, upsertModel } from '../db/catalog';
 import { insertKey, revokeKey } from '../db/keys';
 import { applyLedgerEntry, listLedger } from '../db/ledger';
-import { listUsage } from '../db/usage';
 import { ApiError } from '../errors';
 import { dollars, MAX_PRICE_DOLLARS, toDollars } from '../money';
 import { readJson, parse } from '../validate';
@@ -26,12 +27,14 @@ const price = dollars({ max: MAX_PRICE_DOLLARS });
 const perMinute = z.number().int().positive().max(1_000_000_000).nullish();
 const concurrency = z.number().int().positive().max(100_000).nullish();
 
-const accountView = (a: AccountRow) => ({
+/** `balance` is what the account can spend now (its object's view: D1's balance less holds
+ *  and charges not yet flushed), as GET /v1/billing/balance shows it. */
+const accountView = (a: AccountRow, balance: number) => ({
   id: a.id,
   email: a.email,
   name: a.name,
   group: a.group_name,
-  balance: toDollars(a.balance),
+  balance: toDollars(balance),
   rpm: a.rpm,
   tpm: a.tpm,
   max_concurrency: a.max_concurrency,
@@ -59,10 +62,13 @@ admin.post('/accounts', async (c) => {
     rpm: body.rpm ?? null, tpm: body.tpm ?? null, max_concurrency: body.max_concurrency ?? null,
   });
   if (!account) throw new ApiError('email_taken', 'An account with this email already exists.', { param: 'email' });
-  return c.json(accountView(account), 201);
+  return c.json(accountView(account, account.balance), 201);
 });
 
-admin.get('/accounts/:id', async (c) => c.json(accountView(await accountOr404(c.env.DB, c.req.param('id')))));
+admin.get('/accounts/:id', async (c) => {
+  const account = await accountOr404(c.env.DB, c.req.param('id'));
+  return c.json(accountView(account, await accountState(c.env, account.id).balance(account.id)));
+});
 
 admin.post('/accounts/:id/credit', async (c) => {
   const id = c.req.param('id');
@@ -71,14 +77,18 @@ admin.post('/accounts/:id/credit', async (c) => {
     reason: z.string().trim().min(1).max(500),
   }));
   await accountOr404(c.env.DB, id);
-  const balance = await applyLedgerEntry(c.env.DB, { accountId: id, kind: 'adjustment', amount: body.amount, reason: body.reason });
-  if (balance === null) throw new ApiError('adjustment_below_zero', 'The adjustment would take the balance below zero.', { param: 'amount' });
-  return c.json({ balance: toDollars(balance) });
+  const entry = () => applyLedgerEntry(c.env.DB, { accountId: id, kind: 'adjustment', amount: body.amount, reason: body.reason });
+  // A debit may take only credit that no request in flight is holding.
+  const applied = body.amount < 0 ? await withReserveReleased(c.env, id, entry) : await entry();
+  if (applied === null) throw new ApiError('adjustment_below_zero', 'The adjustment would take the balance below zero.', { param: 'amount' });
+  return c.json({ balance: toDollars(await accountState(c.env, id).balance(id)) });
 });
 
 admin.get('/accounts/:id/ledger', async (c) => {
   const id = c.req.param('id');
   await accountOr404(c.env.DB, id);
+  // Charges still waiting in the account's object are flushed first, so the ledger is whole.
+  await accountState(c.env, id).flushNow(id);
   const rows = await listLedger(c.env.DB, id);
   return c.json({
     data: rows.map((r) => ({ ...r, amount: toDollars(r.amount), balance_after: toDollars(r.balance_after) })),
@@ -127,7 +137,13 @@ admin.post('/accounts/:id/keys', async (c) => {
 });
 
 admin.delete('/keys/:id', async (c) => {
-  if (!(await revokeKey(c.env.DB, c.req.param('id')))) throw new ApiError('not_found', `No active key with id '${c.req.param('id')}'.`);
+  const id = c.req.param('id');
+  const key = await revokeKey(c.env.DB, id);
+  if (!key) throw new ApiError('not_found', `No active key with id '${id}'.`);
+  // Isolates may remember the key for CACHE_SECONDS; its account's object refuses it from
+  // the next request on, everywhere.
+  forgetKey(key.key_hash);
+  await accountState(c.env, key.account_id).revokeKey(key.account_id, id);
   return c.body(null, 204);
 });
 
@@ -150,6 +166,7 @@ admin.put('/models/:model{.+}', async (c) => {
     owned_by: body.owned_by,
     groups: body.groups ?? null,
   });
+  forgetCatalog();
   return c.json({
     id,
     input_price: toDollars(body.input_price),
@@ -180,6 +197,7 @@ admin.put('/channels/:id', async (c) => {
     if (problem) ctx.addIssue({ code: 'custom', path: ['base_url'], message: problem });
   }));
   await upsertChannel(c.env.DB, { id, ...body, enabled: body.enabled ? 1 : 0 });
+  forgetCatalog();
   // Saved either way (secrets may be set after the channel), but the operator is told.
   const warnings = body.kind !== 'echo' && !secret(c.env, body.api_key_secret)
     ? [`The secret ${body.api_key_secret} is not set, so requests to this channel fail until it is: locally add it to .dev.vars and restart \`npm run dev\`; in production run \`wrangler secret put ${body.api_key_secret}\`.`]
@@ -192,6 +210,17 @@ admin.get('/usage', async (c) => {
     account: z.string().min(1).optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
   }), c.req.query());
-  const rows = await listUsage(c.env.DB, { accountId: query.account, limit: query.limit });
-  return c.json({ data: rows.map((r) => ({ account_id: r.account_id, ...usageView(r) })) });
+  // Usage rows live with their accounts; across accounts, the newest rows of those that
+  // were active in the last two days (from the daily totals), merged.
+  const accounts = query.account
+    ? [(await accountOr404(c.env.DB, query.account)).id]
+    : await recentlyActiveAccounts(c.env.DB, 2, ACROSS_ACCOUNTS_MAX);
+  const perAccount = await Promise.all(
+    accounts.map(async (id) => (await accountState(c.env, id).usage(id, query.limit)).map((r) => ({ account_id: id, ...usageView(r) }))),
+  );
+  const rows = perAccount.flat().sort((a, b) => b.created_at.localeCompare(a.created_at)).slice(0, query.limit);
+  return c.json({ data: rows });
 });
+
+/** How many accounts GET /admin/usage without `account` reads rows from. */
+const ACROSS_ACCOUNTS_MAX = 50;

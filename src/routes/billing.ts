@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { accountState } from '../account/client';
 import { stripe, verifyWebhook } from '../billing/stripe';
 import { handleStripeEvent } from '../billing/webhook';
 import { config } from '../config';
@@ -14,7 +15,9 @@ export const billing = new Hono<AppEnv>();
 
 billing.get('/billing/balance', async (c) => {
   const principal = await c.var.auth.principal();
-  return c.json({ balance: toDollars(principal.balance), currency: 'usd' });
+  const balance = await accountState(c.env, principal.accountId).balance(principal.accountId);
+  c.set('balance', balance);
+  return c.json({ balance: toDollars(balance), currency: 'usd' });
 });
 
 billing.post('/billing/checkout', async (c) => {
@@ -63,6 +66,6 @@ stripeWebhook.post('/', async (c) => {
   const raw = await c.req.text();
   const verified = await verifyWebhook(c.env, raw, c.req.header('stripe-signature'));
   if (!verified) throw new ApiError('invalid_signature', 'Invalid or stale Stripe signature.');
-  await handleStripeEvent(c.env.DB, verified.payload);
+  await handleStripeEvent(c.env, verified.payload);
   return c.json({ received: true });
 });

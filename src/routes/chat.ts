@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import type { Ending } from '../billing/settle';
 import { config } from '../config';
 import { readCustomerJson } from '../auth/customer';
 import type { AppEnv } from '../context';
@@ -30,10 +29,7 @@ chat.post('/chat/completions', async (c) => {
   }
   const channel = upstream.route.id;
   const source = upstream.response.body as ReadableStream<Uint8Array>; // callUpstream checked it
-  // The settlement is registered while the request is live and resolved by whatever
-  // ends the stream, however late that is.
-  let ended!: (e: Ending) => void;
-  relay.settleLater(new Promise<Ending>((resolve) => (ended = resolve)));
+  const ended = relay.settleAtEnd();
   const meter = new ChatStreamMeter({
     dropUsageOnly: body.stream_options?.include_usage !== true,
     publicModel: body.model,

@@ -1,5 +1,5 @@
-/** Every authenticated answer carries the account's balance (dollars) in this header:
- *  after the request's hold on chat and embeddings, as read on the other routes. */
+/** What the account can spend (dollars), on the answers that asked its object: chat and
+ *  embeddings (after the request's hold) and GET /v1/billing/balance. */
 export const BALANCE_HEADER = 'x-tokengate-balance';
 
 /** Response headers a browser client may read (CORS): ids, balance, rate limits, retries. */

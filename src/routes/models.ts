@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../context';
-import { getModel, listModels, modelAllowed, type ModelRow } from '../db/catalog';
+import { modelAllowed, type ModelRow } from '../db/catalog';
 import { ApiError } from '../errors';
 
 /** GET /v1/models and /v1/models/{id}: OpenAI's list/object shapes, only what this key may use. */
@@ -14,14 +14,15 @@ const modelObject = (m: ModelRow) => ({
 });
 
 models.get('/models', async (c) => {
-  const [principal, all] = await Promise.all([c.var.auth.principal(), listModels(c.env.DB)]);
-  const data = all.filter((m) => modelAllowed(m, principal.group, principal.allowedModels)).map(modelObject);
+  const { principal, catalog } = await c.var.auth.withCatalog();
+  const data = [...catalog.models.values()].sort((a, b) => a.id.localeCompare(b.id)).filter((m) => modelAllowed(m, principal.group, principal.allowedModels)).map(modelObject);
   return c.json({ object: 'list', data });
 });
 
 models.get('/models/:id{.+}', async (c) => {
   const id = c.req.param('id');
-  const [principal, model] = await Promise.all([c.var.auth.principal(), getModel(c.env.DB, id)]);
+  const { principal, catalog } = await c.var.auth.withCatalog();
+  const model = catalog.models.get(id);
   // A model this key may not use answers like one that does not exist: 404, not 403.
   if (!model || !modelAllowed(model, principal.group, principal.allowedModels)) {
     throw new ApiError('not_found', `The model '${id}' does not exist or you do not have access to it.`);

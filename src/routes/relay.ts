@@ -1,6 +1,9 @@
 import type { Context } from 'hono';
-import { holdSize, insufficientBalance } from '../billing/hold';
-import { charge, settle, type Ending, type RequestContext } from '../billing/settle';
+import { accountState } from '../account/client';
+import type { HoldAnswer } from '../account/object';
+import { forgetKey } from '../auth/customer';
+import { holdMicros, holdSize, insufficientBalance } from '../billing/hold';
+import { charge, receipt, type Ending, type RequestContext } from '../billing/settle';
 import { config } from '../config';
 import type { AppEnv } from '../context';
 import type { Route } from '../db/catalog';
@@ -9,15 +12,18 @@ import { toDollars, type TokenCounts } from '../money';
 import { orderRoutes } from '../proxy/channels';
 import { callUpstream, UpstreamFailure, type UpstreamPath, type UpstreamSuccess } from '../proxy/upstream';
 import { normaliseUsage } from '../proxy/usage';
-import { holdStatements, readHold, releaseHold } from '../db/ledger';
-import { admit, finish, rateLimitHeaders, rememberedLimits, rememberLimits, type Decision } from '../ratelimit/client';
-import { allowedModel } from './access';
+import { rateLimitHeaders } from '../ratelimit/headers';
+import type { Decision } from '../ratelimit/windows';
+import { allowedModel, suspended } from './access';
 
 /** What chat and embeddings share: pre-flight, forwarding, settlement, non-stream replies. */
 export interface Relay {
   request: RequestContext;
-  /** Registers the settlement in ctx.waitUntil; pass a promise when the end is not known yet. */
-  settleLater: (ending: Ending | Promise<Ending>) => void;
+  /** Settles a request whose end is known now (a whole response, a failed call). */
+  settle: (ending: Ending) => void;
+  /** For a stream: registers its settlement now, while the request is live, and returns
+   *  the function that ends it once the stream has ended, however late that is. */
+  settleAtEnd: () => (ending: Ending) => void;
   /** Calls the channels in turn; `isAnswer` checks a whole response (absent for streams). */
   forward: (
     path: UpstreamPath,
@@ -33,11 +39,15 @@ const noOutput = (status: Ending['status'], channel: string | null): Ending => (
 });
 
 /**
- * Pre-flight: in one D1 round trip, reads the key, the model and its channels and holds the
- * request's worst-case cost, while the rate limiter decides (when this isolate already knows
- * the key's limits; otherwise right after). Then 400/403 for access (the hold's SQL checks
- * access too, so none was placed), 402 when the hold was refused, 429 when the limiter
- * refused, which gets its hold back; a refused request costs the limiter nothing. Nothing goes upstream before all of them said yes.
+ * The pre-flight, in the order it happens; nothing goes upstream before all of it said yes.
+ * 1. The key and the catalog, from this isolate's copies (a cold isolate reads both from
+ *    D1 in one round trip).
+ * 2. Access, decided here: 400 for an unknown model, 403 for one the key or its group may
+ *    not use (or a suspended account).
+ * 3. One call to the account's object, which decides the rest together: 401 for a key
+ *    revoked since this isolate read it, 429 for a rate limit, 402 when the balance (or
+ *    the key's spend limit) cannot cover the worst-case cost, else the hold is placed. A
+ *    refused request changes nothing there.
  */
 export async function startRelay(
   c: Context<AppEnv>,
@@ -46,67 +56,69 @@ export async function startRelay(
   startedAt: number,
 ): Promise<Relay> {
   const cfg = config(c.env);
-  const db = c.env.DB;
   const requestId = c.var.requestId;
+
+  const { principal, catalog } = await c.var.auth.withCatalog();
+
+  const routes = catalog.routes.get(body.model) ?? [];
+  const priced = catalog.models.get(body.model) ?? null;
+  if (!priced && routes.length > 0) console.warn(JSON.stringify({ request_id: requestId, unpriced_model: body.model }));
+  const model = allowedModel(priced, body.model, principal);
+
   const size = holdSize(body);
-  // Tokens counted against tpm until the real usage is known, as OpenAI does: the prompt
-  // plus the output the request allows.
-  const reservedTokens = promptEstimate + (body.max_completion_tokens ?? body.max_tokens ?? 0);
-  // Where this isolate knows the key's limits, the rate limiter decides while D1 reads.
-  const early = rememberedLimits(c.var.auth.keyHash);
-  const admission = early ? admit(c.env, early.keyId, requestId, early.limits, reservedTokens) : null;
-  const undoAdmission = () => {
-    if (!admission || !early) return;
-    const undo = admission.then((d) => (d?.allowed ? finish(c.env, early.keyId, requestId, early.limits, reservedTokens, 0, true) : undefined));
-    c.executionCtx.waitUntil(undo);
-  };
-
-  // One D1 round trip: the key, the model, its channels, and the hold.
-  let preflight;
+  const held = holdMicros(model, size, cfg.DEFAULT_MAX_OUTPUT_TOKENS);
+  const account = accountState(c.env, principal.accountId);
+  let answer: HoldAnswer;
   try {
-    preflight = await c.var.auth.withCatalog(body.model, (keyHash) =>
-      holdStatements(db, { requestId, keyHash, modelId: body.model, size, defaultMaxOutput: cfg.DEFAULT_MAX_OUTPUT_TOKENS }),
-    );
+    answer = await account.admit({
+      accountId: principal.accountId,
+      requestId,
+      key: { id: principal.keyId, name: principal.keyName, limits: principal.limits, spendLimit: principal.spendLimit, spent: principal.spent },
+      model: model.id,
+      amount: held,
+      // Counted against tpm until the real usage is known, as OpenAI does: the prompt
+      // plus the output the request allows.
+      tokens: promptEstimate + (body.max_completion_tokens ?? body.max_tokens ?? 0),
+    });
   } catch (err) {
-    undoAdmission();
-    throw err;
+    throw new ApiError('billing_unavailable', 'Billing is unavailable for this account right now; nothing was charged. Please retry shortly.', {
+      detail: `account object: ${String(err)}`,
+    });
   }
-  const { principal, model: row, routes, then } = preflight;
-  const { limits } = principal;
-  rememberLimits(c.var.auth.keyHash, principal.keyId, limits);
-  const held = readHold(then);
-  if (!row && routes.length > 0) {
-    console.warn(JSON.stringify({ request_id: requestId, unpriced_model: body.model }));
+  if (!answer.ok) {
+    switch (answer.reason) {
+      case 'revoked':
+        forgetKey(c.var.auth.keyHash);
+        throw new ApiError('invalid_api_key', 'This API key has been revoked.');
+      case 'suspended':
+        throw suspended();
+      case 'rate':
+        c.set('rateLimit', answer.rate);
+        throw rateLimited(answer.rate);
+      default:
+        c.set('balance', answer.available);
+        throw insufficientBalance(answer, model, size, cfg.DEFAULT_MAX_OUTPUT_TOKENS);
+    }
   }
-  let model;
-  let decision;
-  try {
-    model = allowedModel(row, body.model, principal);
-    if (!held) throw insufficientBalance(principal, model, size, cfg.DEFAULT_MAX_OUTPUT_TOKENS);
-    decision = await (admission ?? admit(c.env, principal.keyId, requestId, limits, reservedTokens));
-    if (decision && !decision.allowed && decision.reason) throw rateLimited({ ...decision, reason: decision.reason });
-  } catch (err) {
-    // Refused: the hold goes back, and whatever the rate limiter counted for it.
-    if (held) await releaseHold(db, { requestId, accountId: principal.accountId, keyId: principal.keyId, held: held.held });
-    undoAdmission();
-    throw err;
-  }
-  c.set('balance', held.balance);
-  c.set('rateLimit', decision);
+  c.set('balance', answer.available);
+  c.set('rateLimit', answer.rate);
 
-  const request: RequestContext = { requestId, principal, model, startedAt, promptEstimate, held: held.held };
-  const settleLater = (ending: Ending | Promise<Ending>) => {
-    // Where the end is known before the answer goes out, the balance header shows the hold
-    // released and the real charge taken; a stream's shows the hold.
-    if (!(ending instanceof Promise)) c.set('balance', held.balance + held.held - charge(request, ending).cost);
+  const request: RequestContext = { requestId, principal, model, startedAt, promptEstimate, held };
+  const settleWhenEnded = (ending: Promise<Ending>) =>
     c.executionCtx.waitUntil(
-      Promise.resolve(ending)
-        .then(async (e) => {
-          const used = await settle(db, request, e);
-          await finish(c.env, principal.keyId, requestId, limits, reservedTokens, used, false);
-        })
+      ending
+        .then((e) => account.settle(principal.accountId, requestId, receipt(request, e)))
         .catch((err) => console.error(JSON.stringify({ request_id: requestId, settle_failed: String(err) }))),
     );
+  const settle = (ending: Ending) => {
+    // The balance header shows the hold released and the real charge taken.
+    c.set('balance', answer.available + held - charge(request, ending).cost);
+    settleWhenEnded(Promise.resolve(ending));
+  };
+  const settleAtEnd = () => {
+    const { promise, resolve } = deferred<Ending>();
+    settleWhenEnded(promise);
+    return resolve;
   };
   const forward: Relay['forward'] = async (path, upstreamBody, isAnswer) => {
     try {
@@ -120,13 +132,19 @@ export async function startRelay(
         clientSignal: c.req.raw.signal,
       });
     } catch (err) {
-      if (err instanceof UpstreamFailure) settleLater(noOutput(err.timedOut ? 'timeout' : 'failed', err.route?.id ?? null));
+      if (err instanceof UpstreamFailure) settle(noOutput(err.timedOut ? 'timeout' : 'failed', err.route?.id ?? null));
       throw err;
     }
   };
   const showCost = (usage: Record<string, unknown>, counts: TokenCounts) =>
     withCost(usage, toDollars(charge(request, { usage: counts, estimatedOutput: null }).cost));
-  return { request, settleLater, forward, showCost };
+  return { request, settle, settleAtEnd, forward, showCost };
+}
+
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 /**
@@ -141,7 +159,7 @@ export function relayJson(
 ): Response {
   const parsed = upstream.json ?? {};
   const usage = normaliseUsage(parsed.usage);
-  relay.settleLater({
+  relay.settle({
     status: 'success',
     channel: upstream.route.id,
     usage,
@@ -166,10 +184,11 @@ const UPSTREAM_COST_FIELDS = ['cost', 'cost_details', 'cost_in_usd_ticks', 'is_b
 
 /** 429 with OpenAI's headers; Retry-After in seconds and retry-after-ms, which the
  *  official SDKs honour before their own backoff. */
-function rateLimited(d: Decision & { reason: 'requests' | 'tokens' | 'concurrency' }): ApiError {
-  const what = d.reason === 'requests' ? 'requests per minute' : d.reason === 'tokens' ? 'tokens per minute' : 'concurrent requests';
+function rateLimited(d: Decision): ApiError {
+  const reason = d.reason ?? 'requests';
+  const what = reason === 'requests' ? 'requests per minute' : reason === 'tokens' ? 'tokens per minute' : 'concurrent requests';
   const wait = Math.max(1, d.retryAfterMs);
-  return new ApiError(`rate_limit_${d.reason}`,
+  return new ApiError(`rate_limit_${reason}`,
     `Rate limit reached for ${what} on this API key. Please try again in ${(wait / 1000).toFixed(3)}s.`, {
       headers: { ...rateLimitHeaders(d), 'retry-after': String(Math.ceil(wait / 1000)), 'retry-after-ms': String(wait) },
     });

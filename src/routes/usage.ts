@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../context';
-import { listUsage, type UsageRow } from '../db/usage';
+import { accountState } from '../account/client';
+import type { UsageRow } from '../account/storage';
 import { toDollars } from '../money';
 import { parse } from '../validate';
 import { LimitQuerySchema } from './schemas';
@@ -24,12 +25,13 @@ export const usageView = (r: UsageRow) => ({
   estimated: r.estimated,
 });
 
-/** GET /v1/usage?limit=: the key's account's own rows, newest first. */
+/** GET /v1/usage?limit=: the key's account's own rows, newest first, from its object (at once,
+ *  before they are flushed). */
 export const usage = new Hono<AppEnv>();
 
 usage.get('/usage', async (c) => {
   const principal = await c.var.auth.principal();
   const { limit } = parse(LimitQuerySchema, c.req.query());
-  const rows = await listUsage(c.env.DB, { accountId: principal.accountId, limit });
+  const rows = await accountState(c.env, principal.accountId).usage(principal.accountId, limit);
   return c.json({ data: rows.map(usageView) });
 });

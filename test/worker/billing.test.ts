@@ -1,37 +1,31 @@
-import { env } from 'cloudflare:workers';
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
+import { runDurableObjectAlarm } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { settle } from '../../src/billing/settle';
-import worker from '../../src/index';
-import { sweepHolds } from '../../src/billing/sweeper';
-import type { Env } from '../../src/config';
-import { getModel } from '../../src/db/catalog';
-import { holdMicros } from '../../src/billing/hold';
-import { hashKey } from '../../src/auth/keys';
-import { holdStatements, readHold, type HoldSize } from '../../src/db/ledger';
-import { adminCall, balanceOf, call, db, disconnectMidStream, expectLedgerInvariant, newAccount, newKey, newModel, recordedRequests, unique, usageRow } from './helpers';
+import { holdMicros, holdSize } from '../../src/billing/hold';
+import type { ModelRow } from '../../src/db/catalog';
+import {
+  accountObject, adminCall, balanceOf, call, db, disconnectMidStream, expectLedgerInvariant, newAccount, newKey, newModel, openHolds,
+  recordedRequests, sleep, unique, usageCount, usageRow,
+} from './helpers';
 
 const PRICES = { input_price: 2, output_price: 8, cached_input_price: 0.5 };
 const hello = [{ role: 'user', content: 'Say hello' }];
 
-
-async function ledgerKinds(accountId: string, requestId: string) {
-  const { results } = await db.prepare('SELECT kind, amount FROM ledger WHERE account_id = ? AND request_id = ? ORDER BY id').bind(accountId, requestId).all<{ kind: string; amount: number }>();
+async function ledger(accountId: string) {
+  const { results } = await db.prepare('SELECT kind, amount, requests FROM ledger WHERE account_id = ? ORDER BY id').bind(accountId).all<{ kind: string; amount: number; requests: number | null }>();
   return results;
 }
 
-/** Places a hold the way a request's pre-flight does, without the request. */
-async function placeHold(key: string, modelId: string, requestId: string, size: HoldSize, defaultMaxOutput = 0) {
-  const results = await db.batch(holdStatements(db, { requestId, keyHash: await hashKey(key), modelId, size, defaultMaxOutput }));
-  return readHold(results);
-}
-const promptOnly = (promptTokens: number): HoldSize => ({ promptTokens, outputCap: 0, choices: 1 });
+/** A model row as the catalog holds it, from the dollar prices the admin API was given. */
+const row = (id: string, p: { input_price: number; output_price: number; cached_input_price?: number; max_output_tokens?: number }): ModelRow => ({
+  id, input_price: p.input_price * 1e6, output_price: p.output_price * 1e6, cached_input_price: p.cached_input_price === undefined ? null : p.cached_input_price * 1e6,
+  max_output_tokens: p.max_output_tokens ?? null, owned_by: 'tokengate', groups: null, created_at: '',
+});
 
 async function customer(fixture: string, options = '', credit = 10, prices: Record<string, unknown> = PRICES) {
   const account = await newAccount({ credit });
   const key = await newKey(account.id);
   const { model } = await newModel([{ fixture, options }], prices);
-  return { account, key: key.key, keyId: key.id, model };
+  return { account, key: key.key, keyId: key.id, keyName: key.name, model };
 }
 
 describe('exact cost for each recorded usage shape', () => {
@@ -55,10 +49,11 @@ describe('exact cost for each recorded usage shape', () => {
       const row = await usageRow(requestId);
       expect(row.cost).toBe(expected);
       expect(before - (await balanceOf(account.id))).toBe(expected);
-      const kinds = await ledgerKinds(account.id, requestId);
-      expect(kinds.map((k) => k.kind)).toEqual(['hold', 'release', 'settlement']);
-      expect(kinds[0]!.amount + kinds[1]!.amount).toBe(0);
-      expect(kinds[2]!.amount).toBe(-expected);
+      // One settlement row for the flush that charged it, naming how many requests it covers.
+      expect(await ledger(account.id)).toEqual([
+        { kind: 'adjustment', amount: 10_000_000, requests: null },
+        { kind: 'settlement', amount: -expected, requests: 1 },
+      ]);
       await expectLedgerInvariant(account.id);
     });
   }
@@ -79,9 +74,8 @@ describe('402: a request the balance cannot cover', () => {
     expect(error.message).toMatch(/max_tokens of at most \d+ would fit/);
     expect(await recordedRequests(tag)).toEqual([]);
     expect(await balanceOf(account.id)).toBe(1000);
-    const rows = await db.prepare('SELECT kind FROM ledger WHERE account_id = ?').bind(account.id).all();
-    expect(rows.results).toEqual([{ kind: 'adjustment' }]);
-    expect(await db.prepare('SELECT 1 FROM usage WHERE account_id = ?').bind(account.id).first()).toBeNull();
+    expect((await ledger(account.id)).map((r) => r.kind)).toEqual(['adjustment']);
+    expect(await usageCount(account.id)).toBe(0);
     await expectLedgerInvariant(account.id);
   });
 
@@ -106,6 +100,7 @@ describe('402: a request the balance cannot cover', () => {
     const ok = await call('/v1/chat/completions', { method: 'POST', key: free.key, json: { model, messages: hello } });
     expect(ok.status).toBe(200);
     await usageRow(ok.headers.get('x-request-id')!);
+    await balanceOf(account.id); // flushed: the key's spend reaches D1 with the charge
     const spent = await db.prepare('SELECT spent FROM api_keys WHERE id = ?').bind(free.id).first<{ spent: number }>();
     expect(spent!.spent).toBe(324);
     await expectLedgerInvariant(account.id);
@@ -125,39 +120,37 @@ describe('402: a request the balance cannot cover', () => {
   });
 });
 
-describe('the hold, placed in SQL', () => {
-  it('holds exactly what holdMicros computes, for every way the bound is sized', async () => {
-    const account = await newAccount({ credit: 1000 });
-    const key = await newKey(account.id);
-    const cases: Array<[Record<string, unknown>, HoldSize]> = [
-      [{ input_price: 2, output_price: 8, cached_input_price: 0.5 }, { promptTokens: 1234, outputCap: 77, choices: 3 }],
-      [{ input_price: 0.075, output_price: 0.3 }, { promptTokens: 999, outputCap: null, choices: 1 }],
-      [{ input_price: 0.075, output_price: 0.3, max_output_tokens: 4096 }, { promptTokens: 999, outputCap: null, choices: 2 }],
-      [{ input_price: 0.1, output_price: 0.4, cached_input_price: 0.9 }, { promptTokens: 17, outputCap: 0, choices: 1 }],
-    ];
-    for (const [prices, size] of cases) {
-      const { model: modelId } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }], prices);
-      const model = (await getModel(db, modelId))!;
-      const placed = await placeHold(key.key, modelId, crypto.randomUUID(), size, 16_384);
-      expect(placed!.held).toBe(holdMicros(model, size, 16_384));
-    }
-    expect(await db.prepare('SELECT COUNT(*) AS n FROM holds WHERE account_id = ?').bind(account.id).first()).toEqual({ n: cases.length });
-    await expectLedgerInvariant(account.id, false);
+describe("the hold, placed by the account's object", () => {
+  it('holds exactly what holdMicros computes for the request, until it ends', async () => {
+    const prices = { input_price: 2, output_price: 8, cached_input_price: 0.5 };
+    const { account, key, model } = await customer('openai/chat-stream-text-gpt-4o.sse', 'delay=20', 10, prices);
+    const body = { model, messages: hello, stream: true, max_tokens: 400, n: 1 };
+    const res = await call('/v1/chat/completions', { method: 'POST', key, json: body });
+    const reader = res.body!.getReader();
+    await reader.read();
+    const held = await accountObject(account.id).balance(account.id);
+    expect(10_000_000 - held).toBe(holdMicros(row(model, prices), holdSize(body), 16_384));
+    expect(await openHolds(account.id)).toBe(1);
+    while (!(await reader.read()).done);
+    await usageRow(res.headers.get('x-request-id')!);
+    expect(await openHolds(account.id)).toBe(0);
+    await expectLedgerInvariant(account.id);
   });
 
-  it('places no hold for a revoked or expired key, and releases it when access is refused', async () => {
+  it('places no hold for a revoked or expired key, or a model the key may not use', async () => {
     const account = await newAccount({ credit: 1 });
     const revoked = await newKey(account.id);
     await adminCall('DELETE', `/keys/${revoked.id}`);
     const expired = await newKey(account.id, { expires_at: new Date(Date.now() - 1000).toISOString() });
-    const { model } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }], PRICES);
-    expect(await placeHold(revoked.key, model, crypto.randomUUID(), promptOnly(10))).toBeNull();
-    expect(await placeHold(expired.key, model, crypto.randomUUID(), promptOnly(10))).toBeNull();
     const limited = await newKey(account.id, { models: ['some-other-model'] });
-    const res = await call('/v1/chat/completions', { method: 'POST', key: limited.key, json: { model, messages: hello } });
-    expect(res.status).toBe(403);
+    const { model } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }], PRICES);
+    const post = (key: string) => call('/v1/chat/completions', { method: 'POST', key, json: { model, messages: hello } });
+    expect((await post(revoked.key)).status).toBe(401);
+    expect((await post(expired.key)).status).toBe(401);
+    expect((await post(limited.key)).status).toBe(403);
+    expect(await openHolds(account.id)).toBe(0);
+    expect(await usageCount(account.id)).toBe(0);
     expect(await balanceOf(account.id)).toBe(1_000_000);
-    expect(await db.prepare('SELECT COUNT(*) AS n FROM holds WHERE account_id = ?').bind(account.id).first()).toEqual({ n: 0 });
     await expectLedgerInvariant(account.id);
   });
 });
@@ -170,7 +163,7 @@ describe('failures and disconnects', () => {
     const requestId = res.headers.get('x-request-id')!;
     expect((await usageRow(requestId)).cost).toBe(0);
     expect(await balanceOf(account.id)).toBe(10_000_000);
-    expect((await ledgerKinds(account.id, requestId)).map((k) => k.kind)).toEqual(['hold', 'release']);
+    expect((await ledger(account.id)).map((r) => r.kind)).toEqual(['adjustment']); // nothing to charge, no row
     await expectLedgerInvariant(account.id);
   });
 
@@ -199,54 +192,42 @@ describe('failures and disconnects', () => {
   it('settles exactly once however often settlement runs', async () => {
     const account = await newAccount({ credit: 1 });
     const key = await newKey(account.id);
-    const { model: modelId } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }], PRICES);
-    const model = (await getModel(db, modelId))!;
+    const stub = accountObject(account.id);
     const requestId = crypto.randomUUID();
-    const principal = { accountId: account.id, keyId: key.id, keyName: key.name };
-    // 2500 prompt tokens at $2 per 1M: 5000 µ$
-    expect(await placeHold(key.key, modelId, requestId, promptOnly(2500))).toEqual({ held: 5000, balance: 995_000 });
-    const ctx = { requestId, principal, model, startedAt: Date.now(), promptEstimate: 10, held: 5000 };
-    const ending = { status: 'success' as const, channel: 'c', usage: { input_tokens: 100, output_tokens: 100, cached_tokens: 0 }, estimatedOutput: null, firstByteMs: 1 };
-    await Promise.all([settle(db, ctx, ending), settle(db, ctx, ending), settle(db, ctx, ending)]);
-    await settle(db, ctx, { ...ending, usage: { input_tokens: 1, output_tokens: 1, cached_tokens: 0 } });
+    const terms = { id: key.id, name: key.name, limits: { rpm: null, tpm: null, concurrency: null }, spendLimit: null, spent: 0 };
+    expect(await stub.admit({ accountId: account.id, requestId, key: terms, model: 'm', amount: 5000, tokens: 0 })).toMatchObject({ ok: true, available: 995_000 });
+    const receipt = (cost: number) => ({
+      channel: 'c', input_tokens: 100, output_tokens: 100, cached_tokens: 0, cost, reported_cost: cost, capped: false,
+      status: 'success' as const, latency_ms: 1, first_byte_ms: 1, estimated: false, created_at: new Date().toISOString(), tokens_used: 200,
+    });
+    await Promise.all([stub.settle(account.id, requestId, receipt(1000)), stub.settle(account.id, requestId, receipt(1000)), stub.settle(account.id, requestId, receipt(1000))]);
+    await stub.settle(account.id, requestId, receipt(7));
     expect(await balanceOf(account.id)).toBe(1_000_000 - 1000);
-    expect((await ledgerKinds(account.id, requestId)).map((k) => k.kind)).toEqual(['hold', 'release', 'settlement']);
+    expect((await usageRow(requestId, 1000, account.id)).cost).toBe(1000);
     await expectLedgerInvariant(account.id);
   });
 
-  it("runs the sweeper from the Worker's cron trigger", async () => {
+  it('expires a hold that no isolate settled, by alarm: released in full, nothing charged, and a late settlement is a no-op', async () => {
     const account = await newAccount({ credit: 1 });
     const key = await newKey(account.id);
-    const { model } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }], PRICES);
-    const requestId = crypto.randomUUID();
-    await placeHold(key.key, model, requestId, promptOnly(1000));
-    // as if its isolate had died two hours ago
-    await db.prepare('UPDATE holds SET created_at = ? WHERE request_id = ?').bind(new Date(Date.now() - 2 * 3_600_000).toISOString(), requestId).run();
-    const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ cron: '*/10 * * * *' }), env as unknown as Env, ctx);
-    await waitOnExecutionContext(ctx);
+    const stub = accountObject(account.id);
+    const terms = { id: key.id, name: key.name, limits: { rpm: null, tpm: null, concurrency: null }, spendLimit: null, spent: 0 };
+    const stale = crypto.randomUUID();
+    const fresh = crypto.randomUUID();
+    // one placed as if its isolate had died two hours ago (HOLD_TIMEOUT_MINUTES is 60), one now
+    await stub.admit({ accountId: account.id, requestId: stale, key: terms, model: 'm', amount: 7000, tokens: 0, nowMs: Date.now() - 2 * 3_600_000 });
+    await stub.admit({ accountId: account.id, requestId: fresh, key: terms, model: 'm', amount: 3000, tokens: 0 });
+    // The stale hold's expiry is past, so the object's alarm is due at once.
+    expect(await usageRow(stale, 5000, account.id)).toMatchObject({ status: 'failed', cost: 0 });
+    await runDurableObjectAlarm(stub); // running it again is harmless
+    expect(await stub.balance(account.id)).toBe(997_000); // the fresh hold is still open
+    await stub.settle(account.id, stale, {
+      channel: 'c', input_tokens: 1000, output_tokens: 1000, cached_tokens: 0, cost: 7000, reported_cost: 7000, capped: false,
+      status: 'success', latency_ms: 1, first_byte_ms: 1, estimated: false, created_at: new Date().toISOString(), tokens_used: 2000,
+    });
     expect(await balanceOf(account.id)).toBe(1_000_000);
-    expect((await usageRow(requestId)).status).toBe('failed');
-    await expectLedgerInvariant(account.id);
-  });
-
-  it('sweeps a hold that no isolate settled: released in full, nothing charged, and a late settlement is a no-op', async () => {
-    const account = await newAccount({ credit: 1 });
-    const key = await newKey(account.id);
-    const { model: modelId } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }], PRICES);
-    const requestId = crypto.randomUUID();
-    expect(await placeHold(key.key, modelId, requestId, promptOnly(3500))).toEqual({ held: 7000, balance: 993_000 });
+    expect(await openHolds(account.id)).toBe(1);
     await expectLedgerInvariant(account.id, false);
-    expect(await sweepHolds(env as unknown as Env, Date.now() - 60 * 60_000)).toBe(0); // not stale yet
-    expect(await sweepHolds(env as unknown as Env, Date.now() + 61 * 60_000)).toBeGreaterThanOrEqual(1);
-    expect(await balanceOf(account.id)).toBe(1_000_000);
-    const row = await usageRow(requestId);
-    expect(row).toMatchObject({ status: 'failed', cost: 0 });
-    const model = (await getModel(db, modelId))!;
-    await settle(db, { requestId, principal: { accountId: account.id, keyId: key.id, keyName: key.name }, model, startedAt: 0, promptEstimate: 1, held: 7000 },
-      { status: 'success', channel: 'c', usage: { input_tokens: 1000, output_tokens: 1000, cached_tokens: 0 }, estimatedOutput: null, firstByteMs: 1 });
-    expect(await balanceOf(account.id)).toBe(1_000_000);
-    await expectLedgerInvariant(account.id);
   });
 });
 
@@ -256,7 +237,6 @@ describe('balance and cost are visible', () => {
     const res = await call('/v1/billing/balance', { key });
     expect(await res.json()).toEqual({ balance: 9.5, currency: 'usd' });
     expect(res.headers.get('x-tokengate-balance')).toBe('9.5');
-    expect((await call('/v1/models', { key })).headers.get('x-tokengate-balance')).toBe('9.5');
     const chat = await call('/v1/chat/completions', { method: 'POST', key, json: { model, messages: hello } });
     expect(Number(chat.headers.get('x-tokengate-balance'))).toBeLessThan(9.5);
     await usageRow(chat.headers.get('x-request-id')!);

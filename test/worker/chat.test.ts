@@ -19,7 +19,7 @@ describe('POST /v1/chat/completions, whole responses', () => {
     const row = await usageRow(res.headers.get('x-request-id')!);
     expect(row).toMatchObject({
       status: 'success', account_id: account.id, model, channel,
-      input_tokens: body.usage.prompt_tokens, output_tokens: body.usage.completion_tokens, estimated: 0,
+      input_tokens: body.usage.prompt_tokens, output_tokens: body.usage.completion_tokens, estimated: false,
     });
     // $2 / 1M input, $8 / 1M output, in micro-dollars, rounded up once.
     expect(row.cost).toBe(Math.ceil((body.usage.prompt_tokens * 2 + body.usage.completion_tokens * 8)));
@@ -123,7 +123,7 @@ describe('POST /v1/chat/completions, streams', () => {
     const [seen] = await recordedRequests(tag);
     expect(seen!.body.stream_options).toEqual({ include_usage: true });
     const row = await usageRow(res.headers.get('x-request-id')!);
-    expect(row).toMatchObject({ status: 'success', input_tokens: 16, output_tokens: 300, estimated: 0 });
+    expect(row).toMatchObject({ status: 'success', input_tokens: 16, output_tokens: 300, estimated: false });
     expect(row.first_byte_ms).not.toBeNull();
   });
 
@@ -140,7 +140,7 @@ describe('POST /v1/chat/completions, streams', () => {
     const res = await post(key, { model, messages: hello, stream: true });
     await res.text();
     const row = await usageRow(res.headers.get('x-request-id')!);
-    expect(row).toMatchObject({ status: 'success', estimated: 1 });
+    expect(row).toMatchObject({ status: 'success', estimated: true });
     expect(row.output_tokens).toBeGreaterThan(0);
     expect(row.cost).toBeGreaterThan(0);
   });
@@ -155,7 +155,7 @@ describe('POST /v1/chat/completions, streams', () => {
     expect(last.startsWith('event: error\ndata: ')).toBe(true);
     expect(JSON.parse(last.split('data: ')[1]!).error).toMatchObject({ type: 'upstream_error' });
     const row = await usageRow(res.headers.get('x-request-id')!);
-    expect(row).toMatchObject({ status: 'failed', estimated: 1 });
+    expect(row).toMatchObject({ status: 'failed', estimated: true });
     expect(row.output_tokens).toBeGreaterThan(0);
   });
 
@@ -186,7 +186,7 @@ describe('POST /v1/chat/completions, streams', () => {
     const { key, model } = await setup('openai/chat-stream-include-usage-gpt-4.1-nano.chunks.txt', 'delay=30');
     const row = await usageRow(await disconnectMidStream(key, model, { abort: true, cancel: true }));
     expect(row.status).toBe('cancelled');
-    expect(row.estimated).toBe(1);
+    expect(row.estimated).toBe(true);
     expect(row.output_tokens).toBeGreaterThan(0);
     expect(row.output_tokens).toBeLessThan(300);
     expect(row.cost).toBeGreaterThan(0);

@@ -22,7 +22,7 @@ describe('the built-in echo channel', () => {
     expect(body.choices[0].finish_reason).toBe('stop');
     expect(body.usage.completion_tokens).toBe(6);
     const row = await usageRow(res.headers.get('x-request-id')!);
-    expect(row).toMatchObject({ status: 'success', output_tokens: 6, input_tokens: body.usage.prompt_tokens, estimated: 0 });
+    expect(row).toMatchObject({ status: 'success', output_tokens: 6, input_tokens: body.usage.prompt_tokens, estimated: false });
   });
 
   it('streams word by word and ends with [DONE]', async () => {

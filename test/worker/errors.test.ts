@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import readme from '../../README.md?raw';
 import { ERRORS } from '../../src/errors';
-import { call, db, newAccount, newKey, setup } from './helpers';
+import { call, db, newAccount, newKey, setup, usageCount } from './helpers';
 
 describe('the error catalogue', () => {
   it("is the README's error table, row for row", () => {
@@ -21,10 +21,6 @@ async function expectError(res: Response, status: number, type: string) {
   expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
   expect(body.error.type).toBe(type);
   return body.error as { message: string; type: string; param: string | null; code: string };
-}
-
-async function usageCount(accountId: string) {
-  return (await db.prepare('SELECT COUNT(*) AS n FROM usage WHERE account_id = ?').bind(accountId).first<{ n: number }>())!.n;
 }
 
 describe('errors are OpenAI-shaped with the right status, and change nothing', () => {

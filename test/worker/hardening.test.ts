@@ -1,9 +1,10 @@
 import { HTTPException } from 'hono/http-exception';
 import { describe, expect, it } from 'vitest';
 import { toApiError } from '../../src/errors';
+import { holdMicros, holdSize } from '../../src/billing/hold';
 import { baseUrlProblem } from '../../src/proxy/base-url';
 import {
-  adminCall, balanceOf, call, db, expectLedgerInvariant, newAccount, newKey, newModel, recordedRequests, unique, usageRow,
+  adminCall, balanceOf, call, db, expectLedgerInvariant, newAccount, newKey, newModel, recordedRequests, unique, usageCount, usageRow,
 } from './helpers';
 
 /**
@@ -14,10 +15,6 @@ import {
 const hello = [{ role: 'user', content: 'Say hello' }];
 const post = (key: string, json: unknown, headers: Record<string, string> = {}) =>
   call('/v1/chat/completions', { method: 'POST', key, json, headers });
-
-async function usageCount(accountId: string) {
-  return (await db.prepare('SELECT COUNT(*) AS n FROM usage WHERE account_id = ?').bind(accountId).first<{ n: number }>())!.n;
-}
 
 async function ledgerCount(accountId: string) {
   return (await db.prepare('SELECT COUNT(*) AS n FROM ledger WHERE account_id = ?').bind(accountId).first<{ n: number }>())!.n;
@@ -173,11 +170,13 @@ describe('a request is never charged more than its hold', () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as any;
     const row = await usageRow(res.headers.get('x-request-id')!);
-    const hold = (await db.prepare("SELECT -amount AS held FROM ledger WHERE request_id = ? AND kind = 'hold'").bind(row.request_id).first<{ held: number }>())!.held;
+    // the hold, as the pre-flight sized it: newModel's $2 / $8 per 1M tokens
+    const prices = { id: model, input_price: 2_000_000, output_price: 8_000_000, cached_input_price: null, max_output_tokens: null, owned_by: 'x', groups: null, created_at: '' };
+    const hold = holdMicros(prices, holdSize({ model, messages: hello, max_tokens: 100 }), 16_384);
     expect(row.input_tokens).toBe(1_000_000_000_000); // what was reported
     expect(row.cost).toBe(hold); // what was charged
     expect(row.reported_cost).toBe(2_000_000_000_000 + 8 * row.output_tokens); // $2 per 1M × 10^12 tokens = $2M, in µ$
-    expect((row as unknown as { capped: number }).capped).toBe(1);
+    expect(row.capped).toBe(true);
     expect(body.usage.cost).toBe(hold / 1e6); // the client is shown what it is charged
     expect(await balanceOf(account.id)).toBe(10_000_000 - hold);
     await expectLedgerInvariant(account.id);

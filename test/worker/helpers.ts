@@ -1,12 +1,21 @@
 import { env, exports } from 'cloudflare:workers';
+import { runInDurableObject } from 'cloudflare:test';
 import { expect, inject } from 'vitest';
-import type { UsageRow } from '../../src/db/usage';
+import type { AccountState } from '../../src/account/object';
+import type { UsageRow } from '../../src/account/storage';
 
 /** Helpers shared by the worker tests. Each test makes its own accounts, keys, models and
  *  channels (unique ids), so test files can share one D1. */
 export const ADMIN_TOKEN = 'test-admin-token';
 export const UPSTREAM_KEY = 'sk-upstream-secret-never-leaks-0123456789abcdef';
 export const db = (env as unknown as { DB: D1Database }).DB;
+const accounts = (env as unknown as { ACCOUNTS: DurableObjectNamespace<AccountState> }).ACCOUNTS;
+
+/** The account's object, as the gateway reaches it. */
+export const accountObject = (accountId: string) => accounts.get(accounts.idFromName(accountId));
+
+/** Accounts this test file made, so a usage row can be found by its request id alone. */
+const made: string[] = [];
 
 const worker = (exports as unknown as { default: { fetch: (r: Request) => Promise<Response> } }).default;
 
@@ -36,6 +45,7 @@ export async function newAccount(opts: { credit?: number; group?: string } = {})
     group: opts.group,
   });
   if (status !== 201) throw new Error(`account: ${status} ${JSON.stringify(body)}`);
+  made.push(body.id);
   return body as { id: string; email: string; group: string; balance: number };
 }
 
@@ -82,19 +92,23 @@ export async function recordedRequests(id: string): Promise<Array<{ headers: Rec
   return (await fetch(`${inject('upstreamUrl')}/__requests?id=${id}`)).json();
 }
 
-/** A usage row as D1 returns it (estimated is 0/1 there). */
-export type UsageDbRow = Omit<UsageRow, 'estimated'> & { estimated: number };
-
-/** Settlement runs in waitUntil after the response; poll for its row. */
-export async function usageRow(requestId: string, timeoutMs = 5000): Promise<UsageDbRow> {
+/** The usage row of a request, from its account's object; `accountId` narrows the search
+ *  to one account, else every account this file made is asked. Settlement runs in
+ *  waitUntil after the response, so this polls. */
+export async function usageRow(requestId: string, timeoutMs = 5000, accountId?: string): Promise<UsageRow & { account_id: string }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const row = await db.prepare('SELECT * FROM usage WHERE request_id = ?').bind(requestId).first<UsageDbRow>();
-    if (row) return row;
+    for (const id of accountId ? [accountId] : made) {
+      const row = (await accountObject(id).usage(id, 1000)).find((r) => r.request_id === requestId);
+      if (row) return { ...row, account_id: id };
+    }
     if (Date.now() > deadline) throw new Error(`no usage row for ${requestId}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** How many usage rows the account has. */
+export const usageCount = async (accountId: string) => (await accountObject(accountId).usage(accountId, 100_000)).length;
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -115,33 +129,45 @@ export async function disconnectMidStream(key: string, model: string, how: { abo
   return res.headers.get('x-request-id')!;
 }
 
+/** The account's settled balance in D1, once its object has flushed every charge it holds. */
 export async function balanceOf(accountId: string): Promise<number> {
+  await accountObject(accountId).flushNow(accountId);
   return (await db.prepare('SELECT balance FROM accounts WHERE id = ?').bind(accountId).first<{ balance: number }>())!.balance;
 }
 
-/** The ledger invariant, checked after every scenario: balance = sum of ledger rows, ≥ 0,
- *  and no hold left open once every request has settled. */
+/** Flushes every account this file made, so no flush alarm is left to fire after the file's
+ *  tests (the test runtime closes D1 then). */
+export async function flushAccounts(): Promise<void> {
+  await Promise.all(made.map((id) => accountObject(id).flushNow(id)));
+}
+
+/** Requests admitted by the account's object and not yet settled. */
+export const openHolds = (accountId: string) =>
+  runInDurableObject(accountObject(accountId), (_instance, state) => state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM holds').one().n);
+
+/** The ledger invariant, checked after every scenario (its object flushed first): balance =
+ *  sum of ledger rows, ≥ 0, the reservation within it, integers only, and no hold left
+ *  open once every request has settled. */
 export async function expectLedgerInvariant(accountId: string, settled = true) {
-  const sum = (await db.prepare('SELECT COALESCE(SUM(amount), 0) AS s FROM ledger WHERE account_id = ?').bind(accountId).first<{ s: number }>())!.s;
   const balance = await balanceOf(accountId);
+  const sum = (await db.prepare('SELECT COALESCE(SUM(amount), 0) AS s FROM ledger WHERE account_id = ?').bind(accountId).first<{ s: number }>())!.s;
   expect(balance).toBe(sum);
   expect(balance).toBeGreaterThanOrEqual(0);
+  const { reserved } = (await db.prepare('SELECT reserved FROM accounts WHERE id = ?').bind(accountId).first<{ reserved: number }>())!;
+  expect(reserved).toBeGreaterThanOrEqual(0);
+  expect(reserved).toBeLessThanOrEqual(balance);
   // No floating-point money in D1: every stored amount is an INTEGER value.
   const reals = await db
     .prepare(
       `SELECT (SELECT COUNT(*) FROM ledger WHERE account_id = ?1 AND (typeof(amount) != 'integer' OR typeof(balance_after) != 'integer'))
-            + (SELECT COUNT(*) FROM accounts WHERE id = ?1 AND typeof(balance) != 'integer')
-            + (SELECT COUNT(*) FROM usage WHERE account_id = ?1 AND typeof(cost) != 'integer') AS n`,
+            + (SELECT COUNT(*) FROM accounts WHERE id = ?1 AND (typeof(balance) != 'integer' OR typeof(reserved) != 'integer'))
+            + (SELECT COUNT(*) FROM usage_daily WHERE account_id = ?1 AND typeof(cost) != 'integer') AS n`,
     )
     .bind(accountId)
     .first<{ n: number }>();
   expect(reals!.n).toBe(0);
-  if (settled) {
-    const open = (await db.prepare('SELECT COUNT(*) AS n FROM holds WHERE account_id = ?').bind(accountId).first<{ n: number }>())!.n;
-    expect(open).toBe(0);
-  }
+  if (settled) expect(await openHolds(accountId)).toBe(0);
 }
-
 
 /** The webhook secret the tests' worker is configured with. */
 export const WEBHOOK_SECRET = 'whsec_test_secret';

@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:workers';
-import { beforeAll } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
+import { flushAccounts } from './helpers';
 
 // Applies schema.sql (idempotent) to the test D1 before each test file.
 beforeAll(async () => {
@@ -7,3 +8,5 @@ beforeAll(async () => {
   const statements = (env as unknown as { SCHEMA: string[] }).SCHEMA;
   await db.batch(statements.map((s) => db.prepare(s)));
 });
+
+afterAll(flushAccounts);

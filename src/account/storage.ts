@@ -1,0 +1,256 @@
+import type { DailyTotal } from '../db/ledger';
+
+/**
+ * The SQLite storage of an account's object (object.ts): what it must still know after an
+ * eviction or a restart. Every query the object runs is here. Money is integer µ$, times
+ * are ms since the epoch except usage.created_at (ISO 8601, as the API shows it).
+ */
+const SCHEMA = `
+  -- One row: the account, and the funds as the last applied flush left them in D1.
+  CREATE TABLE IF NOT EXISTS funds (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    account_id TEXT NOT NULL,
+    balance INTEGER NOT NULL,        -- D1's balance after the last applied flush
+    reserved INTEGER NOT NULL,       -- D1's reserved after it: what this object may spend
+    seq INTEGER NOT NULL,            -- that flush's number (accounts.flushed_seq)
+    suspended INTEGER NOT NULL DEFAULT 0
+  );
+  -- Keys of the account this object has seen: what they were charged, and revocation.
+  CREATE TABLE IF NOT EXISTS keys (
+    id TEXT PRIMARY KEY,
+    spent INTEGER NOT NULL,          -- all charges, flushed or not (D1's api_keys.spent lags)
+    revoked INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE IF NOT EXISTS windows (
+    key_id TEXT NOT NULL, name TEXT NOT NULL, tat REAL NOT NULL, PRIMARY KEY (key_id, name)
+  );
+  -- Requests admitted and not yet settled; amount is their hold.
+  CREATE TABLE IF NOT EXISTS holds (
+    request_id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    key_name TEXT NOT NULL,
+    model TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    tokens INTEGER NOT NULL,         -- counted against the key's tpm until settled
+    tpm INTEGER,                     -- the key's tpm when admitted (to correct the window)
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS holds_key ON holds(key_id, created_at);
+  CREATE INDEX IF NOT EXISTS holds_age ON holds(created_at);
+  -- One row per settled request; flush is the number of the flush that charged it in D1
+  -- (NULL: not yet flushed).
+  CREATE TABLE IF NOT EXISTS usage (
+    request_id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    key_name TEXT NOT NULL,
+    model TEXT NOT NULL,
+    channel TEXT,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cached_tokens INTEGER NOT NULL,
+    cost INTEGER NOT NULL,
+    reported_cost INTEGER NOT NULL,
+    capped INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    latency_ms INTEGER NOT NULL,
+    first_byte_ms INTEGER,
+    estimated INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    flush INTEGER
+  );
+  CREATE INDEX IF NOT EXISTS usage_time ON usage(created_at);
+  CREATE INDEX IF NOT EXISTS usage_flush ON usage(flush);
+`;
+
+export type UsageStatus = 'success' | 'failed' | 'cancelled' | 'timeout';
+
+/** One request, as its usage row holds it. cost is µ$. */
+export interface UsageRow {
+  request_id: string;
+  key_id: string;
+  key_name: string;
+  model: string;
+  channel: string | null;
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens: number;
+  /** µ$ charged: reported_cost, capped at the request's hold. */
+  cost: number;
+  /** µ$ the reported (or estimated) tokens cost at the model's prices. */
+  reported_cost: number;
+  /** The charge was capped at the hold (reported_cost > cost). */
+  capped: boolean;
+  status: UsageStatus;
+  latency_ms: number;
+  first_byte_ms: number | null;
+  estimated: boolean;
+  created_at: string;
+}
+
+export interface Funds {
+  account_id: string;
+  balance: number;
+  reserved: number;
+  seq: number;
+  suspended: number;
+}
+
+export interface Hold {
+  request_id: string;
+  key_id: string;
+  key_name: string;
+  model: string;
+  amount: number;
+  tokens: number;
+  tpm: number | null;
+  created_at: number;
+}
+
+type StoredUsage = Omit<UsageRow, 'capped' | 'estimated'> & { capped: number; estimated: number; flush: number | null };
+
+const fromStored = ({ flush: _flush, ...r }: StoredUsage): UsageRow => ({ ...r, capped: r.capped === 1, estimated: r.estimated === 1 });
+
+export class AccountStorage {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(SCHEMA);
+  }
+
+  funds(): Funds | null {
+    return this.sql.exec<Funds & Record<string, SqlStorageValue>>('SELECT account_id, balance, reserved, seq, suspended FROM funds').toArray()[0] ?? null;
+  }
+
+  saveFunds(f: Funds): void {
+    this.sql.exec(
+      `INSERT INTO funds (id, account_id, balance, reserved, seq, suspended) VALUES (1, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET balance = excluded.balance, reserved = excluded.reserved, seq = excluded.seq, suspended = excluded.suspended`,
+      f.account_id, f.balance, f.reserved, f.seq, f.suspended,
+    );
+  }
+
+  /** The key's row, created with what D1 says it spent when this object first sees it. */
+  key(id: string, spentInD1: number): { spent: number; revoked: boolean } {
+    this.sql.exec('INSERT INTO keys (id, spent) VALUES (?, ?) ON CONFLICT (id) DO NOTHING', id, spentInD1);
+    const row = this.sql.exec<{ spent: number; revoked: number }>('SELECT spent, revoked FROM keys WHERE id = ?', id).one();
+    return { spent: row.spent, revoked: row.revoked === 1 };
+  }
+
+  revokeKey(id: string): void {
+    this.sql.exec('INSERT INTO keys (id, spent, revoked) VALUES (?, 0, 1) ON CONFLICT (id) DO UPDATE SET revoked = 1', id);
+  }
+
+  addKeySpend(id: string, amount: number): void {
+    this.sql.exec('UPDATE keys SET spent = spent + ? WHERE id = ?', amount, id);
+  }
+
+  tat(keyId: string, name: string): number {
+    return this.sql.exec<{ tat: number }>('SELECT tat FROM windows WHERE key_id = ? AND name = ?', keyId, name).toArray()[0]?.tat ?? 0;
+  }
+
+  setTat(keyId: string, name: string, tat: number): void {
+    this.sql.exec(
+      'INSERT INTO windows (key_id, name, tat) VALUES (?, ?, ?) ON CONFLICT (key_id, name) DO UPDATE SET tat = excluded.tat', keyId, name, tat,
+    );
+  }
+
+  /** µ$ held by open holds: in all, and for one key. */
+  held(): number {
+    return this.sql.exec<{ s: number }>('SELECT COALESCE(SUM(amount), 0) AS s FROM holds').one().s;
+  }
+
+  heldByKey(keyId: string): number {
+    return this.sql.exec<{ s: number }>('SELECT COALESCE(SUM(amount), 0) AS s FROM holds WHERE key_id = ?', keyId).one().s;
+  }
+
+  /** The key's holds younger than `sinceMs`: its requests in flight. */
+  inFlight(keyId: string, sinceMs: number): number {
+    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM holds WHERE key_id = ? AND created_at > ?', keyId, sinceMs).one().n;
+  }
+
+  addHold(h: Hold): void {
+    this.sql.exec(
+      'INSERT INTO holds (request_id, key_id, key_name, model, amount, tokens, tpm, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      h.request_id, h.key_id, h.key_name, h.model, h.amount, h.tokens, h.tpm, h.created_at,
+    );
+  }
+
+  /** Removes and returns the request's hold; null if it was settled or expired already. */
+  takeHold(requestId: string): Hold | null {
+    return this.sql.exec<Hold & Record<string, SqlStorageValue>>('DELETE FROM holds WHERE request_id = ? RETURNING *', requestId).toArray()[0] ?? null;
+  }
+
+  /** Removes and returns the holds placed before `createdBeforeMs`. */
+  takeHoldsBefore(createdBeforeMs: number): Hold[] {
+    return this.sql.exec<Hold & Record<string, SqlStorageValue>>('DELETE FROM holds WHERE created_at < ? RETURNING *', createdBeforeMs).toArray();
+  }
+
+  oldestHold(): number | null {
+    return this.sql.exec<{ t: number | null }>('SELECT MIN(created_at) AS t FROM holds').one().t;
+  }
+
+  addUsage(u: UsageRow): void {
+    this.sql.exec(
+      `INSERT INTO usage (request_id, key_id, key_name, model, channel, input_tokens, output_tokens, cached_tokens, cost,
+         reported_cost, capped, status, latency_ms, first_byte_ms, estimated, created_at, flush)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (request_id) DO NOTHING`,
+      u.request_id, u.key_id, u.key_name, u.model, u.channel, u.input_tokens, u.output_tokens, u.cached_tokens, u.cost,
+      u.reported_cost, u.capped ? 1 : 0, u.status, u.latency_ms, u.first_byte_ms, u.estimated ? 1 : 0, u.created_at,
+    );
+  }
+
+  /** µ$ charged by settled requests that D1 does not have yet: not flushed, or in flushes after `appliedSeq`. */
+  unflushed(appliedSeq: number): number {
+    return this.sql
+      .exec<{ s: number }>('SELECT COALESCE(SUM(cost), 0) AS s FROM usage WHERE flush IS NULL OR flush > ?', appliedSeq)
+      .one().s;
+  }
+
+  /** Puts every row not yet in a flush into flush `seq`. */
+  stage(seq: number): void {
+    this.sql.exec('UPDATE usage SET flush = ? WHERE flush IS NULL', seq);
+  }
+
+  /** Whether rows wait in flush `seq` (staged, not known to be applied). */
+  isStaged(seq: number): boolean {
+    return this.sql.exec('SELECT 1 FROM usage WHERE flush = ? LIMIT 1', seq).toArray().length > 0;
+  }
+
+  /** What flush `seq` charges: in all, per key, and per day, key and model. */
+  flushContents(seq: number): { amount: number; requests: number; keys: Array<{ key_id: string; amount: number }>; daily: DailyTotal[] } {
+    const totals = this.sql.exec<{ amount: number; requests: number }>(
+      'SELECT COALESCE(SUM(cost), 0) AS amount, COUNT(*) AS requests FROM usage WHERE flush = ?', seq,
+    ).one();
+    const keys = this.sql
+      .exec<{ key_id: string; amount: number }>('SELECT key_id, SUM(cost) AS amount FROM usage WHERE flush = ? GROUP BY key_id', seq)
+      .toArray();
+    const daily = this.sql
+      .exec<DailyTotal & Record<string, SqlStorageValue>>(
+        `SELECT substr(created_at, 1, 10) AS day, key_id, model, COUNT(*) AS requests, SUM(status != 'success') AS failed,
+           SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cached_tokens) AS cached_tokens, SUM(cost) AS cost
+         FROM usage WHERE flush = ? GROUP BY day, key_id, model`,
+        seq,
+      )
+      .toArray();
+    return { ...totals, keys, daily };
+  }
+
+  hasUnflushed(): boolean {
+    return this.sql.exec('SELECT 1 FROM usage WHERE flush IS NULL LIMIT 1').toArray().length > 0;
+  }
+
+  /** Newest first. */
+  listUsage(limit: number): UsageRow[] {
+    return this.sql
+      .exec<StoredUsage & Record<string, SqlStorageValue>>('SELECT * FROM usage ORDER BY created_at DESC, rowid DESC LIMIT ?', limit)
+      .toArray()
+      .map(fromStored);
+  }
+
+  /** Forgets flushed rows older than `beforeIso`; unflushed rows stay until they are in D1. */
+  dropUsageBefore(beforeIso: string): void {
+    this.sql.exec('DELETE FROM usage WHERE created_at < ? AND flush IS NOT NULL', beforeIso);
+  }
+
+  oldestUsage(): string | null {
+    return this.sql.exec<{ t: string | null }>('SELECT MIN(created_at) AS t FROM usage').one().t;
+  }
+}
