@@ -34,6 +34,7 @@ export default defineConfig({
                 SCHEMA: schemaStatements(),
                 UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '1500',
                 UPSTREAM_IDLE_TIMEOUT_MS: '1500',
+                CACHE_SECONDS: '2',
                 STRIPE_SECRET_KEY: 'sk_test_fake_0123456789',
                 STRIPE_WEBHOOK_SECRET: 'whsec_test_secret',
                 STRIPE_API_BASE: stripeApiBase,
