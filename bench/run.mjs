@@ -3,10 +3,12 @@
 // upstream directly, measured side by side in one run on the same workerd:
 //   (a) direct       — the fake upstream, called straight from the load generator
 //   (b) pass-through — bench/passthrough.js in workerd (Miniflare): fetch, return the body
-//   (b+s) storage    — bench/storage-floor.js: (b) plus the D1 and Durable Object round
-//                      trips Tokengate makes, without its logic (see that file)
+//   (b+s) storage    — bench/storage-floor.js: (b) plus the Durable Object round trips
+//                      Tokengate makes per request in steady state, without its logic
 //   (c) tokengate    — the bundle `wrangler deploy` ships, in workerd (Miniflare), with auth,
-//                      rate limits (a Durable Object call per request) and billing on
+//                      rate limits and billing on (the account's object on every request)
+// and, for the storage counts only, (c) again built from bench/counting.ts, which counts
+// what goes through its D1 and Durable Object bindings.
 // Load comes from a second process (bench/load.mjs); every run is bounded in time and
 // count, follows a warm-up, and is repeated; medians are reported. Prints one table and
 // writes bench/results.json. Nothing here asserts a threshold.
@@ -27,13 +29,14 @@ const EVENTS = 100; // the "100-event stream"
 const PAUSED = { events: 20, pauseMs: 10 };
 
 // ---------- build and bundle size ----------
-function build(minify) {
+function build(minify, entry = []) {
   const outdir = mkdtempSync(join(tmpdir(), 'tokengate-bench-'));
-  execFileSync(join(root, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', outdir, ...(minify ? ['--minify'] : [])], { cwd: root, env, stdio: 'pipe' });
+  execFileSync(join(root, 'node_modules/.bin/wrangler'), ['deploy', ...entry, '--dry-run', '--outdir', outdir, ...(minify ? ['--minify'] : [])], { cwd: root, env, stdio: 'pipe' });
   return outdir;
 }
 const outdir = build(false);
 const minDir = build(true);
+const countDir = build(false, ['bench/counting.ts']);
 const raw = readFileSync(join(outdir, 'index.js'));
 const minified = readFileSync(join(minDir, 'index.js'));
 const bundle = { raw_kb: raw.length / 1024, minified_kb: minified.length / 1024, gzip_kb: gzipSync(minified).length / 1024 };
@@ -83,38 +86,46 @@ const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/s
 const passthrough = await startMiniflare({ modules: true, scriptPath: join(root, 'bench/passthrough.js'), bindings: { UPSTREAM: upstreamBase } });
 const storage = await startMiniflare({
   modules: true, scriptPath: join(root, 'bench/storage-floor.js'), bindings: { UPSTREAM: upstreamBase },
-  d1Databases: ['DB'], durableObjects: { COUNTER: { className: 'Counter', useSQLite: true } },
+  durableObjects: { COUNTER: { className: 'Counter', useSQLite: true } },
 });
-const gateway = await startMiniflare({
+const gatewayOptions = (dir, script) => ({
   modules: true,
-  modulesRoot: outdir,
-  scriptPath: join(outdir, 'index.js'),
+  modulesRoot: dir,
+  scriptPath: join(dir, script),
   d1Databases: ['DB'],
-  durableObjects: { RATE_LIMITER: { className: 'RateLimiter', useSQLite: true } },
+  durableObjects: { ACCOUNTS: { className: 'AccountState', useSQLite: true } },
   bindings: { ADMIN_TOKEN: 'bench-admin', BENCH_UPSTREAM_KEY: 'sk-bench-upstream', UPSTREAM_IDLE_TIMEOUT_MS: '60000' },
 });
+const gateway = await startMiniflare(gatewayOptions(outdir, 'index.js'));
+const counted = await startMiniflare(gatewayOptions(countDir, 'counting.js'));
 
 // ---------- gateway setup: schema, an account, a rate-limited key, models, channels ----------
-const db = await gateway.mf.getD1Database('DB');
-const schema = readFileSync(join(root, 'schema.sql'), 'utf8').replace(/--.*$/gm, '').split(/;\s*\n/).map((s) => s.trim()).filter(Boolean);
-await db.batch(schema.map((s) => db.prepare(s)));
-async function admin(method, path, body) {
-  const res = await fetch(`${gateway.url}/admin${path}`, { method, headers: { authorization: 'Bearer bench-admin', 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-  return res.json();
-}
-const account = await admin('POST', '/accounts', { email: 'bench@example.com', credit: 1_000_000 });
-// Limits on, far above what the bench sends, so every request takes the full path.
-const { key } = await admin('POST', `/accounts/${account.id}/keys`, { name: 'bench', rpm: 100_000_000, tpm: 1_000_000_000, max_concurrency: 10_000 });
 const scenarios = { json: [1, 0], stream: [EVENTS, 0], paused: [PAUSED.events, PAUSED.pauseMs], long: [plan.streamEvents, plan.streamPauseMs] };
-for (const [name, [events, pause]] of Object.entries(scenarios)) {
-  await admin('PUT', `/models/bench-${name}`, { input_price: 1, output_price: 2 });
-  await admin('PUT', `/channels/bench-${name}`, { kind: 'openai', base_url: `${upstreamBase}/s/${events}/${pause}/v1`, api_key_secret: 'BENCH_UPSTREAM_KEY', models: { [`bench-${name}`]: 'gpt-4.1-nano' } });
+const schema = readFileSync(join(root, 'schema.sql'), 'utf8').replace(/--.*$/gm, '').split(/;\s*\n/).map((s) => s.trim()).filter(Boolean);
+async function setUp(target) {
+  const db = await target.mf.getD1Database('DB');
+  await db.batch(schema.map((s) => db.prepare(s)));
+  async function admin(method, path, body) {
+    const res = await fetch(`${target.url}/admin${path}`, { method, headers: { authorization: 'Bearer bench-admin', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return res.json();
+  }
+  const account = await admin('POST', '/accounts', { email: 'bench@example.com', credit: 1_000_000 });
+  // Limits on, far above what the bench sends, so every request takes the full path.
+  const { key } = await admin('POST', `/accounts/${account.id}/keys`, { name: 'bench', rpm: 100_000_000, tpm: 1_000_000_000, max_concurrency: 10_000 });
+  for (const [name, [events, pause]] of Object.entries(scenarios)) {
+    await admin('PUT', `/models/bench-${name}`, { input_price: 1, output_price: 2 });
+    await admin('PUT', `/channels/bench-${name}`, { kind: 'openai', base_url: `${upstreamBase}/s/${events}/${pause}/v1`, api_key_secret: 'BENCH_UPSTREAM_KEY', models: { [`bench-${name}`]: 'gpt-4.1-nano' } });
+  }
+  return { db, key };
 }
+const { key } = await setUp(gateway);
+const countedSetup = await setUp(counted);
 
 // ---------- load ----------
 const targets = {
   tokengate: (s) => ({ url: `${gateway.url}/v1/chat/completions`, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, model: `bench-${s}` }),
+  counted: (s) => ({ url: `${counted.url}/v1/chat/completions`, headers: { authorization: `Bearer ${countedSetup.key}`, 'content-type': 'application/json' }, model: `bench-${s}` }),
   passthrough: (s) => ({ url: `${passthrough.url}/s/${scenarios[s].join('/')}/v1/chat/completions`, headers: { 'content-type': 'application/json' }, model: 'gpt-4.1-nano' }),
   storage: (s) => ({ url: `${storage.url}/s/${scenarios[s].join('/')}/v1/chat/completions`, headers: { 'content-type': 'application/json' }, model: 'gpt-4.1-nano' }),
   direct: (s) => ({ url: `${upstreamBase}/s/${scenarios[s].join('/')}/v1/chat/completions`, headers: { 'content-type': 'application/json' }, model: 'gpt-4.1-nano' }),
@@ -169,6 +180,45 @@ for (const [scenario, c] of [['json', 1], ['json', 32], ['stream', 1], ['stream'
     if (r.errors) console.error(`${scenario} c=${c} ${target}: ${r.errors} errors`);
   }
 }
+// ---------- storage counted per request ----------
+// Steady state (a warm isolate, the account's reservation taken): what one request does
+// before its upstream call, one client at a time; then under load (c=32), what reaches
+// D1 in all, flushes included (FLUSH_DELAY_SECONDS is 2: the run waits for the last one).
+const benchCounts = async (path) => (await fetch(`${counted.url}/__bench/${path}`, { method: path === 'reset' ? 'POST' : 'GET' })).json().catch(() => null);
+const d1Rows = async () => {
+  const { results } = await countedSetup.db.prepare('SELECT (SELECT COUNT(*) FROM ledger) + (SELECT COUNT(*) FROM usage_daily) + (SELECT COUNT(*) FROM accounts) + (SELECT COUNT(*) FROM api_keys) AS n').all();
+  return results[0].n;
+};
+const sizeNow = async () => (await countedSetup.db.prepare('SELECT 1').run()).meta.size_after;
+async function countRun(scenario, concurrency) {
+  await load('counted', scenario, concurrency, plan.warmup);
+  await new Promise((r) => setTimeout(r, 3000));
+  await benchCounts('reset');
+  const rows0 = await d1Rows();
+  const size0 = await sizeNow();
+  const r = await load('counted', scenario, concurrency, plan.seconds * plan.reps);
+  await new Promise((r) => setTimeout(r, 3000));
+  const c = await benchCounts('counts');
+  const n = c.requests;
+  const both = (field) => c.worker[field] + c.object[field];
+  const calls = (side) => Object.values(side.do_calls).reduce((a, b) => a + b, 0);
+  return {
+    requests: n,
+    errors: r.errors,
+    d1_statements_before_upstream: c.before_upstream.requests ? c.before_upstream.d1_statements / c.before_upstream.requests : null,
+    do_round_trips_before_upstream: c.before_upstream.requests ? c.before_upstream.do_calls / c.before_upstream.requests : null,
+    do_round_trips: calls(c.worker) / n,
+    do_calls: c.worker.do_calls,
+    d1_statements: both('d1_statements') / n,
+    d1_write_transactions: both('d1_write_transactions') / n,
+    d1_rows_written: both('d1_rows_written') / n,
+    d1_rows_added_per_1000: (((await d1Rows()) - rows0) / n) * 1000,
+    d1_bytes_added: ((await sizeNow()) - size0) / n,
+    object_d1_write_transactions: c.object.d1_write_transactions,
+  };
+}
+results.storage = { 'json/c1': await countRun('json', 1), 'json/c32': await countRun('json', 32), 'stream/c32': await countRun('stream', 32) };
+
 results.memory_kb_per_stream = { tokengate: await memoryPerStream('tokengate'), passthrough: await memoryPerStream('passthrough'), storage: await memoryPerStream('storage') };
 
 // ---------- report ----------
@@ -203,6 +253,12 @@ for (const [name, k] of [['first byte', 'ttfb'], ['last byte', '']]) {
   const m = results.memory_kb_per_stream;
   row(`memory per open stream (${plan.streams} open)`, m.tokengate, m.passthrough, null, `+${fmt(m.tokengate - m.passthrough, 1)} KB over (b)`, 'KB', m.storage);
 }
+for (const [name, k] of [['non-stream, c=1', 'json/c1'], ['non-stream, c=32', 'json/c32'], [`stream (${EVENTS} ev), c=32`, 'stream/c32']]) {
+  const st = results.storage[k];
+  row(`D1 statements / DO round trips before upstream, ${name}`, `${fmt(st.d1_statements_before_upstream, 3)} / ${fmt(st.do_round_trips_before_upstream, 3)}`, null, null, `per request, ${st.requests} requests`, 'count');
+  row(`D1 write transactions / rows written per request, ${name}`, `${fmt(st.d1_write_transactions, 4)} / ${fmt(st.d1_rows_written, 3)}`, null, null, `DO round trips per request ${fmt(st.do_round_trips, 2)}`, 'count');
+  row(`D1 bytes added per request / rows per 1,000, ${name}`, `${fmt(st.d1_bytes_added, 1)} / ${fmt(st.d1_rows_added_per_1000, 2)}`, null, null, '', 'B / rows');
+}
 row('bundle raw / minified / gzipped', `${fmt(bundle.raw_kb, 0)} / ${fmt(bundle.minified_kb, 0)} / ${fmt(bundle.gzip_kb, 0)}`, null, null, '', 'KB');
 results.table = rows;
 
@@ -216,6 +272,7 @@ writeFileSync(join(root, 'bench/results.json'), `${JSON.stringify(results, null,
 console.log(`\nwrote bench/results.json (${quick ? 'quick mode' : `${plan.reps} repetitions of ${plan.seconds} s, medians`})`);
 
 await gateway.mf.dispose();
+await counted.mf.dispose();
 await passthrough.mf.dispose();
 await storage.mf.dispose();
 upstream.child.kill();

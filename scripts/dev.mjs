@@ -42,6 +42,9 @@ INSERT OR IGNORE INTO models (id, input_price, output_price, owned_by, created_a
   VALUES ('echo', 1000000, 2000000, 'tokengate', ${q(now)});
 INSERT OR IGNORE INTO channels (id, kind, base_url, api_key_secret, models, priority, weight, enabled, updated_at)
   VALUES ('echo', 'echo', 'http://echo.invalid', 'NONE', '{"echo":"echo"}', 0, 1, 1, ${q(now)});
+-- fails on a database an older Tokengate made (CREATE IF NOT EXISTS adds no columns)
+SELECT reserved, flushed_seq FROM accounts LIMIT 0;
+SELECT requests FROM ledger LIMIT 0;
 `;
 const sqlFile = join(root, '.wrangler', 'dev-seed.sql');
 writeFileSync(sqlFile, readFileSync(join(root, 'schema.sql'), 'utf8') + seed);
@@ -49,7 +52,9 @@ writeFileSync(sqlFile, readFileSync(join(root, 'schema.sql'), 'utf8') + seed);
 const migrate = spawnSync(wrangler, ['d1', 'execute', 'tokengate', '--local', '--file', sqlFile], { cwd: root, env, encoding: 'utf8' });
 if (migrate.status !== 0) {
   process.stderr.write(migrate.stdout + migrate.stderr);
-  console.error('Could not prepare the local D1 database.');
+  console.error(/no such column/.test(migrate.stdout + migrate.stderr)
+    ? 'The local database was made by an older Tokengate. Remove it with `rm -rf .wrangler/state` and start again (the demo key is kept).'
+    : 'Could not prepare the local D1 database.');
   process.exit(1);
 }
 

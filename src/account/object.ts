@@ -94,7 +94,7 @@ export class AccountState extends DurableObject<Env> {
     for (let attempt = 0; ; attempt++) {
       const funds = this.funds!;
       if (funds.suspended) return { ok: false, reason: 'suspended' };
-      const key = this.store.key(r.key.id, r.key.spent);
+      const key = this.store.key(r.key.id, r.key.spent, funds.seq);
       if (key.revoked) return { ok: false, reason: 'revoked' };
       const { decision, commit } = decide(this.store, r.key.id, r.key.limits, r.tokens, nowMs);
       if (!decision.allowed) return { ok: false, reason: 'rate', rate: decision };
@@ -117,7 +117,7 @@ export class AccountState extends DurableObject<Env> {
         amount: r.amount, tokens: r.tokens, tpm: r.key.limits.tpm, created_at: nowMs,
       });
       this.held += r.amount;
-      await this.schedule();
+      await this.alarmBy(nowMs + config(this.env).HOLD_TIMEOUT_MINUTES * 60_000);
       return { ok: true, available: this.available(), rate: decision };
     }
   }
@@ -130,7 +130,7 @@ export class AccountState extends DurableObject<Env> {
     if (!hold) return;
     this.lastActive = Date.now();
     this.close(hold, receipt, nowMs);
-    await this.schedule();
+    await this.alarmBy(this.flushDueAt!);
   }
 
   /** The key is revoked: refused from its next request on, whatever an isolate remembers. */
@@ -214,7 +214,7 @@ export class AccountState extends DurableObject<Env> {
         created_at: new Date(now).toISOString(), tokens_used: 0,
       }, now);
     }
-    this.store.dropUsageBefore(new Date(now - cfg.USAGE_RETENTION_DAYS * 86_400_000).toISOString());
+    this.store.dropUsageBefore(new Date(now - cfg.USAGE_RETENTION_DAYS * 86_400_000).toISOString(), this.funds.seq);
     if (this.store.hasUnflushed() || this.store.isStaged(this.funds.seq + 1)) {
       this.flushDueAt = null;
       await this.exclusive(() => this.flush(UNLIMITED));
@@ -256,6 +256,7 @@ export class AccountState extends DurableObject<Env> {
     if (after?.flushed_seq !== seq) throw new Error(`flush ${seq} of ${funds.account_id} did not apply (D1 is at ${after?.flushed_seq})`);
     this.funds = { ...this.funds!, balance: after.balance, reserved: after.reserved, seq };
     this.store.saveFunds(this.funds);
+    this.store.applyKeySpend(seq);
     this.pending -= contents.amount;
     this.cap = UNLIMITED;
   }
@@ -276,8 +277,8 @@ export class AccountState extends DurableObject<Env> {
     this.store.saveFunds(this.funds);
   }
 
-  /** One alarm, at the earliest of: a flush due, the oldest hold's expiry, the oldest usage
-   *  row's retention, and the reservation's idle return. */
+  /** The alarm, at the earliest of: a flush due, the oldest hold's expiry, the oldest usage
+   *  row's retention, and the reservation's idle return (after each alarm). */
   private async schedule(): Promise<void> {
     const cfg = config(this.env);
     const oldestHold = this.store.oldestHold();
@@ -288,8 +289,11 @@ export class AccountState extends DurableObject<Env> {
       oldestUsage === null ? null : Date.parse(oldestUsage) + cfg.USAGE_RETENTION_DAYS * 86_400_000,
       this.funds && this.funds.reserved > 0 ? this.lastActive + cfg.RESERVE_IDLE_SECONDS * 1000 : null,
     ].filter((t): t is number => t !== null);
-    if (candidates.length === 0) return;
-    const at = Math.min(...candidates);
+    if (candidates.length > 0) await this.alarmBy(Math.min(...candidates));
+  }
+
+  /** Makes sure the alarm comes no later than `at` (the alarm itself then schedules the next). */
+  private async alarmBy(at: number): Promise<void> {
     if (this.alarmAt !== null && this.alarmAt <= at) return;
     this.alarmAt = at;
     await this.ctx.storage.setAlarm(at);

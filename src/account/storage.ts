@@ -15,14 +15,16 @@ const SCHEMA = `
     seq INTEGER NOT NULL,            -- that flush's number (accounts.flushed_seq)
     suspended INTEGER NOT NULL DEFAULT 0
   );
-  -- Keys of the account this object has seen: what they were charged, and revocation.
+  -- Keys of the account this object has seen: what their applied flushes charged (the
+  -- rest is in usage rows not yet applied), and revocation.
   CREATE TABLE IF NOT EXISTS keys (
     id TEXT PRIMARY KEY,
-    spent INTEGER NOT NULL,          -- all charges, flushed or not (D1's api_keys.spent lags)
+    spent INTEGER NOT NULL,
     revoked INTEGER NOT NULL DEFAULT 0
   );
+  -- Each key's GCRA windows (theoretical arrival times, µs), as ratelimit/windows.ts keeps them.
   CREATE TABLE IF NOT EXISTS windows (
-    key_id TEXT NOT NULL, name TEXT NOT NULL, tat REAL NOT NULL, PRIMARY KEY (key_id, name)
+    key_id TEXT PRIMARY KEY, requests REAL NOT NULL DEFAULT 0, tokens REAL NOT NULL DEFAULT 0
   );
   -- Requests admitted and not yet settled; amount is their hold.
   CREATE TABLE IF NOT EXISTS holds (
@@ -110,7 +112,12 @@ type StoredUsage = Omit<UsageRow, 'capped' | 'estimated'> & { capped: number; es
 
 const fromStored = ({ flush: _flush, ...r }: StoredUsage): UsageRow => ({ ...r, capped: r.capped === 1, estimated: r.estimated === 1 });
 
+/** Reads of keys and windows are served from memory (this object is their only writer);
+ *  every write goes to SQLite at once. */
 export class AccountStorage {
+  private readonly keys = new Map<string, { spent: number; revoked: boolean }>();
+  private readonly windowsByKey = new Map<string, { requests: number; tokens: number }>();
+
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
   }
@@ -127,29 +134,62 @@ export class AccountStorage {
     );
   }
 
-  /** The key's row, created with what D1 says it spent when this object first sees it. */
-  key(id: string, spentInD1: number): { spent: number; revoked: boolean } {
-    this.sql.exec('INSERT INTO keys (id, spent) VALUES (?, ?) ON CONFLICT (id) DO NOTHING', id, spentInD1);
-    const row = this.sql.exec<{ spent: number; revoked: number }>('SELECT spent, revoked FROM keys WHERE id = ?', id).one();
-    return { spent: row.spent, revoked: row.revoked === 1 };
+  /** The key as this object knows it: created, when first seen, with what D1 says it spent;
+   *  `spent` counts every charge, applied to D1 (`appliedSeq`) or not. */
+  key(id: string, spentInD1: number, appliedSeq: number): { spent: number; revoked: boolean } {
+    let key = this.keys.get(id);
+    if (!key) {
+      this.sql.exec('INSERT INTO keys (id, spent) VALUES (?, ?) ON CONFLICT (id) DO NOTHING', id, spentInD1);
+      const row = this.sql
+        .exec<{ spent: number; revoked: number }>(
+          `SELECT spent + (SELECT COALESCE(SUM(cost), 0) FROM usage WHERE key_id = ?1 AND (flush IS NULL OR flush > ?2)) AS spent, revoked
+           FROM keys WHERE id = ?1`,
+          id, appliedSeq,
+        )
+        .one();
+      key = { spent: row.spent, revoked: row.revoked === 1 };
+      this.keys.set(id, key);
+    }
+    return key;
   }
 
   revokeKey(id: string): void {
     this.sql.exec('INSERT INTO keys (id, spent, revoked) VALUES (?, 0, 1) ON CONFLICT (id) DO UPDATE SET revoked = 1', id);
+    this.keys.delete(id);
   }
 
+  /** A settled charge: in memory now, in the keys table once its flush is applied. */
   addKeySpend(id: string, amount: number): void {
-    this.sql.exec('UPDATE keys SET spent = spent + ? WHERE id = ?', amount, id);
+    const key = this.keys.get(id);
+    if (key) key.spent += amount;
   }
 
-  tat(keyId: string, name: string): number {
-    return this.sql.exec<{ tat: number }>('SELECT tat FROM windows WHERE key_id = ? AND name = ?', keyId, name).toArray()[0]?.tat ?? 0;
-  }
-
-  setTat(keyId: string, name: string, tat: number): void {
+  /** Flush `seq` was applied: what it charged each key is theirs for good. */
+  applyKeySpend(seq: number): void {
     this.sql.exec(
-      'INSERT INTO windows (key_id, name, tat) VALUES (?, ?, ?) ON CONFLICT (key_id, name) DO UPDATE SET tat = excluded.tat', keyId, name, tat,
+      `UPDATE keys SET spent = spent + (SELECT COALESCE(SUM(cost), 0) FROM usage WHERE flush = ?1 AND key_id = keys.id)
+       WHERE id IN (SELECT key_id FROM usage WHERE flush = ?1)`,
+      seq,
     );
+  }
+
+  /** A key's windows (0 = never used). */
+  windows(keyId: string): { requests: number; tokens: number } {
+    let w = this.windowsByKey.get(keyId);
+    if (!w) {
+      w = this.sql.exec<{ requests: number; tokens: number }>('SELECT requests, tokens FROM windows WHERE key_id = ?', keyId).toArray()[0]
+        ?? { requests: 0, tokens: 0 };
+      this.windowsByKey.set(keyId, w);
+    }
+    return w;
+  }
+
+  setWindows(keyId: string, w: { requests: number; tokens: number }): void {
+    this.sql.exec(
+      'INSERT INTO windows (key_id, requests, tokens) VALUES (?, ?, ?) ON CONFLICT (key_id) DO UPDATE SET requests = excluded.requests, tokens = excluded.tokens',
+      keyId, w.requests, w.tokens,
+    );
+    this.windowsByKey.set(keyId, w);
   }
 
   /** µ$ held by open holds: in all, and for one key. */
@@ -245,9 +285,10 @@ export class AccountStorage {
       .map(fromStored);
   }
 
-  /** Forgets flushed rows older than `beforeIso`; unflushed rows stay until they are in D1. */
-  dropUsageBefore(beforeIso: string): void {
-    this.sql.exec('DELETE FROM usage WHERE created_at < ? AND flush IS NOT NULL', beforeIso);
+  /** Forgets rows older than `beforeIso` whose flush was applied (up to `appliedSeq`); the
+   *  others stay until D1 has them. */
+  dropUsageBefore(beforeIso: string, appliedSeq: number): void {
+    this.sql.exec('DELETE FROM usage WHERE created_at < ? AND flush <= ?', beforeIso, appliedSeq);
   }
 
   oldestUsage(): string | null {

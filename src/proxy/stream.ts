@@ -1,6 +1,6 @@
 import { ApiError, errorBody, type ErrorCode } from '../errors';
 import { ChatStreamMeter, SseFramer } from './sse';
-import { TimeoutError, withTimeout } from './timeout';
+import { idleTimer } from './timeout';
 
 export type StreamEnd = 'success' | 'failed' | 'cancelled' | 'timeout';
 
@@ -30,76 +30,92 @@ export function errorEvent(message: string, code: ErrorCode): Uint8Array {
 }
 
 /**
- * The client's side of a streamed chat completion. Pull-driven: each upstream chunk is
- * read only when the client is ready for more, and handed on as soon as it holds complete
- * events (unchanged bytes where nothing was dropped), so nothing is buffered beyond one
- * partial event and no pump runs on its own. The meter sees every event on the way.
- * The stream ends in exactly one onEnd: upstream [DONE]/EOF, upstream error, idle
- * timeout, client cancel() or client disconnect (request signal).
+ * The client's side of a streamed chat completion: the upstream body piped through a
+ * TransformStream (workerd pumps a pipe natively; a JS pull loop per chunk measured several
+ * times its CPU, BENCHMARKS.md). Each chunk is handed on as soon as it holds complete events
+ * (its own bytes where nothing was dropped or rewritten), so nothing is buffered beyond one
+ * partial event, and the pipe's backpressure reads the upstream only as fast as the client
+ * takes it. The meter sees every event on the way. The stream ends in exactly one onEnd:
+ * upstream [DONE]/EOF, upstream error, idle timeout, client cancel or client disconnect
+ * (request signal); the ways that are not the client's add an error event, so a broken
+ * stream never looks complete.
  */
 export function meteredStream(upstream: ReadableStream<Uint8Array>, o: MeteredStreamOptions): ReadableStream<Uint8Array> {
-  const reader = upstream.getReader();
   const decoder = new TextDecoder();
   const framer = new SseFramer();
   let firstByteMs: number | null = null;
   let ended = false;
+  let controller!: TransformStreamDefaultController<Uint8Array>;
 
   const end = (how: StreamEnd) => {
     if (ended) return;
     ended = true;
+    idle.stop();
     o.clientSignal.removeEventListener('abort', onAbort);
     o.onEnd({ end: how, meter: o.meter, firstByteMs });
   };
+  /** The upstream failed or went silent: tell the client, close its stream (which cancels
+   *  the upstream through the pipe) and settle. */
+  const fail = (how: 'failed' | 'timeout', event: Uint8Array) => {
+    if (ended) return;
+    end(how);
+    try {
+      controller.enqueue(event);
+      controller.terminate();
+    } catch {
+      // the client's side is gone already
+    }
+  };
+  const idle = idleTimer(o.idleTimeoutMs, () => fail('timeout', errorEvent('The upstream stopped sending data.', 'upstream_timeout')));
+  // The client left: settle, and close its side, which cancels the upstream through the
+  // pipe so nothing more is generated.
   const onAbort = () => {
     end('cancelled');
-    reader.cancel('client disconnected').catch(() => {});
+    try {
+      controller.terminate();
+    } catch {
+      // closed already
+    }
   };
   o.clientSignal.addEventListener('abort', onAbort);
 
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        for (;;) {
-          const { done, value } = await withTimeout(reader.read(), o.idleTimeoutMs);
-          if (done) {
-            const rest = framer.flush();
-            if (rest) controller.enqueue(encoder.encode(o.meter.inspect(rest)));
-            const complete = o.meter.sawDone || o.meter.upstreamError !== null;
-            if (!complete) controller.enqueue(errorEvent('The upstream stream ended before completion.', 'upstream_incomplete'));
-            controller.close();
-            end(complete && o.meter.upstreamError === null ? 'success' : 'failed');
-            return;
-          }
-          const hadPending = framer.hasPending;
-          const events = framer.push(decoder.decode(value, { stream: true }));
-          let out = '';
-          let changed = false;
-          for (const event of events) {
-            const kept = o.meter.inspect(event);
-            if (kept !== event) changed = true;
-            out += kept;
-          }
-          if (out === '') continue;
-          firstByteMs ??= Date.now() - o.startedAt;
-          // Fast path: the chunk was exactly whole events, all kept; forward its own bytes.
-          controller.enqueue(!hadPending && !framer.hasPending && !changed ? value : encoder.encode(out));
-          return;
-        }
-      } catch (err) {
-        if (ended) return; // the client went away; the read was cancelled on purpose
-        const timedOut = err instanceof TimeoutError;
-        controller.enqueue(
-          timedOut
-            ? errorEvent('The upstream stopped sending data.', 'upstream_timeout')
-            : errorEvent('The upstream connection failed mid-stream.', 'upstream_error'),
-        );
-        controller.close();
-        reader.cancel().catch(() => {});
-        end(timedOut ? 'timeout' : 'failed');
+  const transform = new TransformStream<Uint8Array, Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+    transform(value, c) {
+      if (ended) return;
+      idle.touch();
+      const hadPending = framer.hasPending;
+      const events = framer.push(decoder.decode(value, { stream: true }));
+      let out = '';
+      let changed = false;
+      for (const event of events) {
+        const kept = o.meter.inspect(event);
+        if (kept !== event) changed = true;
+        out += kept;
       }
+      if (out === '') return;
+      firstByteMs ??= Date.now() - o.startedAt;
+      // Fast path: the chunk was exactly whole events, all kept; forward its own bytes.
+      c.enqueue(!hadPending && !framer.hasPending && !changed ? value : encoder.encode(out));
+    },
+    flush(c) {
+      if (ended) return;
+      const rest = framer.flush();
+      if (rest) c.enqueue(encoder.encode(o.meter.inspect(rest)));
+      const complete = o.meter.sawDone || o.meter.upstreamError !== null;
+      if (!complete) c.enqueue(errorEvent('The upstream stream ended before completion.', 'upstream_incomplete'));
+      end(complete && o.meter.upstreamError === null ? 'success' : 'failed');
     },
     cancel() {
-      onAbort();
+      end('cancelled');
     },
   });
+  // preventAbort: an upstream that fails mid-stream leaves the client's side open for the
+  // error event. A client that leaves errors the pipe too, after cancel()/the signal ended it.
+  upstream
+    .pipeTo(transform.writable, { preventAbort: true })
+    .catch(() => fail('failed', errorEvent('The upstream connection failed mid-stream.', 'upstream_error')));
+  return transform.readable;
 }

@@ -41,8 +41,9 @@ export function decide(
   store: AccountStorage, keyId: string, limits: Limits, tokens: number, nowMs: number,
 ): { decision: Decision; commit: () => void } {
   const now = nowMs * 1000;
-  const requests = limits.rpm === null ? null : checkWindow(store.tat(keyId, 'requests'), now, 1, limits.rpm);
-  const tokenCheck = limits.tpm === null ? null : checkWindow(store.tat(keyId, 'tokens'), now, tokens, limits.tpm);
+  const tats = store.windows(keyId);
+  const requests = limits.rpm === null ? null : checkWindow(tats.requests, now, 1, limits.rpm);
+  const tokenCheck = limits.tpm === null ? null : checkWindow(tats.tokens, now, tokens, limits.tpm);
   const full = limits.concurrency !== null && store.inFlight(keyId, nowMs - LEASE_MS) >= limits.concurrency;
   const reason =
     requests && !requests.allowed ? 'requests'
@@ -60,8 +61,7 @@ export function decide(
       tokens: tokenCheck && { limit: limits.tpm!, remaining: tokenCheck.remaining, resetMs: Math.ceil(tokenCheck.resetUs / 1000) },
     },
     commit: () => {
-      if (requests) store.setTat(keyId, 'requests', requests.tat);
-      if (tokenCheck) store.setTat(keyId, 'tokens', tokenCheck.tat);
+      if (requests || tokenCheck) store.setWindows(keyId, { requests: requests?.tat ?? tats.requests, tokens: tokenCheck?.tat ?? tats.tokens });
     },
   };
 }
@@ -72,6 +72,7 @@ export function correctTokens(store: AccountStorage, keyId: string, tpm: number 
   if (tpm === null) return;
   const now = nowMs * 1000;
   const delta = reserved - used;
-  const tat = store.tat(keyId, 'tokens');
-  store.setTat(keyId, 'tokens', delta >= 0 ? refund(tat, now, delta, tpm) : checkWindow(tat, now, -delta, tpm).tat);
+  if (delta === 0) return;
+  const tats = store.windows(keyId);
+  store.setWindows(keyId, { ...tats, tokens: delta > 0 ? refund(tats.tokens, now, delta, tpm) : checkWindow(tats.tokens, now, -delta, tpm).tat });
 }

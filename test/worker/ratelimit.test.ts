@@ -223,7 +223,7 @@ describe('rate limits through the gateway', () => {
     const stub = accountObject(account.id);
     const usedTokens = async () =>
       runInDurableObject(stub, (_i, state) => {
-        const row = state.storage.sql.exec<{ tat: number }>("SELECT tat FROM windows WHERE key_id = ? AND name = 'tokens'", key.id).toArray()[0];
+        const row = state.storage.sql.exec<{ tat: number }>('SELECT tokens AS tat FROM windows WHERE key_id = ?', key.id).toArray()[0];
         return row ? Math.round((row.tat - Date.now() * 1000) / (60_000_000 / 600)) : 0;
       });
     for (let i = 0; i < 2; i++) {

@@ -129,6 +129,7 @@ describe('crash safety', () => {
     await runInDurableObject(stub, (_instance, state) => {
       const seq = state.storage.sql.exec<{ seq: number }>('SELECT seq FROM funds').one().seq;
       state.storage.sql.exec('UPDATE funds SET seq = ?', seq - 1);
+      state.storage.sql.exec('UPDATE keys SET spent = spent - (SELECT COALESCE(SUM(cost), 0) FROM usage WHERE flush = ?1 AND key_id = keys.id)', seq);
     });
     await evictDurableObject(stub);
     // The restarted object promises nothing new until it knows where D1 stands, then retries.
@@ -140,6 +141,8 @@ describe('crash safety', () => {
     expect(rows.slice(0, after.ledger.length)).toEqual(after.ledger);
     expect(rows.slice(after.ledger.length)).toEqual([{ kind: 'settlement', amount: -COST, requests: 1 }]);
     expect(await balanceOf(account.id)).toBe(10_000_000 - 4 * COST);
+    const spent = await db.prepare('SELECT spent FROM api_keys WHERE account_id = ?').bind(account.id).first<{ spent: number }>();
+    expect(spent!.spent).toBe(4 * COST);
     await expectLedgerInvariant(account.id);
   });
 });
