@@ -37,8 +37,7 @@ const SCHEMA = `
     tpm INTEGER,                     -- the key's tpm when admitted (to correct the window)
     created_at INTEGER NOT NULL
   );
-  CREATE INDEX IF NOT EXISTS holds_key ON holds(key_id, created_at);
-  CREATE INDEX IF NOT EXISTS holds_age ON holds(created_at);
+  -- (No index: it holds only the requests in flight.)
   -- One row per settled request; flush is the number of the flush that charged it in D1
   -- (NULL: not yet flushed).
   CREATE TABLE IF NOT EXISTS usage (
@@ -60,7 +59,7 @@ const SCHEMA = `
     created_at TEXT NOT NULL,
     flush INTEGER
   );
-  CREATE INDEX IF NOT EXISTS usage_time ON usage(created_at);
+  -- Rows arrive in settlement order, so rowid order is time order: no index on created_at.
   CREATE INDEX IF NOT EXISTS usage_flush ON usage(flush);
 `;
 
@@ -280,7 +279,7 @@ export class AccountStorage {
   /** Newest first. */
   listUsage(limit: number): UsageRow[] {
     return this.sql
-      .exec<StoredUsage & Record<string, SqlStorageValue>>('SELECT * FROM usage ORDER BY created_at DESC, rowid DESC LIMIT ?', limit)
+      .exec<StoredUsage & Record<string, SqlStorageValue>>('SELECT * FROM usage ORDER BY rowid DESC LIMIT ?', limit)
       .toArray()
       .map(fromStored);
   }
@@ -292,6 +291,6 @@ export class AccountStorage {
   }
 
   oldestUsage(): string | null {
-    return this.sql.exec<{ t: string | null }>('SELECT MIN(created_at) AS t FROM usage').one().t;
+    return this.sql.exec<{ t: string | null }>('SELECT created_at AS t FROM usage ORDER BY rowid LIMIT 1').toArray()[0]?.t ?? null;
   }
 }

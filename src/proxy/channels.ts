@@ -7,6 +7,7 @@ import type { Route } from '../db/catalog';
  * A weight of 0 keeps a channel as a last resort of its priority.
  */
 export function orderRoutes(routes: Route[], random: () => number = Math.random): Route[] {
+  if (routes.length < 2) return routes;
   const byPriority = new Map<number, Route[]>();
   for (const r of routes) byPriority.set(r.priority, [...(byPriority.get(r.priority) ?? []), r]);
   const priorities = [...byPriority.keys()].sort((a, b) => b - a);

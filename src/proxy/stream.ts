@@ -88,13 +88,8 @@ export function meteredStream(upstream: ReadableStream<Uint8Array>, o: MeteredSt
       idle.touch();
       const hadPending = framer.hasPending;
       const events = framer.push(decoder.decode(value, { stream: true }));
-      let out = '';
-      let changed = false;
-      for (const event of events) {
-        const kept = o.meter.inspect(event);
-        if (kept !== event) changed = true;
-        out += kept;
-      }
+      if (events.length === 0) return;
+      const { out, changed } = o.meter.inspectEvents(events);
       if (out === '') return;
       firstByteMs ??= Date.now() - o.startedAt;
       // Fast path: the chunk was exactly whole events, all kept; forward its own bytes.

@@ -115,6 +115,24 @@ describe('crash safety', () => {
     await expectLedgerInvariant(account.id);
   });
 
+  it("keeps a key's spend across an eviction, flushed or not, so its spend limit still holds", async () => {
+    const account = await newAccount({ credit: 10 });
+    const key = await newKey(account.id, { spend_limit: 0.03 }); // each request holds ≈ $0.0082 at max_tokens 1000
+    const { model } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }], PRICES);
+    const stub = accountObject(account.id);
+    const spend = async () => usageRow((await post(key.key, { model, messages: hello, max_tokens: 100 })).headers.get('x-request-id')!, 5000, account.id);
+    for (let i = 0; i < 40; i++) await spend(); // 40 × 324 µ$ = 12,960 µ$
+    await stub.flushNow(account.id);
+    for (let i = 0; i < 40; i++) await spend(); // and 12,960 µ$ more, not flushed
+    await evictDurableObject(stub);
+    // 25,920 µ$ spent of 30,000: a hold of ≈ 8,200 µ$ no longer fits, a small one does
+    const big = await post(key.key, { model, messages: hello, max_tokens: 1000 });
+    expect(big.status).toBe(402);
+    expect(((await big.json()) as any).error.code).toBe('spend_limit_reached');
+    expect((await post(key.key, { model, messages: hello, max_tokens: 50 })).status).toBe(200);
+    await expectLedgerInvariant(account.id, false);
+  });
+
   it('applies a flush once however often it is retried (its answer lost, the object restarted)', async () => {
     const account = await newAccount({ credit: 10 });
     const { key } = await newKey(account.id);

@@ -3,6 +3,7 @@ import { inject } from 'vitest';
 import { ChatStreamMeter } from '../../src/proxy/sse';
 import { meteredStream, type StreamResult } from '../../src/proxy/stream';
 import { normaliseUsage } from '../../src/proxy/usage';
+import { estimateTokens } from '../../src/proxy/estimate';
 
 /**
  * The stream meter against every recorded OpenAI-format stream shape in test/fixtures,
@@ -25,8 +26,8 @@ function pieces(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
   });
 }
 
-async function relay(bytes: Uint8Array, includeUsage: boolean, size = 7) {
-  const meter = new ChatStreamMeter({ dropUsageOnly: !includeUsage });
+async function relay(bytes: Uint8Array, includeUsage: boolean, size = 7, publicModel?: string) {
+  const meter = new ChatStreamMeter({ dropUsageOnly: !includeUsage, publicModel });
   let result: StreamResult | undefined;
   const out = meteredStream(pieces(bytes, size), {
     meter,
@@ -60,6 +61,48 @@ const usageShapes: Array<[string, string, { input_tokens: number; output_tokens:
   ['xAI: reasoning outside completion_tokens', 'xai/chat-stream-grok-3-mini-reasoning-include-usage.chunks.txt', { input_tokens: 12, output_tokens: 342, cached_tokens: 11 }],
   ['xAI: tool call, reasoning outside completion_tokens', 'xai/chat-stream-grok-3-mini-tool-call.chunks.txt', { input_tokens: 307, output_tokens: 253, cached_tokens: 306 }],
 ];
+
+/** The reference count of generated text: every event parsed, its deltas' text fields and
+ *  tool calls counted (what ChatStreamMeter.inspect does for each event it parses). */
+function referenceEstimate(bytes: Uint8Array): number {
+  let text = '';
+  for (const event of new TextDecoder().decode(bytes).split(/\r?\n\r?\n/)) {
+    const data = event.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
+    if (!data.startsWith('{')) continue;
+    for (const choice of JSON.parse(data).choices ?? []) {
+      const delta = choice?.delta ?? {};
+      for (const field of ['content', 'reasoning_content', 'reasoning', 'refusal']) {
+        if (typeof delta[field] === 'string') text += delta[field];
+        else if (Array.isArray(delta[field])) text += JSON.stringify(delta[field]);
+      }
+      for (const call of delta.tool_calls ?? []) text += (call.function?.name ?? '') + (call.function?.arguments ?? '');
+    }
+  }
+  return estimateTokens(text);
+}
+
+/** Each event of a relayed stream, parsed (non-JSON events as their text). */
+const parsedEvents = (text: string) =>
+  text.split(/\r?\n\r?\n/).filter(Boolean).map((e) => {
+    const data = e.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
+    return data.startsWith('{') ? JSON.parse(data) : e;
+  });
+
+describe('reading text without parsing each event', () => {
+  const shapes = [...usageShapes.map(([, fixture]) => fixture), 'openai/chat-stream-no-include-usage-gpt-5-nano.sse'];
+  for (const fixture of shapes) {
+    it(`counts and renames as parsing every event would: ${fixture}`, async () => {
+      const bytes = await recorded(fixture);
+      const expected = parsedEvents(new TextDecoder().decode(bytes)).map((e) => (typeof e === 'object' && typeof e.model === 'string' ? { ...e, model: 'my-alias' } : e));
+      // one chunk holding every event, and 7-byte pieces (at most one event completes in each)
+      for (const size of [bytes.length, 7]) {
+        const { text, meter } = await relay(bytes, true, size, 'my-alias');
+        expect(meter.estimatedOutputTokens).toBe(referenceEstimate(bytes));
+        expect(parsedEvents(text)).toEqual(expected);
+      }
+    });
+  }
+});
 
 describe('usage from every recorded stream shape', () => {
   for (const [shape, fixture, expected] of usageShapes) {
