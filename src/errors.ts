@@ -59,6 +59,7 @@ export const ERRORS = {
   channel_misconfigured: entry(503, 'upstream_error', false),
   no_channel: entry(503, 'upstream_error'),
   billing_unavailable: entry(503, 'api_error', false),
+  account_unavailable: entry(503, 'api_error'),
   upstream_timeout: entry(504, 'upstream_error'),
 } as const satisfies Record<string, CatalogueEntry>;
 

@@ -20,34 +20,6 @@ export class TokenEstimator {
     }
   }
 
-  /**
-   * Adds the text of the JSON string whose opening quote is at `open` in `json`, counted as
-   * add() counts it decoded; returns the index of its closing quote, or -1 (having added
-   * nothing) when the string does not end there.
-   */
-  addJsonString(json: string, open: number): number {
-    let ascii = 0;
-    let other = 0;
-    for (let i = open + 1; i < json.length; i++) {
-      let code = json.charCodeAt(i);
-      if (code === 0x22) {
-        this.ascii += ascii;
-        this.other += other;
-        return i;
-      }
-      if (code === 0x5c) {
-        i++;
-        if (json[i] === 'u') {
-          code = Number.parseInt(json.slice(i + 1, i + 5), 16);
-          i += 4;
-        } else code = 0x20; // \n, \", \\ …: one ASCII character
-      }
-      if (code < 0x80) ascii++;
-      else if (code < 0xdc00 || code > 0xdfff) other++;
-    }
-    return -1;
-  }
-
   get tokens(): number {
     return Math.ceil(this.ascii / 4) + this.other;
   }

@@ -74,18 +74,6 @@ export interface MeterOptions {
   showCost?: (usage: Json, counts: TokenCounts) => Json;
 }
 
-/** What makes events need parsing: usage, errors, tool calls, array-valued text, any line
- *  that is not `data:` (event names, comments, CR line ends). */
-const NOT_SKIMMABLE = /"usage"\s*:\s*\{|"error"|"x_groq"|"tool_calls"|"(?:content|reasoning_content|reasoning|refusal)"\s*:\s*\[|\r|^(?!data: |$)/m;
-/** The opening of a text field of a delta, up to its string's opening quote. */
-const TEXT_FIELD = /"(?:content|reasoning_content|reasoning|refusal)":"/g;
-
-function occurrences(text: string, needle: string): number {
-  let n = 0;
-  for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + needle.length)) n++;
-  return n;
-}
-
 /**
  * Watches the events of an OpenAI-format chat stream as they pass: the usage (wherever the
  * provider puts it: a `choices: []` chunk, the last content chunk, Groq's `x_groq`), the
@@ -99,53 +87,11 @@ export class ChatStreamMeter {
   sawContent = false;
   upstreamError: unknown = null;
   private readonly output = new TokenEstimator();
-  /** The upstream's model member as its chunks write it, and the public one for it. */
-  private swap: { from: string; to: string } | null = null;
 
   constructor(private readonly o: MeterOptions) {}
 
   get estimatedOutputTokens(): number {
     return this.output.tokens;
-  }
-
-  /** Inspects consecutive complete events; returns what to forward and whether it differs. */
-  inspectEvents(events: string[]): { out: string; changed: boolean } {
-    const text = events.length === 1 ? events[0]! : events.join('');
-    const skimmed = this.skim(text);
-    if (skimmed !== null) return { out: skimmed, changed: skimmed !== text };
-    let out = '';
-    let changed = false;
-    for (const event of events) {
-      const kept = this.inspect(event);
-      if (kept !== event) changed = true;
-      out += kept;
-    }
-    return { out, changed };
-  }
-
-  /**
-   * After the first content, most events only carry the next piece of text. Events that
-   * can hold nothing else — only `data:` lines, no usage, error, tool call or array-valued
-   * text in them — are read without parsing their JSON, which is most of the meter's cost:
-   * their text fields counted as inspect() counts them decoded, [DONE] noted, and the
-   * upstream's model id swapped where every "model" member names it. Anything else returns
-   * null and is inspected event by event.
-   */
-  private skim(text: string): string | null {
-    if (!this.sawContent || NOT_SKIMMABLE.test(text)) return null;
-    let renamed = text;
-    if (this.o.publicModel !== undefined && text.includes('"model":')) {
-      if (this.swap === null || occurrences(text, '"model":') !== occurrences(text, this.swap.from)) return null;
-      renamed = text.replaceAll(this.swap.from, this.swap.to);
-    }
-    TEXT_FIELD.lastIndex = 0;
-    for (let m = TEXT_FIELD.exec(text); m; m = TEXT_FIELD.exec(text)) {
-      const close = this.output.addJsonString(text, m.index + m[0].length - 1);
-      if (close === -1) return null; // cannot happen in a complete event; parse to be sure
-      TEXT_FIELD.lastIndex = close + 1;
-    }
-    if (text.includes('data: [DONE]')) this.sawDone = true;
-    return renamed;
   }
 
   /** Inspects one complete event; returns what to forward: the event itself, or '' to drop it. */
@@ -195,10 +141,10 @@ export class ChatStreamMeter {
    */
   private renamed(raw: string, event: string | undefined, chunk: Json): string {
     const needle = `"model":${JSON.stringify(chunk.model)}`;
-    const replacement = `"model":${JSON.stringify(this.o.publicModel)}`;
-    this.swap = { from: needle, to: replacement };
     const at = raw.indexOf(needle);
-    if (at !== -1 && raw.indexOf(needle, at + 1) === -1) return raw.slice(0, at) + replacement + raw.slice(at + needle.length);
+    if (at !== -1 && raw.indexOf(needle, at + 1) === -1) {
+      return `${raw.slice(0, at)}"model":${JSON.stringify(this.o.publicModel)}${raw.slice(at + needle.length)}`;
+    }
     chunk.model = this.o.publicModel;
     return serialise(event, chunk);
   }

@@ -88,8 +88,13 @@ export function meteredStream(upstream: ReadableStream<Uint8Array>, o: MeteredSt
       idle.touch();
       const hadPending = framer.hasPending;
       const events = framer.push(decoder.decode(value, { stream: true }));
-      if (events.length === 0) return;
-      const { out, changed } = o.meter.inspectEvents(events);
+      let out = '';
+      let changed = false;
+      for (const event of events) {
+        const kept = o.meter.inspect(event);
+        if (kept !== event) changed = true;
+        out += kept;
+      }
       if (out === '') return;
       firstByteMs ??= Date.now() - o.startedAt;
       // Fast path: the chunk was exactly whole events, all kept; forward its own bytes.

@@ -81,7 +81,7 @@ export async function startRelay(
       tokens: promptEstimate + (body.max_completion_tokens ?? body.max_tokens ?? 0),
     });
   } catch (err) {
-    throw new ApiError('billing_unavailable', 'Billing is unavailable for this account right now; nothing was charged. Please retry shortly.', {
+    throw new ApiError('account_unavailable', 'Billing is unavailable for this account right now; nothing was charged. Please retry shortly.', {
       detail: `account object: ${String(err)}`,
     });
   }

@@ -95,7 +95,7 @@ describe("the rate windows in the account's object (GCRA)", () => {
 });
 
 describe("the unreachable-object policy", () => {
-  it('fails closed: 503 billing_unavailable, nothing sent upstream, nothing charged', async () => {
+  it('fails closed: 503 account_unavailable, nothing sent upstream, nothing charged', async () => {
     const tag = unique('down');
     const account = await newAccount({ credit: 10 });
     const { key } = await newKey(account.id);
@@ -111,7 +111,7 @@ describe("the unreachable-object policy", () => {
     await waitOnExecutionContext(ctx);
     expect(res.status).toBe(503);
     const { error } = (await res.json()) as any;
-    expect(error.code).toBe('billing_unavailable');
+    expect(error.code).toBe('account_unavailable');
     expect(error.message).not.toMatch(/overloaded/);
     expect(await recordedRequests(tag)).toEqual([]);
     expect(await openHolds(account.id)).toBe(0);

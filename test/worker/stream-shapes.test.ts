@@ -62,8 +62,8 @@ const usageShapes: Array<[string, string, { input_tokens: number; output_tokens:
   ['xAI: tool call, reasoning outside completion_tokens', 'xai/chat-stream-grok-3-mini-tool-call.chunks.txt', { input_tokens: 307, output_tokens: 253, cached_tokens: 306 }],
 ];
 
-/** The reference count of generated text: every event parsed, its deltas' text fields and
- *  tool calls counted (what ChatStreamMeter.inspect does for each event it parses). */
+/** The reference count of generated text, computed apart from the meter: every event
+ *  parsed, its deltas' text fields and tool calls counted. */
 function referenceEstimate(bytes: Uint8Array): number {
   let text = '';
   for (const event of new TextDecoder().decode(bytes).split(/\r?\n\r?\n/)) {
@@ -88,10 +88,10 @@ const parsedEvents = (text: string) =>
     return data.startsWith('{') ? JSON.parse(data) : e;
   });
 
-describe('reading text without parsing each event', () => {
+describe('counting and renaming every recorded stream shape', () => {
   const shapes = [...usageShapes.map(([, fixture]) => fixture), 'openai/chat-stream-no-include-usage-gpt-5-nano.sse'];
   for (const fixture of shapes) {
-    it(`counts and renames as parsing every event would: ${fixture}`, async () => {
+    it(`counts the text and renames the model of every event: ${fixture}`, async () => {
       const bytes = await recorded(fixture);
       const expected = parsedEvents(new TextDecoder().decode(bytes)).map((e) => (typeof e === 'object' && typeof e.model === 'string' ? { ...e, model: 'my-alias' } : e));
       // one chunk holding every event, and 7-byte pieces (at most one event completes in each)
