@@ -95,12 +95,15 @@ function countedNamespace(s: Side, ns: DurableObjectNamespace): DurableObjectNam
   });
 }
 
-const wrapped = new WeakMap<object, Env>();
+// One wrapped env per side (the Worker and its objects may be handed the same env object).
+const wrapped = new Map<Side, WeakMap<object, Env>>();
 function countedEnv(env: Env, s: Side): Env {
-  let out = wrapped.get(env);
+  const mine = wrapped.get(s) ?? new WeakMap<object, Env>();
+  wrapped.set(s, mine);
+  let out = mine.get(env);
   if (!out) {
-    out = { ...env, DB: countedDb(s, env.DB), ACCOUNTS: countedNamespace(s, env.ACCOUNTS as unknown as DurableObjectNamespace) as unknown as Env["ACCOUNTS"] };
-    wrapped.set(env, out);
+    out = { ...env, DB: countedDb(s, env.DB), ACCOUNTS: countedNamespace(s, env.ACCOUNTS as unknown as DurableObjectNamespace) as unknown as Env['ACCOUNTS'] };
+    mine.set(env, out);
   }
   return out;
 }
