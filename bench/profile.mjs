@@ -1,3 +1,8 @@
+// `node bench/profile.mjs [json|stream]`: a CPU profile of the bundle `wrangler deploy`
+// ships, under load (8 clients for 4 s, after 200 warm-up requests), taken with V8's
+// sampling profiler through Miniflare's inspector; prints the functions with the most self
+// time. What BENCHMARKS.md's "Where the time goes" is read from. Bounded in time; the
+// inspector listens on 127.0.0.1 only.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
