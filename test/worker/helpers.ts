@@ -92,15 +92,16 @@ export async function recordedRequests(id: string): Promise<Array<{ headers: Rec
   return (await fetch(`${inject('upstreamUrl')}/__requests?id=${id}`)).json();
 }
 
-/** The usage row of a request, from its account's object; `accountId` narrows the search
- *  to one account, else every account this file made is asked. Settlement runs in
- *  waitUntil after the response, so this polls. */
+/** The usage row of a request, read from its account's object's storage; `accountId`
+ *  narrows the search to one account, else every account this file made is asked.
+ *  Settlement runs in waitUntil after the response, so this polls. */
 export async function usageRow(requestId: string, timeoutMs = 5000, accountId?: string): Promise<UsageRow & { account_id: string }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     for (const id of accountId ? [accountId] : made) {
-      const row = (await accountObject(id).usage(id, 1000)).find((r) => r.request_id === requestId);
-      if (row) return { ...row, account_id: id };
+      const row = await runInDurableObject(accountObject(id), (_instance, state) =>
+        state.storage.sql.exec('SELECT * FROM usage WHERE request_id = ?', requestId).toArray()[0]);
+      if (row) return { ...(row as unknown as UsageRow), capped: row.capped === 1, estimated: row.estimated === 1, account_id: id };
     }
     if (Date.now() > deadline) throw new Error(`no usage row for ${requestId}`);
     await new Promise((r) => setTimeout(r, 25));
