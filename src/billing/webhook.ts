@@ -82,7 +82,9 @@ export async function handleStripeEvent(env: Env, payload: unknown): Promise<voi
       const topup = await byPaymentIntent(db, dispute.payment_intent);
       if (!topup) return unmatched(event);
       const record = { id: dispute.id, accountId: topup.account_id, amountCents: dispute.amount, status: event.type === 'charge.dispute.created' ? 'open' : dispute.status };
-      const open = await withReserveReleased(env, topup.account_id, () => recordDispute(db, event.id, event.type, record));
+      const apply = () => recordDispute(db, event.id, event.type, record);
+      // Only a lost dispute takes credit back; only then must the object give its reservation up.
+      const open = record.status === 'lost' ? await withReserveReleased(env, topup.account_id, apply) : await apply();
       // The account's object refuses its requests while a dispute is open, from the next one on.
       await accountState(env, topup.account_id).setSuspended(topup.account_id, open);
       return;

@@ -110,7 +110,7 @@ export interface Flush {
   reserve: number;
 }
 
-export const flushId = (accountId: string, seq: number) => `flush:${accountId}:${seq}`;
+const flushId = (accountId: string, seq: number) => `flush:${accountId}:${seq}`;
 
 /**
  * One D1 transaction per flush, applied exactly once: every statement runs only while

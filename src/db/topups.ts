@@ -111,7 +111,7 @@ export async function recordDispute(
 ): Promise<boolean> {
   const open = d.status !== 'won' && d.status !== 'lost' && d.status !== 'warning_closed';
   const amount = d.amountCents * CENT;
-  await db.batch([
+  const results = await db.batch([
     recordEvent(db, eventId, eventType),
     db
       .prepare(
@@ -122,7 +122,7 @@ export async function recordDispute(
     ...cappedDebitStatements(db, { accountId: d.accountId, kind: 'refund', max: d.status === 'lost' ? amount : 0, requestId: d.id, reason: 'Stripe dispute lost' }, {
       sql: 'EXISTS (SELECT 1 FROM stripe_events WHERE id = ?7)', binds: [eventId],
     }),
+    db.prepare("SELECT 1 FROM disputes WHERE account_id = ? AND status = 'open' LIMIT 1").bind(d.accountId),
   ]);
-  const stillOpen = await db.prepare("SELECT 1 FROM disputes WHERE account_id = ? AND status = 'open' LIMIT 1").bind(d.accountId).first();
-  return stillOpen !== null;
+  return (results.at(-1)?.results.length ?? 0) > 0;
 }
