@@ -111,14 +111,17 @@ type StoredUsage = Omit<UsageRow, 'capped' | 'estimated'> & { capped: number; es
 
 const fromStored = ({ flush: _flush, ...r }: StoredUsage): UsageRow => ({ ...r, capped: r.capped === 1, estimated: r.estimated === 1 });
 
-/** Reads of keys and windows are served from memory (this object is their only writer);
- *  every write goes to SQLite at once. */
+/** Reads of keys, windows and open holds are served from memory (this object is their
+ *  only writer); every write goes to SQLite at once. */
 export class AccountStorage {
   private readonly keys = new Map<string, { spent: number; revoked: boolean }>();
   private readonly windowsByKey = new Map<string, { requests: number; tokens: number }>();
+  /** Open holds by key: what admit() asks of them on every request, without a query. */
+  private readonly holdsByKey = new Map<string, Map<string, Pick<Hold, 'amount' | 'created_at'>>>();
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
+    for (const h of sql.exec<Hold & Record<string, SqlStorageValue>>('SELECT key_id, request_id, amount, created_at FROM holds')) this.remember(h);
   }
 
   funds(): Funds | null {
@@ -193,16 +196,22 @@ export class AccountStorage {
 
   /** µ$ held by open holds: in all, and for one key. */
   held(): number {
-    return this.sql.exec<{ s: number }>('SELECT COALESCE(SUM(amount), 0) AS s FROM holds').one().s;
+    let sum = 0;
+    for (const keyId of this.holdsByKey.keys()) sum += this.heldByKey(keyId);
+    return sum;
   }
 
   heldByKey(keyId: string): number {
-    return this.sql.exec<{ s: number }>('SELECT COALESCE(SUM(amount), 0) AS s FROM holds WHERE key_id = ?', keyId).one().s;
+    let sum = 0;
+    for (const h of this.holdsByKey.get(keyId)?.values() ?? []) sum += h.amount;
+    return sum;
   }
 
   /** The key's holds younger than `sinceMs`: its requests in flight. */
   inFlight(keyId: string, sinceMs: number): number {
-    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM holds WHERE key_id = ? AND created_at > ?', keyId, sinceMs).one().n;
+    let n = 0;
+    for (const h of this.holdsByKey.get(keyId)?.values() ?? []) if (h.created_at > sinceMs) n++;
+    return n;
   }
 
   addHold(h: Hold): void {
@@ -210,16 +219,33 @@ export class AccountStorage {
       'INSERT INTO holds (request_id, key_id, key_name, model, amount, tokens, tpm, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       h.request_id, h.key_id, h.key_name, h.model, h.amount, h.tokens, h.tpm, h.created_at,
     );
+    this.remember(h);
   }
 
   /** Removes and returns the request's hold; null if it was settled or expired already. */
   takeHold(requestId: string): Hold | null {
-    return this.sql.exec<Hold & Record<string, SqlStorageValue>>('DELETE FROM holds WHERE request_id = ? RETURNING *', requestId).toArray()[0] ?? null;
+    const hold = this.sql.exec<Hold & Record<string, SqlStorageValue>>('DELETE FROM holds WHERE request_id = ? RETURNING *', requestId).toArray()[0] ?? null;
+    if (hold) this.forget(hold);
+    return hold;
   }
 
   /** Removes and returns the holds placed before `createdBeforeMs`. */
   takeHoldsBefore(createdBeforeMs: number): Hold[] {
-    return this.sql.exec<Hold & Record<string, SqlStorageValue>>('DELETE FROM holds WHERE created_at < ? RETURNING *', createdBeforeMs).toArray();
+    const holds = this.sql.exec<Hold & Record<string, SqlStorageValue>>('DELETE FROM holds WHERE created_at < ? RETURNING *', createdBeforeMs).toArray();
+    for (const h of holds) this.forget(h);
+    return holds;
+  }
+
+  private remember(h: Pick<Hold, 'key_id' | 'request_id' | 'amount' | 'created_at'>): void {
+    let holds = this.holdsByKey.get(h.key_id);
+    if (!holds) this.holdsByKey.set(h.key_id, (holds = new Map()));
+    holds.set(h.request_id, { amount: h.amount, created_at: h.created_at });
+  }
+
+  private forget(h: Pick<Hold, 'key_id' | 'request_id'>): void {
+    const holds = this.holdsByKey.get(h.key_id);
+    holds?.delete(h.request_id);
+    if (holds?.size === 0) this.holdsByKey.delete(h.key_id);
   }
 
   oldestHold(): number | null {
