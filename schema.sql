@@ -22,6 +22,10 @@ CREATE TABLE IF NOT EXISTS accounts (
   balance     INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0),
   reserved    INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0 AND reserved <= balance),
   flushed_seq INTEGER NOT NULL DEFAULT 0,
+  -- console log-in (src/auth/password.ts): 'pbkdf2-sha256$<iterations>$<salt>$<hash>';
+  -- NULL = no password yet (an account made by the admin API until one is set)
+  password_hash TEXT,
+  suspended   INTEGER NOT NULL DEFAULT 0,       -- set by the operator: API use answers 403
   created_at  TEXT NOT NULL
 );
 
@@ -105,7 +109,7 @@ CREATE TABLE IF NOT EXISTS ledger (
   id             INTEGER PRIMARY KEY AUTOINCREMENT,
   account_id     TEXT NOT NULL REFERENCES accounts(id),
   kind           TEXT NOT NULL CHECK (kind IN
-                   ('signup', 'adjustment', 'hold', 'settlement', 'release', 'topup', 'refund')),
+                   ('signup', 'adjustment', 'hold', 'settlement', 'release', 'topup', 'refund', 'redemption')),
   amount         INTEGER NOT NULL,
   balance_after  INTEGER NOT NULL CHECK (balance_after >= 0),
   request_id     TEXT,
@@ -152,3 +156,30 @@ CREATE TABLE IF NOT EXISTS disputes (
   updated_at  TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS disputes_account ON disputes(account_id, status);
+
+-- redemption_codes: token packs. The code is shown once, when created; only its SHA-256
+-- is kept (codes have 128 random bits, so a fast hash is enough, as for API keys).
+-- Redeemed exactly once: the UPDATE that sets redeemed_by only matches an unused,
+-- enabled, unexpired code, and the 'redemption' ledger row (request_id = the code's id)
+-- is written in the same batch only if that UPDATE changed the row.
+CREATE TABLE IF NOT EXISTS redemption_codes (
+  id           TEXT PRIMARY KEY,                -- 'rc_' + random
+  code_hash    TEXT NOT NULL UNIQUE,
+  amount       INTEGER NOT NULL CHECK (amount > 0),   -- micro-dollars credited
+  note         TEXT,
+  expires_at   TEXT,
+  disabled_at  TEXT,
+  redeemed_by  TEXT REFERENCES accounts(id),
+  redeemed_at  TEXT,
+  created_at   TEXT NOT NULL
+);
+
+-- sessions: console log-ins. The cookie holds a random token; only its SHA-256 is here.
+-- account_id is NULL for the operator's sessions (src/auth/session.ts).
+CREATE TABLE IF NOT EXISTS sessions (
+  token_hash   TEXT PRIMARY KEY,
+  account_id   TEXT REFERENCES accounts(id),
+  created_at   TEXT NOT NULL,
+  expires_at   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_account ON sessions(account_id);

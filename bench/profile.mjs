@@ -16,7 +16,7 @@ const outdir = mkdtempSync(join(tmpdir(), 'prof-'));
 execFileSync(join(root, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', outdir], { cwd: root, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, stdio: 'pipe' });
 const up = await startUpstream(0);
 const upstreamBase = `http://127.0.0.1:${up.address().port}`;
-const mf = new Miniflare({ modules: true, modulesRoot: outdir, scriptPath: join(outdir, 'index.js'), d1Databases: ['DB'], durableObjects: { ACCOUNTS: { className: 'AccountState', useSQLite: true } },
+const mf = new Miniflare({ modules: true, modulesRoot: outdir, scriptPath: join(outdir, 'index.js'), d1Databases: ['DB'], durableObjects: { ACCOUNTS: { className: 'AccountState', useSQLite: true }, ATTEMPTS: { className: 'AttemptLimiter', useSQLite: true } },
   bindings: { ADMIN_TOKEN: 'a', K: 'sk-x' }, compatibilityDate: '2026-04-01', compatibilityFlags: ['enable_request_signal'], host: '127.0.0.1', port: 0, inspectorPort: 9339 });
 const url = (await mf.ready).toString().replace(/\/$/, '');
 const db = await mf.getD1Database('DB');

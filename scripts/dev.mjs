@@ -43,7 +43,7 @@ INSERT OR IGNORE INTO models (id, input_price, output_price, owned_by, created_a
 INSERT OR IGNORE INTO channels (id, kind, base_url, api_key_secret, models, priority, weight, enabled, updated_at)
   VALUES ('echo', 'echo', 'http://echo.invalid', 'NONE', '{"echo":"echo"}', 0, 1, 1, ${q(now)});
 -- fails on a database an older Tokengate made (CREATE IF NOT EXISTS adds no columns)
-SELECT reserved, flushed_seq FROM accounts LIMIT 0;
+SELECT reserved, flushed_seq, password_hash, suspended FROM accounts LIMIT 0;
 SELECT requests FROM ledger LIMIT 0;
 `;
 const sqlFile = join(root, '.wrangler', 'dev-seed.sql');

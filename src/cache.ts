@@ -33,6 +33,10 @@ export class IsolateCache<T> {
     this.entries.delete(id);
   }
 
+  deleteWhere(matches: (value: T) => boolean): void {
+    for (const [id, entry] of this.entries) if (matches(entry.value)) this.entries.delete(id);
+  }
+
   clear(): void {
     this.entries.clear();
   }

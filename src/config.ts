@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import type { AccountState } from './account/object';
+import type { AttemptLimiter } from './ratelimit/attempts';
 
 /** Worker bindings: D1, [vars] from wrangler.toml, and secrets (ADMIN_TOKEN, the provider
  *  keys that channels name, Stripe's). Secrets are looked up by name, hence the index. */
 export interface Env {
   DB: D1Database;
   ACCOUNTS: DurableObjectNamespace<AccountState>;
+  ATTEMPTS: DurableObjectNamespace<AttemptLimiter>;
   [name: string]: unknown;
 }
 
@@ -24,6 +26,16 @@ const ConfigSchema = z.object({
   TOPUP_MAX_DOLLARS: z.coerce.number().positive().default(1000),
   PUBLIC_URL: z.string().url().default('http://localhost:8787'),
   SIGNUP_CREDIT: dollarsVar(1),
+  /** The storefront's name, on every page and in the page titles. */
+  SITE_NAME: z.string().min(1).default('Tokengate'),
+  /** One line on every page telling customers how to reach the operator ("support@…"). */
+  CONTACT: z.string().default(''),
+  /** Cloudflare Turnstile on sign-up: both set, or neither (no challenge). */
+  TURNSTILE_SITE_KEY: z.string().min(1).optional(),
+  TURNSTILE_SECRET_KEY: z.string().min(1).optional(),
+  TURNSTILE_VERIFY_URL: z.string().url().default('https://challenges.cloudflare.com/turnstile/v0/siteverify'),
+  /** How long a console session lasts without signing in again. */
+  SESSION_DAYS: intVar(30),
   MAX_BODY_BYTES: intVar(4 * 1024 * 1024),
   UPSTREAM_FIRST_BYTE_TIMEOUT_MS: intVar(30_000),
   UPSTREAM_IDLE_TIMEOUT_MS: intVar(60_000),

@@ -35,6 +35,7 @@ export const ERRORS = {
   model_not_found: entry(400, 'invalid_request_error'),
   email_taken: entry(400, 'invalid_request_error'),
   adjustment_below_zero: entry(400, 'invalid_request_error'),
+  invalid_redemption_code: entry(400, 'invalid_request_error', false),
   invalid_signature: entry(400, 'invalid_request_error'),
   upstream_rejected: entry(400, 'invalid_request_error'),
   request_too_large: entry(413, 'invalid_request_error'),
@@ -51,6 +52,7 @@ export const ERRORS = {
   rate_limit_requests: entry(429, 'rate_limit_error'),
   rate_limit_tokens: entry(429, 'rate_limit_error'),
   rate_limit_concurrency: entry(429, 'rate_limit_error'),
+  too_many_attempts: entry(429, 'rate_limit_error'),
   internal_error: entry(500, 'api_error'),
   upstream_error: entry(502, 'upstream_error'),
   upstream_invalid_response: entry(502, 'upstream_error'),
@@ -124,12 +126,18 @@ export function toApiError(err: unknown): ApiError {
   });
 }
 
-/** Hono's onError: the only place an error becomes a response. */
-export function renderError(err: unknown, c: Context): Response {
-  const apiError = toApiError(err);
+/** A server error goes to the operator's log (with its detail, never on the wire). */
+export function logError(apiError: ApiError, c: Context): void {
   if (apiError.status >= 500) {
     console.error(JSON.stringify({ request_id: c.get('requestId'), status: apiError.status, code: apiError.code, detail: apiError.detail }));
   }
+}
+
+/** Hono's onError: the only place an API error becomes a response (pages render theirs
+ *  as a page: routes/pages.ts). */
+export function renderError(err: unknown, c: Context): Response {
+  const apiError = toApiError(err);
+  logError(apiError, c);
   const headers: Record<string, string> = { ...apiError.headers };
   if (!apiError.retryable) headers['x-should-retry'] = 'false';
   return c.json(errorBody(apiError), apiError.status, headers);

@@ -2,6 +2,7 @@ import { app } from './app';
 import type { Env } from './config';
 
 export { AccountState } from './account/object';
+export { AttemptLimiter } from './ratelimit/attempts';
 
 export default {
   fetch: app.fetch,

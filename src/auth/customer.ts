@@ -44,6 +44,8 @@ const CATALOG = 'catalog';
 
 /** This isolate forgets at once what the admin API just changed; others within CACHE_SECONDS. */
 export const forgetKey = (keyHash: string) => principals.delete(keyHash);
+/** The account changed (its group, its suspension): this isolate reads its keys again. */
+export const forgetAccountKeys = (accountId: string) => principals.deleteWhere((p) => p.accountId === accountId);
 export const forgetCatalog = () => catalogs.clear();
 
 /** The key's principal, looked up at most once per request; rejects with a 401. */

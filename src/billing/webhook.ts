@@ -84,9 +84,9 @@ export async function handleStripeEvent(env: Env, payload: unknown): Promise<voi
       const record = { id: dispute.id, accountId: topup.account_id, amountCents: dispute.amount, status: event.type === 'charge.dispute.created' ? 'open' : dispute.status };
       const apply = () => recordDispute(db, event.id, event.type, record);
       // Only a lost dispute takes credit back; only then must the object give its reservation up.
-      const open = record.status === 'lost' ? await withReserveReleased(env, topup.account_id, apply) : await apply();
+      const suspended = record.status === 'lost' ? await withReserveReleased(env, topup.account_id, apply) : await apply();
       // The account's object refuses its requests while a dispute is open, from the next one on.
-      await accountState(env, topup.account_id).setSuspended(topup.account_id, open);
+      await accountState(env, topup.account_id).setSuspended(topup.account_id, suspended);
       return;
     }
     default:

@@ -10,33 +10,71 @@ export interface AccountRow {
   rpm: number | null;
   tpm: number | null;
   max_concurrency: number | null;
+  suspended: number;
   created_at: string;
 }
+
+const COLUMNS = 'id, email, name, group_name, balance, rpm, tpm, max_concurrency, suspended, created_at';
 
 /** Creates the account and, in the same batch, its opening credit as a ledger row.
  *  Returns null when the email is taken. */
 export async function createAccount(
   db: D1Database,
-  a: Pick<AccountRow, 'email' | 'name' | 'rpm' | 'tpm' | 'max_concurrency'> & { group: string; credit: number; creditKind: LedgerKind },
+  a: Pick<AccountRow, 'email' | 'name' | 'rpm' | 'tpm' | 'max_concurrency'> & {
+    group: string; credit: number; creditKind: LedgerKind; passwordHash?: string;
+  },
 ): Promise<AccountRow | null> {
   const id = newId('acct');
   const insert = db
     .prepare(
-      `INSERT INTO accounts (id, email, name, group_name, balance, rpm, tpm, max_concurrency, created_at)
-       VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING`,
+      `INSERT INTO accounts (id, email, name, group_name, balance, rpm, tpm, max_concurrency, password_hash, created_at)
+       VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING`,
     )
-    .bind(id, a.email, a.name, a.group, a.rpm, a.tpm, a.max_concurrency, now());
-  const credit =
-    a.credit > 0 ? ledgerStatements(db, { accountId: id, kind: a.creditKind, amount: a.credit, reason: 'opening credit' }) : [];
+    .bind(id, a.email, a.name, a.group, a.rpm, a.tpm, a.max_concurrency, a.passwordHash ?? null, now());
+  const reason = a.creditKind === 'signup' ? 'sign-up credit' : 'opening credit';
+  const credit = a.credit > 0 ? ledgerStatements(db, { accountId: id, kind: a.creditKind, amount: a.credit, reason }) : [];
   const [inserted] = await db.batch([insert, ...credit]);
   if (!inserted?.meta.changes) return null;
   return getAccount(db, id);
 }
 
 export function getAccount(db: D1Database, id: string): Promise<AccountRow | null> {
+  return db.prepare(`SELECT ${COLUMNS} FROM accounts WHERE id = ?`).bind(id).first<AccountRow>();
+}
+
+/** Accounts whose email is `email` or starts with it (emails compare without case). */
+export async function searchAccounts(db: D1Database, email: string, limit: number): Promise<AccountRow[]> {
+  const prefix = email.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+  const { results } = await db
+    .prepare(`SELECT ${COLUMNS} FROM accounts WHERE email LIKE ? ESCAPE '\\' ORDER BY email = ? DESC, email LIMIT ?`)
+    .bind(`${prefix}%`, email, limit)
+    .all<AccountRow>();
+  return results;
+}
+
+/** For log-in: the account with this email and its password hash (null: none set). */
+export function credentialsByEmail(db: D1Database, email: string): Promise<{ id: string; password_hash: string | null } | null> {
+  return db.prepare('SELECT id, password_hash FROM accounts WHERE email = ?').bind(email).first();
+}
+
+export function passwordHashOf(db: D1Database, id: string): Promise<string | null> {
+  return db.prepare('SELECT password_hash FROM accounts WHERE id = ?').bind(id).first<string>('password_hash');
+}
+
+/** Changes what is given; returns the account, or null when there is none with this id. */
+export async function updateAccount(
+  db: D1Database, id: string, u: { name?: string | null; group?: string; suspended?: boolean; passwordHash?: string },
+): Promise<AccountRow | null> {
   return db
-    .prepare('SELECT id, email, name, group_name, balance, rpm, tpm, max_concurrency, created_at FROM accounts WHERE id = ?')
-    .bind(id)
+    .prepare(
+      `UPDATE accounts SET
+         name = CASE WHEN ?2 THEN ?3 ELSE name END,
+         group_name = COALESCE(?4, group_name),
+         suspended = COALESCE(?5, suspended),
+         password_hash = COALESCE(?6, password_hash)
+       WHERE id = ?1 RETURNING ${COLUMNS}`,
+    )
+    .bind(id, u.name !== undefined ? 1 : 0, u.name ?? null, u.group ?? null, u.suspended === undefined ? null : u.suspended ? 1 : 0, u.passwordHash ?? null)
     .first<AccountRow>();
 }
 

@@ -32,7 +32,7 @@ export interface Principal {
   spent: number;
   expiresAt: string | null;
   revoked: boolean;
-  /** A payment dispute is open on the account: its API use is suspended. */
+  /** The operator suspended the account, or a payment dispute is open on it: no API use. */
   suspended: boolean;
 }
 
@@ -66,13 +66,25 @@ export async function insertKey(
   return row;
 }
 
-/** Marks the key revoked; returns its account and hash, or null when there is no such key
- *  (or it was revoked already). */
-export function revokeKey(db: D1Database, id: string): Promise<{ account_id: string; key_hash: string } | null> {
+/** Marks the key revoked (only if it is `accountId`'s, when given); returns its account and
+ *  hash, or null when there is no such key (or it was revoked already). */
+export function revokeKey(db: D1Database, id: string, accountId?: string): Promise<{ account_id: string; key_hash: string } | null> {
   return db
-    .prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING account_id, key_hash')
-    .bind(now(), id)
+    .prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL AND (?3 IS NULL OR account_id = ?3) RETURNING account_id, key_hash')
+    .bind(now(), id, accountId ?? null)
     .first();
+}
+
+/** The account's keys, newest first (without their hashes). */
+export async function listKeys(db: D1Database, accountId: string): Promise<KeyRow[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT id, account_id, name, prefix, rpm, tpm, max_concurrency, models, expires_at, spend_limit, spent, revoked_at, created_at
+       FROM api_keys WHERE account_id = ? ORDER BY created_at DESC, id`,
+    )
+    .bind(accountId)
+    .all<KeyRow>();
+  return results;
 }
 
 type PrincipalRow = KeyRow & {
@@ -80,7 +92,7 @@ type PrincipalRow = KeyRow & {
   account_rpm: number | null;
   account_tpm: number | null;
   account_concurrency: number | null;
-  disputed: number;
+  suspended: number;
 };
 
 /** The statement that finds a key's principal by the hash of the key, for a batch. */
@@ -90,7 +102,7 @@ export function principalStatement(db: D1Database, keyHash: string): D1PreparedS
       `SELECT k.id, k.name, k.account_id, k.models, k.rpm, k.tpm, k.max_concurrency, k.spend_limit, k.spent, k.expires_at,
               k.revoked_at, a.group_name,
               a.rpm AS account_rpm, a.tpm AS account_tpm, a.max_concurrency AS account_concurrency,
-              EXISTS (SELECT 1 FROM disputes d WHERE d.account_id = a.id AND d.status = 'open') AS disputed
+              (a.suspended = 1 OR EXISTS (SELECT 1 FROM disputes d WHERE d.account_id = a.id AND d.status = 'open')) AS suspended
        FROM api_keys k JOIN accounts a ON a.id = k.account_id
        WHERE k.key_hash = ?`,
     )
@@ -114,6 +126,6 @@ export function toPrincipal(row: unknown): Principal | null {
     spent: r.spent,
     expiresAt: r.expires_at,
     revoked: r.revoked_at !== null,
-    suspended: r.disputed === 1,
+    suspended: r.suspended === 1,
   };
 }

@@ -10,7 +10,7 @@ import { now } from './ids';
  * that money may already be promised to requests in flight. Callers that debit ask the
  * object to give its unused reservation back first (account/client.ts releaseReserve).
  */
-export type LedgerKind = 'signup' | 'adjustment' | 'hold' | 'settlement' | 'release' | 'topup' | 'refund';
+export type LedgerKind = 'signup' | 'adjustment' | 'hold' | 'settlement' | 'release' | 'topup' | 'refund' | 'redemption';
 
 export interface LedgerEntry {
   accountId: string;

@@ -105,7 +105,7 @@ export async function refundTopup(db: D1Database, eventId: string, eventType: st
 
 /** A dispute opened or closed. Out of order is fine: a 'closed' seen first stays closed.
  *  A lost dispute takes the disputed credit back (capped at the balance). Returns whether
- *  the account has a dispute open now. */
+ *  the account is suspended now: a dispute open, or the operator's suspension. */
 export async function recordDispute(
   db: D1Database, eventId: string, eventType: string, d: { id: string; accountId: string; amountCents: number; status: string },
 ): Promise<boolean> {
@@ -122,7 +122,16 @@ export async function recordDispute(
     ...cappedDebitStatements(db, { accountId: d.accountId, kind: 'refund', max: d.status === 'lost' ? amount : 0, requestId: d.id, reason: 'Stripe dispute lost' }, {
       sql: 'EXISTS (SELECT 1 FROM stripe_events WHERE id = ?7)', binds: [eventId],
     }),
-    db.prepare("SELECT 1 FROM disputes WHERE account_id = ? AND status = 'open' LIMIT 1").bind(d.accountId),
+    suspendedStatement(db, d.accountId),
   ]);
   return (results.at(-1)?.results.length ?? 0) > 0;
 }
+
+/** One row when the account is suspended: by the operator, or by a dispute still open. */
+export const suspendedStatement = (db: D1Database, accountId: string): D1PreparedStatement =>
+  db
+    .prepare(
+      `SELECT 1 FROM accounts WHERE id = ?1 AND (suspended = 1
+         OR EXISTS (SELECT 1 FROM disputes WHERE account_id = ?1 AND status = 'open'))`,
+    )
+    .bind(accountId);

@@ -15,4 +15,4 @@ export function allowedModel(model: ModelRow | null, requested: string, p: Princ
 }
 
 export const suspended = () =>
-  new ApiError('account_suspended', 'API use is suspended on this account while a payment dispute is open. Contact support.');
+  new ApiError('account_suspended', 'API use is suspended on this account (by the operator, or while a payment dispute is open). Contact support.');

@@ -1,15 +1,20 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { requireAdmin } from '../auth/admin';
-import { generateKey, hashKey, PREFIX_LENGTH } from '../auth/keys';
+import { issueKey, keyView, NewKeySchema, revokeKeyEverywhere } from '../auth/api-keys';
+import { hashPassword, PASSWORD_MAX, PASSWORD_MIN } from '../auth/password';
+import { createCodes } from '../billing/redeem';
+import { codeState, disableCode, listCodes } from '../db/redemption';
+import { suspendedStatement } from '../db/topups';
 import { secret, secretNameProblem } from '../config';
 import type { AppEnv } from '../context';
 import { baseUrlProblem } from '../proxy/base-url';
 import { accountState, withReserveReleased } from '../account/client';
-import { forgetCatalog, forgetKey } from '../auth/customer';
-import { createAccount, getAccount, recentlyActiveAccounts, type AccountRow } from '../db/accounts';
+import { concurrency, modelId, perMinute } from '../auth/api-keys';
+import { forgetAccountKeys, forgetCatalog } from '../auth/customer';
+import { createAccount, getAccount, recentlyActiveAccounts, searchAccounts, updateAccount, type AccountRow } from '../db/accounts';
 import { upsertChannel, upsertModel } from '../db/catalog';
-import { insertKey, revokeKey } from '../db/keys';
+import { listKeys } from '../db/keys';
 import { applyLedgerEntry, listLedger } from '../db/ledger';
 import { ApiError } from '../errors';
 import { dollars, MAX_PRICE_DOLLARS, toDollars } from '../money';
@@ -22,10 +27,7 @@ admin.use('*', requireAdmin);
 
 const name = z.string().trim().min(1).max(200);
 const group = z.string().trim().min(1).max(64).regex(/^[\w.-]+$/, 'must be letters, digits, _ . or -');
-const modelId = z.string().min(1).max(200);
 const price = dollars({ max: MAX_PRICE_DOLLARS });
-const perMinute = z.number().int().positive().max(1_000_000_000).nullish();
-const concurrency = z.number().int().positive().max(100_000).nullish();
 
 /** `balance` is what the account can spend now (its object's view: D1's balance less holds
  *  and charges not yet flushed), as GET /v1/billing/balance shows it. */
@@ -35,6 +37,7 @@ const accountView = (a: AccountRow, balance: number) => ({
   name: a.name,
   group: a.group_name,
   balance: toDollars(balance),
+  suspended: a.suspended === 1,
   rpm: a.rpm,
   tpm: a.tpm,
   max_concurrency: a.max_concurrency,
@@ -63,6 +66,38 @@ admin.post('/accounts', async (c) => {
   });
   if (!account) throw new ApiError('email_taken', 'An account with this email already exists.', { param: 'email' });
   return c.json(accountView(account, account.balance), 201);
+});
+
+admin.get('/accounts', async (c) => {
+  const query = parse(z.object({
+    email: z.string().trim().min(1).max(254),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+  }), c.req.query());
+  const accounts = await searchAccounts(c.env.DB, query.email, query.limit);
+  return c.json({ data: await Promise.all(accounts.map(async (a) => accountView(a, await accountState(c.env, a.id).balance(a.id)))) });
+});
+
+admin.patch('/accounts/:id', async (c) => {
+  const id = c.req.param('id');
+  const body = await readJson(c, z.object({
+    name: name.nullish(),
+    group,
+    suspended: z.boolean(),
+    password: z.string().min(PASSWORD_MIN).max(PASSWORD_MAX),
+  }).partial().refine((b) => Object.keys(b).length > 0, 'must change at least one of name, group, suspended, password'));
+  const account = await updateAccount(c.env.DB, id, {
+    name: body.name, group: body.group, suspended: body.suspended,
+    passwordHash: body.password === undefined ? undefined : await hashPassword(body.password),
+  });
+  if (!account) throw new ApiError('not_found', `No account with id '${id}'.`);
+  if (body.suspended !== undefined) {
+    // Suspended from the next request on (a dispute may keep it suspended after a resume).
+    const [still] = await c.env.DB.batch([suspendedStatement(c.env.DB, id)]);
+    await accountState(c.env, id).setSuspended(id, (still?.results.length ?? 0) > 0);
+  }
+  // Isolates read the group (which models) and suspension with the key: forget what they hold.
+  if (body.group !== undefined || body.suspended !== undefined) forgetAccountKeys(id);
+  return c.json(accountView(account, await accountState(c.env, id).balance(id)));
 });
 
 admin.get('/accounts/:id', async (c) => {
@@ -97,53 +132,54 @@ admin.get('/accounts/:id/ledger', async (c) => {
 
 admin.post('/accounts/:id/keys', async (c) => {
   const id = c.req.param('id');
-  const body = await readJson(c, z.object({
-    name,
-    rpm: perMinute,
-    tpm: perMinute,
-    max_concurrency: concurrency,
-    models: z.array(modelId).max(1000).nullish(),
-    expires_at: z.iso.datetime({ offset: true }).nullish(),
-    spend_limit: dollars({ max: 1_000_000 }).nullish(),
-  }));
+  const body = await readJson(c, NewKeySchema);
   await accountOr404(c.env.DB, id);
-  const key = generateKey();
-  const row = await insertKey(c.env.DB, {
-    account_id: id,
-    name: body.name,
-    key_hash: await hashKey(key),
-    prefix: key.slice(0, PREFIX_LENGTH),
-    rpm: body.rpm ?? null,
-    tpm: body.tpm ?? null,
-    max_concurrency: body.max_concurrency ?? null,
-    models: body.models ?? null,
-    expires_at: body.expires_at ? new Date(body.expires_at).toISOString() : null,
-    spend_limit: body.spend_limit ?? null,
-  });
-  return c.json({
-    id: row.id,
-    name: row.name,
-    key, // shown this once; only its hash is stored
-    prefix: row.prefix,
-    account_id: row.account_id,
-    rpm: row.rpm,
-    tpm: row.tpm,
-    max_concurrency: row.max_concurrency,
-    models: body.models ?? null,
-    expires_at: row.expires_at,
-    spend_limit: row.spend_limit === null ? null : toDollars(row.spend_limit),
-    created_at: row.created_at,
-  }, 201);
+  const { key, row } = await issueKey(c.env.DB, id, body);
+  const { revoked_at: _revoked, ...view } = keyView(row);
+  return c.json({ ...view, key /* shown this once; only its hash is stored */ }, 201);
+});
+
+admin.get('/accounts/:id/keys', async (c) => {
+  const id = c.req.param('id');
+  await accountOr404(c.env.DB, id);
+  return c.json({ data: (await listKeys(c.env.DB, id)).map(keyView) });
 });
 
 admin.delete('/keys/:id', async (c) => {
   const id = c.req.param('id');
-  const key = await revokeKey(c.env.DB, id);
-  if (!key) throw new ApiError('not_found', `No active key with id '${id}'.`);
-  // Isolates may remember the key for CACHE_SECONDS; its account's object refuses it from
-  // the next request on, everywhere.
-  forgetKey(key.key_hash);
-  await accountState(c.env, key.account_id).revokeKey(key.account_id, id);
+  if (!(await revokeKeyEverywhere(c.env, id))) throw new ApiError('not_found', `No active key with id '${id}'.`);
+  return c.body(null, 204);
+});
+
+admin.post('/redemption-codes', async (c) => {
+  const body = await readJson(c, z.object({
+    count: z.number().int().min(1).max(1000),
+    amount: dollars({ max: 1_000_000 }).refine((m) => m > 0, 'must be more than zero'),
+    expires_at: z.iso.datetime({ offset: true }).nullish(),
+    note: z.string().trim().max(500).nullish(),
+  }));
+  const expiresAt = body.expires_at ? new Date(body.expires_at).toISOString() : null;
+  const codes = await createCodes(c.env.DB, { count: body.count, amount: body.amount, expiresAt, note: body.note ?? null });
+  return c.json({
+    // The codes are shown this once; only their hashes are stored.
+    data: codes.map((k) => ({ id: k.id, code: k.code, amount: toDollars(body.amount), expires_at: expiresAt, note: body.note ?? null })),
+  }, 201);
+});
+
+admin.get('/redemption-codes', async (c) => {
+  const { limit } = parse(z.object({ limit: z.coerce.number().int().min(1).max(10_000).default(1000) }), c.req.query());
+  const at = new Date().toISOString();
+  return c.json({
+    data: (await listCodes(c.env.DB, limit)).map((r) => ({
+      id: r.id, amount: toDollars(r.amount), state: codeState(r, at), note: r.note, expires_at: r.expires_at,
+      redeemed_by: r.redeemed_by, redeemed_at: r.redeemed_at, disabled_at: r.disabled_at, created_at: r.created_at,
+    })),
+  });
+});
+
+admin.delete('/redemption-codes/:id', async (c) => {
+  const id = c.req.param('id');
+  if (!(await disableCode(c.env.DB, id))) throw new ApiError('not_found', `No unused code with id '${id}'.`);
   return c.body(null, 204);
 });
 
