@@ -10,6 +10,7 @@ import { billing, stripeWebhook } from './routes/billing';
 import { chat } from './routes/chat';
 import { embeddings } from './routes/embeddings';
 import { models } from './routes/models';
+import { pages } from './routes/pages';
 import { EXPOSED_HEADERS } from './routes/headers';
 import { usage } from './routes/usage';
 
@@ -58,6 +59,7 @@ v1.route('/', billing);
 app.route('/v1/billing/webhook', stripeWebhook);
 app.route('/v1', v1);
 app.route('/admin', admin);
+app.route('/', pages);
 
 app.notFound((c) => renderError(new ApiError('unknown_route', `Unknown route: ${c.req.method} ${new URL(c.req.url).pathname}`), c));
 app.onError(renderError);

@@ -11,6 +11,8 @@ export type AppEnv = {
     auth: KeyAuth;
     /** Micro-dollars the account can spend (after this request's hold), for the balance header. */
     balance?: number;
+    /** The console's signed-in customer (auth/session.ts). */
+    session?: { accountId: string; tokenHash: string };
     /** The rate limiter's answer for this request, for the x-ratelimit-* headers. */
     rateLimit?: Decision | null;
   };

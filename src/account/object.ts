@@ -2,7 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { config, type Env } from '../config';
 import { flushOutcome, flushStatements, readFunds } from '../db/ledger';
 import { correctTokens, decide, type Decision, type Limits } from '../ratelimit/windows';
-import { AccountStorage, type Funds, type Hold, type UsageRow } from './storage';
+import { AccountStorage, type Funds, type Hold, type UsageFilter, type UsageRow } from './storage';
 
 /** What an isolate knows of a key, from its cache, for the object's decision. */
 export interface KeyTerms {
@@ -157,6 +157,12 @@ export class AccountState extends DurableObject<Env> {
   async usage(accountId: string, limit: number): Promise<UsageRow[]> {
     await this.ready(accountId);
     return this.store.listUsage(limit);
+  }
+
+  /** A page of the account's usage rows, filtered (the console's logs). */
+  async findUsage(accountId: string, filter: UsageFilter): Promise<{ rows: UsageRow[]; next: number | null }> {
+    await this.ready(accountId);
+    return this.store.findUsage(filter);
   }
 
   /** Flushes now what the alarm would flush soon (so the ledger is complete when read). */

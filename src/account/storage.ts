@@ -88,6 +88,17 @@ export interface UsageRow {
   created_at: string;
 }
 
+/** Which usage rows to read; from/to are ISO times (to exclusive). */
+export interface UsageFilter {
+  limit: number;
+  before?: number | null;
+  keyId?: string | null;
+  model?: string | null;
+  status?: UsageStatus | null;
+  from?: string | null;
+  to?: string | null;
+}
+
 export interface Funds {
   account_id: string;
   balance: number;
@@ -304,10 +315,26 @@ export class AccountStorage {
 
   /** Newest first. */
   listUsage(limit: number): UsageRow[] {
-    return this.sql
-      .exec<StoredUsage & Record<string, SqlStorageValue>>('SELECT * FROM usage ORDER BY rowid DESC LIMIT ?', limit)
-      .toArray()
-      .map(fromStored);
+    return this.findUsage({ limit }).rows;
+  }
+
+  /** Rows matching the filter, newest first, `limit` of them from before the `before` cursor;
+   *  `next` is the cursor of the page after (null: no more). Rows arrive in time order, so
+   *  the rowid is the cursor and no index on time is needed. */
+  findUsage(f: UsageFilter): { rows: UsageRow[]; next: number | null } {
+    const found = this.sql
+      .exec<StoredUsage & { rid: number } & Record<string, SqlStorageValue>>(
+        `SELECT rowid AS rid, * FROM usage WHERE (?1 IS NULL OR rowid < ?1) AND (?2 IS NULL OR key_id = ?2) AND (?3 IS NULL OR model = ?3)
+           AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR created_at >= ?5) AND (?6 IS NULL OR created_at < ?6)
+         ORDER BY rowid DESC LIMIT ?7`,
+        f.before ?? null, f.keyId ?? null, f.model ?? null, f.status ?? null, f.from ?? null, f.to ?? null, f.limit + 1,
+      )
+      .toArray();
+    const page = found.slice(0, f.limit);
+    return {
+      rows: page.map(({ rid: _rid, ...r }) => fromStored(r)),
+      next: found.length > f.limit ? page.at(-1)!.rid : null,
+    };
   }
 
   /** Forgets rows older than `beforeIso` whose flush was applied (up to `appliedSeq`); the

@@ -95,3 +95,14 @@ export function modelAllowed(model: ModelRow, group: string, keyModels: string[]
   const groups = parseJsonColumn<string[]>(model.groups);
   return (groups === null || groups.includes(group)) && (keyModels === null || keyModels.includes(model.id));
 }
+
+/** The price list a group sees: models it may use that an enabled channel serves, by id. */
+export async function priceList(db: D1Database, group: string): Promise<ModelRow[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT * FROM models m WHERE EXISTS (SELECT 1 FROM channels c, json_each(c.models) j WHERE c.enabled = 1 AND j.key = m.id)
+       ORDER BY m.id`,
+    )
+    .all<ModelRow>();
+  return results.filter((m) => modelAllowed(m, group, null));
+}

@@ -1,0 +1,70 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { config } from '../config';
+import type { AppEnv } from '../context';
+import { deleteSession, findSession, insertSession } from '../db/sessions';
+import { ApiError } from '../errors';
+import { randomToken, sha256Hex } from './keys';
+
+/**
+ * Console sessions: a random 256-bit token in an HttpOnly, SameSite=Lax cookie (Secure
+ * unless the site is served from localhost), stored in D1 only as its SHA-256. A session
+ * opens the console and nothing else: /v1 takes API keys only, and an API key opens no page.
+ */
+export const CUSTOMER_COOKIE = 'tg_session';
+
+const isLocal = (url: string) => ['localhost', '127.0.0.1', '[::1]'].includes(new URL(url).hostname);
+
+export async function startSession(c: Context<AppEnv>, cookie: string, accountId: string | null): Promise<void> {
+  const days = config(c.env).SESSION_DAYS;
+  const token = randomToken();
+  await insertSession(c.env.DB, await sha256Hex(token), accountId, new Date(Date.now() + days * 86_400_000).toISOString());
+  setCookie(c, cookie, token, {
+    httpOnly: true,
+    sameSite: 'Lax',
+    secure: !isLocal(c.req.url),
+    path: '/',
+    maxAge: days * 86_400,
+  });
+}
+
+/** The session the request's cookie names, if it is open: its account and token hash. */
+export async function currentSession(c: Context<AppEnv>, cookie: string): Promise<{ accountId: string | null; tokenHash: string } | null> {
+  const token = getCookie(c, cookie);
+  if (!token || token.length > 100) return null;
+  const tokenHash = await sha256Hex(token);
+  const row = await findSession(c.env.DB, tokenHash);
+  return row ? { accountId: row.account_id, tokenHash } : null;
+}
+
+export async function endSession(c: Context<AppEnv>, cookie: string): Promise<void> {
+  const session = await currentSession(c, cookie);
+  if (session) await deleteSession(c.env.DB, session.tokenHash);
+  deleteCookie(c, cookie, { path: '/' });
+}
+
+/**
+ * Cookies are sent with cross-site requests, so every state change must come from the
+ * site's own pages: a POST (or any non-GET) whose Origin is not the site's is refused,
+ * whatever its content type (Hono's csrf() checks form-like content types only). Browsers
+ * send Origin on every such request; a request without one is refused too.
+ */
+export const sameOrigin: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+    const origin = c.req.header('origin');
+    const own = [new URL(config(c.env).PUBLIC_URL).origin, new URL(c.req.url).origin];
+    if (!origin || !own.includes(origin)) throw new ApiError('forbidden', 'This request did not come from this site’s own pages.');
+  }
+  await next();
+};
+
+/** The console's pages: a signed-in customer, or off to the log-in page (and back after). */
+export const requireCustomer: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const session = await currentSession(c, CUSTOMER_COOKIE);
+  if (!session?.accountId) {
+    const url = new URL(c.req.url);
+    return c.redirect(`/login?next=${encodeURIComponent(c.req.method === 'GET' ? url.pathname + url.search : '/console')}`, 303);
+  }
+  c.set('session', { accountId: session.accountId, tokenHash: session.tokenHash });
+  await next();
+};

@@ -1,0 +1,12 @@
+/** Micro-dollars as people read them: at least cents, up to the µ$, no trailing zeros. */
+export function usd(micros: number): string {
+  const sign = micros < 0 ? '-' : '';
+  const fixed = (Math.abs(micros) / 1_000_000).toFixed(6).replace(/0{1,4}$/, '');
+  return `${sign}$${fixed}`;
+}
+
+/** USD per 1M tokens, from a price in µ$ per 1M tokens. */
+export const perMillion = (micros: number | null): string => (micros === null ? '—' : usd(micros));
+
+/** An ISO time as 'YYYY-MM-DD HH:MM:SS' UTC. */
+export const when = (iso: string): string => `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;

@@ -1,0 +1,136 @@
+import type { Context } from 'hono';
+import { getCookie, setCookie } from 'hono/cookie';
+import type { AppEnv } from '../context';
+
+/**
+ * The pages' words, in English and Simplified Chinese. The English labels of form fields,
+ * buttons and links are the accessible names the contract fixes for outside browser tests.
+ * Chinese must have every key English has (the type says so).
+ */
+const en = {
+  'nav.home': 'Home', 'nav.pricing': 'Pricing', 'nav.docs': 'Docs', 'nav.login': 'Log in', 'nav.signup': 'Sign up',
+  'nav.dashboard': 'Dashboard', 'nav.keys': 'API keys', 'nav.logs': 'Logs', 'nav.wallet': 'Wallet', 'nav.settings': 'Settings',
+  'nav.logout': 'Log out', 'nav.main': 'Main', 'lang.switch': '中文',
+  'home.title': 'One API key for the models you use',
+  'home.lead': 'OpenAI- and Anthropic-compatible API access, paid for from prepaid credit. Swap the base URL in any SDK, or in Claude Code, and go.',
+  'home.cta': 'Create an account', 'home.trial': 'New accounts get {credit} of trial credit.',
+  'home.f1': 'Pay as you go', 'home.f1.text': 'Prepaid credit, charged per token at the prices on the pricing page. Nothing is billed for failed calls.',
+  'home.f2': 'Works with your tools', 'home.f2.text': 'The OpenAI and Anthropic SDKs, Claude Code and anything else that speaks their APIs.',
+  'home.f3': 'See every call', 'home.f3.text': 'Logs with tokens, cost and latency for each request, and a usage chart by day and model.',
+  'pricing.title': 'Pricing', 'pricing.lead': 'USD per 1M tokens. Cached input is prompt tokens the provider served from its cache.',
+  'pricing.model': 'Model', 'pricing.input': 'Input', 'pricing.cached': 'Cached input', 'pricing.output': 'Output',
+  'pricing.none': 'No models are on sale yet.',
+  'docs.title': 'API documentation',
+  'auth.email': 'Email', 'auth.password': 'Password', 'auth.signup.title': 'Create your account', 'auth.signup.button': 'Create account',
+  'auth.login.title': 'Log in', 'auth.login.button': 'Log in', 'auth.have': 'Already have an account?', 'auth.new': 'New here?',
+  'auth.bad': 'Wrong email or password.', 'auth.locked': 'Too many failed attempts for this email. Try again in {minutes} minutes.',
+  'auth.taken': 'An account with this email already exists.', 'auth.invalid_email': 'Enter a valid email address.',
+  'auth.short': 'The password must be {min} to {max} characters.', 'auth.turnstile': 'Please complete the challenge and try again.',
+  'dash.title': 'Dashboard', 'dash.balance': 'Balance', 'dash.today': 'Spend today', 'dash.month': 'Spend this month',
+  'dash.requests': 'Requests this month', 'dash.chart': 'Usage by day', 'dash.cost': 'Cost (USD)', 'dash.tokens': 'Tokens',
+  'dash.empty': 'No usage in the last 30 days yet: create a key and make a call.', 'dash.topup.success': 'Thank you: your top-up is being credited.',
+  'dash.topup.cancelled': 'The top-up was cancelled; nothing was charged.',
+  'keys.title': 'API keys', 'keys.create': 'Create key', 'keys.name': 'Name', 'keys.rpm': 'Requests per minute (optional)',
+  'keys.tpm': 'Tokens per minute (optional)', 'keys.models': 'Models (optional, comma-separated)', 'keys.spend': 'Spend limit in USD (optional)',
+  'keys.new': 'Your new key. Copy it now: it is shown only this once.', 'keys.copy': 'Copy', 'keys.copied': 'Copied',
+  'keys.prefix': 'Key', 'keys.created': 'Created', 'keys.status': 'Status', 'keys.revoke': 'Revoke', 'keys.active': 'Active',
+  'keys.revoked': 'Revoked', 'keys.none': 'No keys yet.', 'keys.limits': 'Limits',
+  'logs.title': 'Logs', 'logs.time': 'Time', 'logs.model': 'Model', 'logs.key': 'Key', 'logs.input': 'Input tokens',
+  'logs.output': 'Output tokens', 'logs.cost': 'Cost', 'logs.status': 'Status', 'logs.latency': 'Latency', 'logs.filter': 'Filter',
+  'logs.any': 'Any', 'logs.from': 'From', 'logs.to': 'To', 'logs.csv': 'Export CSV', 'logs.next': 'Older', 'logs.first': 'Newest',
+  'logs.none': 'No requests match.',
+  'wallet.title': 'Wallet', 'wallet.amount': 'Amount', 'wallet.topup': 'Top up', 'wallet.code': 'Redemption code', 'wallet.redeem': 'Redeem',
+  'wallet.history': 'History', 'wallet.kind': 'Kind', 'wallet.change': 'Change', 'wallet.after': 'Balance after', 'wallet.note': 'Note',
+  'wallet.redeemed': 'Redeemed: {amount} added to your balance.', 'wallet.topup.range': 'Top-ups are {min} to {max} USD.',
+  'wallet.stripe.off': 'Card top-ups are not set up on this site.',
+  'settings.title': 'Settings', 'settings.password': 'Change password', 'settings.current': 'Current password',
+  'settings.new': 'New password', 'settings.save': 'Change password', 'settings.changed': 'Your password was changed; other sessions were signed out.',
+  'settings.wrong': 'The current password is wrong.', 'settings.everywhere': 'Sign out everywhere',
+  'settings.everywhere.text': 'Ends every session of this account, on every device, this one included.',
+  'error.title': 'Something went wrong', 'error.back': 'Back to the home page',
+  'footer.contact': 'Contact',
+};
+
+export type MessageKey = keyof typeof en;
+
+const zh: Record<MessageKey, string> = {
+  'nav.home': '首页', 'nav.pricing': '价格', 'nav.docs': '文档', 'nav.login': '登录', 'nav.signup': '注册',
+  'nav.dashboard': '概览', 'nav.keys': 'API 密钥', 'nav.logs': '日志', 'nav.wallet': '钱包', 'nav.settings': '设置',
+  'nav.logout': '退出登录', 'nav.main': '主导航', 'lang.switch': 'English',
+  'home.title': '一个 API 密钥，用上你需要的模型',
+  'home.lead': '兼容 OpenAI 与 Anthropic 的 API，预付费按量计费。在任意 SDK 或 Claude Code 中替换 base URL 即可使用。',
+  'home.cta': '创建账户', 'home.trial': '新账户赠送 {credit} 试用额度。',
+  'home.f1': '按量付费', 'home.f1.text': '预付额度，按价格页的价格逐 token 计费。失败的调用不收费。',
+  'home.f2': '兼容你的工具', 'home.f2.text': 'OpenAI 与 Anthropic 官方 SDK、Claude Code，以及任何使用这两种 API 的工具。',
+  'home.f3': '每次调用都可查', 'home.f3.text': '每个请求的 token、费用与延迟日志，以及按天、按模型的用量图表。',
+  'pricing.title': '价格', 'pricing.lead': '单位：美元 / 百万 token。缓存输入指由服务商缓存命中的提示 token。',
+  'pricing.model': '模型', 'pricing.input': '输入', 'pricing.cached': '缓存输入', 'pricing.output': '输出',
+  'pricing.none': '暂无在售模型。',
+  'docs.title': 'API 文档',
+  'auth.email': '邮箱', 'auth.password': '密码', 'auth.signup.title': '创建账户', 'auth.signup.button': '创建账户',
+  'auth.login.title': '登录', 'auth.login.button': '登录', 'auth.have': '已有账户？', 'auth.new': '还没有账户？',
+  'auth.bad': '邮箱或密码错误。', 'auth.locked': '该邮箱失败次数过多，请 {minutes} 分钟后再试。',
+  'auth.taken': '该邮箱已注册。', 'auth.invalid_email': '请输入有效的邮箱地址。',
+  'auth.short': '密码长度须为 {min} 到 {max} 个字符。', 'auth.turnstile': '请完成人机验证后重试。',
+  'dash.title': '概览', 'dash.balance': '余额', 'dash.today': '今日消费', 'dash.month': '本月消费',
+  'dash.requests': '本月请求数', 'dash.chart': '每日用量', 'dash.cost': '费用（美元）', 'dash.tokens': 'Token 数',
+  'dash.empty': '最近 30 天还没有用量：创建一个密钥并发起调用吧。', 'dash.topup.success': '感谢充值，额度正在到账。',
+  'dash.topup.cancelled': '充值已取消，未产生扣款。',
+  'keys.title': 'API 密钥', 'keys.create': '创建密钥', 'keys.name': '名称', 'keys.rpm': '每分钟请求数（可选）',
+  'keys.tpm': '每分钟 token 数（可选）', 'keys.models': '模型（可选，逗号分隔）', 'keys.spend': '消费上限，美元（可选）',
+  'keys.new': '你的新密钥。请立即复制：它只显示这一次。', 'keys.copy': '复制', 'keys.copied': '已复制',
+  'keys.prefix': '密钥', 'keys.created': '创建时间', 'keys.status': '状态', 'keys.revoke': '吊销', 'keys.active': '有效',
+  'keys.revoked': '已吊销', 'keys.none': '还没有密钥。', 'keys.limits': '限制',
+  'logs.title': '日志', 'logs.time': '时间', 'logs.model': '模型', 'logs.key': '密钥', 'logs.input': '输入 token',
+  'logs.output': '输出 token', 'logs.cost': '费用', 'logs.status': '状态', 'logs.latency': '延迟', 'logs.filter': '筛选',
+  'logs.any': '全部', 'logs.from': '起始日期', 'logs.to': '结束日期', 'logs.csv': '导出 CSV', 'logs.next': '更早', 'logs.first': '最新',
+  'logs.none': '没有符合条件的请求。',
+  'wallet.title': '钱包', 'wallet.amount': '金额', 'wallet.topup': '充值', 'wallet.code': '兑换码', 'wallet.redeem': '兑换',
+  'wallet.history': '账单记录', 'wallet.kind': '类型', 'wallet.change': '变动', 'wallet.after': '变动后余额', 'wallet.note': '备注',
+  'wallet.redeemed': '兑换成功：余额增加 {amount}。', 'wallet.topup.range': '充值金额为 {min} 到 {max} 美元。',
+  'wallet.stripe.off': '本站未开通银行卡充值。',
+  'settings.title': '设置', 'settings.password': '修改密码', 'settings.current': '当前密码',
+  'settings.new': '新密码', 'settings.save': '修改密码', 'settings.changed': '密码已修改，其他会话已退出。',
+  'settings.wrong': '当前密码错误。', 'settings.everywhere': '在所有设备上退出',
+  'settings.everywhere.text': '结束此账户在所有设备上的全部会话，包括当前会话。',
+  'error.title': '出错了', 'error.back': '返回首页',
+  'footer.contact': '联系方式',
+};
+
+export type Lang = 'en' | 'zh';
+const MESSAGES: Record<Lang, Record<MessageKey, string>> = { en, zh };
+
+export type T = (key: MessageKey, vars?: Record<string, string | number>) => string;
+
+export const translator = (lang: Lang): T => (key, vars) =>
+  MESSAGES[lang][key].replace(/\{(\w+)\}/g, (_, name: string) => String(vars?.[name] ?? ''));
+
+/** `?lang=` (the switch, remembered in a cookie), else the cookie, else Accept-Language. */
+export function pageLang(c: Context<AppEnv>): Lang {
+  const asked = c.req.query('lang');
+  if (asked === 'en' || asked === 'zh') {
+    setCookie(c, 'lang', asked, { path: '/', sameSite: 'Lax', maxAge: 365 * 86_400 });
+    return asked;
+  }
+  const remembered = getCookie(c, 'lang');
+  if (remembered === 'en' || remembered === 'zh') return remembered;
+  return preferredLang(c.req.header('accept-language') ?? '');
+}
+
+/** The first of the visitor's languages (by q) that is English or Chinese. */
+export function preferredLang(header: string): Lang {
+  const ranked = header
+    .split(',')
+    .map((part) => {
+      const [tag = '', ...params] = part.trim().toLowerCase().split(';');
+      const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+      return { tag, q: q ? Number(q.slice(2)) || 0 : 1 };
+    })
+    .filter((l) => l.q > 0)
+    .sort((a, b) => b.q - a.q);
+  for (const { tag } of ranked) {
+    if (tag === 'zh' || tag.startsWith('zh-')) return 'zh';
+    if (tag === 'en' || tag.startsWith('en-')) return 'en';
+  }
+  return 'en';
+}

@@ -1,0 +1,108 @@
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import { hashPassword, PASSWORD_MAX, PASSWORD_MIN, verifyPassword } from '../auth/password';
+import { CUSTOMER_COOKIE, endSession, startSession } from '../auth/session';
+import { turnstilePasses } from '../auth/turnstile';
+import { config } from '../config';
+import type { AppEnv } from '../context';
+import { createAccount, credentialsByEmail } from '../db/accounts';
+import { Layout, Notice, pageOf, type Page } from '../pages/layout';
+import { attempts, FAILED_ATTEMPTS } from '../ratelimit/attempts';
+
+/** Sign-up, log-in and log-out of the customer console. */
+export const signin = new Hono<AppEnv>();
+
+const Email = z.string().trim().toLowerCase().email().max(254);
+const Form = z.object({ email: z.string().max(1000).default(''), password: z.string().max(10_000).default('') });
+
+function AuthForm(props: { page: Page; kind: 'signup' | 'login'; email?: string; error?: string; next?: string; turnstileKey?: string }) {
+  const { t } = props.page;
+  const signup = props.kind === 'signup';
+  return (
+    <Layout page={props.page} title={t(signup ? 'auth.signup.title' : 'auth.login.title')}>
+      <h1>{t(signup ? 'auth.signup.title' : 'auth.login.title')}</h1>
+      {props.error && <Notice kind="error">{props.error}</Notice>}
+      <form class="stack card" method="post" action={signup ? '/signup' : `/login${props.next ? `?next=${encodeURIComponent(props.next)}` : ''}`}>
+        <label>{t('auth.email')}<input type="email" name="email" autocomplete="email" required value={props.email ?? ''} /></label>
+        <label>{t('auth.password')}
+          <input type="password" name="password" required minlength={signup ? PASSWORD_MIN : undefined} maxlength={PASSWORD_MAX}
+            autocomplete={signup ? 'new-password' : 'current-password'} />
+        </label>
+        {signup && props.turnstileKey && <div class="cf-turnstile" data-sitekey={props.turnstileKey}></div>}
+        <button type="submit">{t(signup ? 'auth.signup.button' : 'auth.login.button')}</button>
+      </form>
+      <p>
+        {signup ? <>{t('auth.have')} <a href="/login">{t('nav.login')}</a></> : <>{t('auth.new')} <a href="/signup">{t('nav.signup')}</a></>}
+      </p>
+      {signup && props.turnstileKey && <script src="https://challenges.cloudflare.com/turnstile/v0/api.js" async defer></script>}
+    </Layout>
+  );
+}
+
+/** Only a path of the console itself: never an open redirect. */
+const safeNext = (next: string | undefined) => (next && /^\/console(\/[\w\-/]*)?(\?[\w=&%.\-]*)?$/.test(next) ? next : '/console');
+
+async function readForm(c: Context<AppEnv>) {
+  const body = await c.req.parseBody();
+  return Form.parse({
+    email: typeof body.email === 'string' ? body.email : undefined,
+    password: typeof body.password === 'string' ? body.password : undefined,
+  });
+}
+
+signin.get('/signup', (c) => c.html(<AuthForm page={pageOf(c)} kind="signup" turnstileKey={config(c.env).TURNSTILE_SITE_KEY} />));
+
+signin.post('/signup', async (c) => {
+  const page = pageOf(c);
+  const { t } = page;
+  const cfg = config(c.env);
+  const form = await readForm(c);
+  const body = await c.req.parseBody();
+  const again = (error: string, status: 400 | 403) =>
+    c.html(<AuthForm page={page} kind="signup" email={form.email} error={error} turnstileKey={cfg.TURNSTILE_SITE_KEY} />, status);
+  const email = Email.safeParse(form.email);
+  if (!email.success) return again(t('auth.invalid_email'), 400);
+  if (form.password.length < PASSWORD_MIN || form.password.length > PASSWORD_MAX) {
+    return again(t('auth.short', { min: PASSWORD_MIN, max: PASSWORD_MAX }), 400);
+  }
+  const token = typeof body['cf-turnstile-response'] === 'string' ? body['cf-turnstile-response'] : undefined;
+  if (!(await turnstilePasses(c.env, token, c.req.header('cf-connecting-ip')))) return again(t('auth.turnstile'), 403);
+  const account = await createAccount(c.env.DB, {
+    email: email.data, name: null, group: 'default', rpm: null, tpm: null, max_concurrency: null,
+    credit: cfg.SIGNUP_CREDIT, creditKind: 'signup', passwordHash: await hashPassword(form.password),
+  });
+  if (!account) return again(t('auth.taken'), 400);
+  await startSession(c, CUSTOMER_COOKIE, account.id);
+  return c.redirect('/console', 303);
+});
+
+signin.get('/login', (c) => c.html(<AuthForm page={pageOf(c)} kind="login" next={c.req.query('next')} />));
+
+signin.post('/login', async (c) => {
+  const page = pageOf(c);
+  const { t } = page;
+  const form = await readForm(c);
+  const next = c.req.query('next');
+  const email = form.email.trim().toLowerCase();
+  // Counted before the password is checked, per email whether or not it has an account,
+  // so that the answers (and the lock-out) never tell the two apart.
+  const limiter = attempts(c.env, `login:${email}`);
+  const attempt = await limiter.begin(FAILED_ATTEMPTS);
+  if (!attempt.ok) {
+    const minutes = Math.ceil(attempt.retryAfterMs / 60_000);
+    c.header('retry-after', String(Math.ceil(attempt.retryAfterMs / 1000)));
+    return c.html(<AuthForm page={page} kind="login" email={form.email} next={next} error={t('auth.locked', { minutes })} />, 429);
+  }
+  const account = await credentialsByEmail(c.env.DB, email);
+  if (!(await verifyPassword(form.password, account?.password_hash ?? null)) || !account) {
+    return c.html(<AuthForm page={page} kind="login" email={form.email} next={next} error={t('auth.bad')} />, 401);
+  }
+  await limiter.succeeded(FAILED_ATTEMPTS);
+  await startSession(c, CUSTOMER_COOKIE, account.id);
+  return c.redirect(safeNext(next), 303);
+});
+
+signin.post('/logout', async (c) => {
+  await endSession(c, CUSTOMER_COOKIE);
+  return c.redirect('/', 303);
+});
