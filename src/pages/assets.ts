@@ -20,6 +20,7 @@ main { max-width: 1100px; margin: 0 auto; padding: 1.25rem 1rem 3rem; }
 h1 { font-size: 1.6rem; margin: .5rem 0 1rem; }
 h2 { font-size: 1.15rem; margin: 1.5rem 0 .6rem; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 1rem 1.1rem; margin-bottom: 1rem; }
+.card > h2:first-child { margin-top: 0; }
 .grid { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); }
 .stat .label { color: var(--muted); font-size: .9rem; }
 .stat .value { font-size: 1.5rem; font-weight: 700; }
@@ -43,7 +44,7 @@ pre { background: #0f1720; color: #e6edf3; padding: .8rem 1rem; border-radius: 8
 .secret { display: inline-block; word-break: break-all; background: #fff8e1; padding: .3rem .5rem; border-radius: 4px; }
 .muted { color: var(--muted); }
 .hero { padding: 2rem 0 1rem; } .hero p { font-size: 1.1rem; max-width: 46rem; }
-figure.chart { margin: 0; } figure.chart svg { width: 100%; height: auto; display: block; }
+figure.chart { margin: 0; } figure.chart > svg { width: 100%; height: auto; display: block; }
 .legend { display: flex; flex-wrap: wrap; gap: .3rem 1rem; list-style: none; padding: 0; margin: .5rem 0 0; font-size: .85rem; }
 .legend svg.swatch { vertical-align: -1px; }
 footer { max-width: 1100px; margin: 0 auto; padding: 1rem; color: var(--muted); font-size: .85rem; }

@@ -1,4 +1,5 @@
 import type { DayModelTotal } from '../db/usage-daily';
+import { usd } from './format';
 
 /**
  * The dashboard's usage chart, drawn on the server as SVG: bars by day stacked by model,
@@ -21,7 +22,7 @@ export function UsageChart(props: { label: string; costLabel: string; tokensLabe
   const step = (W - LEFT) / days.length;
   const panel = (top: number, metric: 'cost' | 'tokens', caption: string) => {
     const max = Math.max(1, ...days.map((d) => (byDay.get(d) ?? []).reduce((s, t) => s + t[metric], 0)));
-    const show = (v: number) => (metric === 'cost' ? `$${(v / 1e6).toFixed(v >= 1e6 ? 2 : 4)}` : Math.round(v).toLocaleString('en-US'));
+    const show = (v: number) => (metric === 'cost' ? usd(Math.round(v)) : Math.round(v).toLocaleString('en-US'));
     return (
       <g>
         <text x={0} y={top - 8} font-size="12" fill="#5b6470">{caption}</text>
@@ -48,7 +49,7 @@ export function UsageChart(props: { label: string; costLabel: string; tokensLabe
   return (
     <figure class="chart">
       <svg role="img" aria-label={props.label} viewBox={`0 0 ${W} ${height}`} xmlns="http://www.w3.org/2000/svg">
-        <desc>{models.map((m) => `${m}: $${(totals.filter((t) => t.model === m).reduce((s, t) => s + t.cost, 0) / 1e6).toFixed(4)}`).join('; ')}</desc>
+        <desc>{models.map((m) => `${m}: ${usd(totals.filter((t) => t.model === m).reduce((s, t) => s + t.cost, 0))}`).join('; ')}</desc>
         {panel(GAP, 'cost', props.costLabel)}
         {panel(GAP + PANEL + GAP, 'tokens', props.tokensLabel)}
         {days.map((day, i) => i % labelEvery === 0 && (

@@ -1,0 +1,226 @@
+import { createHmac } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeStripe } from '../support/fake-stripe.ts';
+import { FIXTURES } from '../support/fake-upstream.ts';
+import { startWorker } from '../support/worker-process.ts';
+
+/**
+ * The customer console in real Chromium (Debian's chromium, driven by playwright-core)
+ * against the whole worker, driven only by the accessible names DESIGN.md fixes: sign up →
+ * trial credit → create a key → call the API → the call in the logs and the chart → top
+ * up through the fake Stripe and its webhook → redeem a code → revoke the key → log out.
+ * Screenshots of every page, at phone and desktop widths, go to test-results/console/.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ADMIN = 'e2e-console-admin';
+const WEBHOOK_SECRET = 'whsec_e2e_console';
+const SHOTS = resolve(import.meta.dirname, '../../test-results/console');
+
+let worker: { url: string; dispose: () => Promise<void> };
+let stripe: { close: (cb: () => void) => void };
+let stripeUrl: string;
+let browser: Browser;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+async function admin(method: string, path: string, body?: unknown) {
+  const res = await fetch(`${worker.url}/admin${path}`, {
+    method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return res.json() as Promise<any>;
+}
+
+/** What Stripe sends when the customer has paid: the session the fake made, completed and paid, signed. */
+async function payLastCheckout() {
+  const sessions = (await (await fetch(`${stripeUrl}/__sessions`)).json()) as Array<{ response: Record<string, unknown> }>;
+  const session = sessions.at(-1)!.response;
+  const envelope = JSON.parse(readFileSync(join(FIXTURES, 'stripe/event-envelope.stripe-mock-fixture.json'), 'utf8'));
+  const body = JSON.stringify({
+    ...envelope, id: `evt_e2e_${Date.now()}`, type: 'checkout.session.completed', created: Math.floor(Date.now() / 1000),
+    data: { object: { ...session, status: 'complete', payment_status: 'paid' } },
+  });
+  const t = Math.floor(Date.now() / 1000);
+  const signature = createHmac('sha256', WEBHOOK_SECRET).update(`${t}.${body}`).digest('hex');
+  const res = await fetch(`${worker.url}/v1/billing/webhook`, { method: 'POST', body, headers: { 'stripe-signature': `t=${t},v1=${signature}`, 'content-type': 'application/json' } });
+  expect(res.status).toBe(200);
+}
+
+async function shoot(page: Page, name: string) {
+  for (const [label, width, height] of [['desktop', 1280, 900], ['phone', 390, 844]] as const) {
+    await page.setViewportSize({ width, height });
+    await page.screenshot({ path: join(SHOTS, `${name}-${label}.png`), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+const balanceText = async (page: Page) => (await page.getByLabel('Balance').first().textContent())?.trim();
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  const stripePort = await freePort();
+  stripeUrl = `http://127.0.0.1:${stripePort}`;
+  stripe = await startFakeStripe(stripePort);
+  worker = await startWorker({
+    ADMIN_TOKEN: ADMIN, STRIPE_SECRET_KEY: 'sk_test_e2e_console', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, STRIPE_API_BASE: stripeUrl,
+    SIGNUP_CREDIT: '1', FLUSH_DELAY_SECONDS: '1', SITE_NAME: 'Acme AI', CONTACT: 'support@acme.example',
+  });
+  await admin('PUT', '/models/echo', { input_price: 1, output_price: 2 });
+  await admin('PUT', '/channels/echo', { kind: 'echo', base_url: 'http://echo.invalid', api_key_secret: 'NONE', models: { echo: 'echo' } });
+  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await worker?.dispose();
+  await new Promise<void>((r) => (stripe ? stripe.close(() => r()) : r()));
+});
+
+describe('the customer console in Chromium', () => {
+  it('sign up → key → API call → logs and chart → top-up → redemption → revoke → log out', async () => {
+    const context = await browser.newContext({ locale: 'en-US' });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: worker.url });
+    // Stripe's hosted checkout page is not reachable offline: the redirect to it is the end of our part.
+    await context.route('https://checkout.stripe.com/**', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<h1>Stripe Checkout</h1>' }));
+    const page = await context.newPage();
+    const email = `shopper-${Date.now()}@example.com`;
+
+    await page.goto(`${worker.url}/`);
+    await expect.poll(() => page.title()).toContain('Acme AI');
+    await shoot(page, 'home');
+    await page.getByRole('link', { name: 'Pricing' }).click();
+    await expect.poll(() => page.getByRole('cell', { name: 'echo' }).count()).toBe(1);
+    await shoot(page, 'pricing');
+    await page.getByRole('link', { name: 'Docs' }).click();
+    // PUBLIC_URL is not set for this worker, so the docs show its default.
+    await expect.poll(async () => (await page.content()).includes("http://localhost:8787/v1")).toBe(true);
+    await shoot(page, 'docs');
+
+    await page.goto(`${worker.url}/signup`);
+    await shoot(page, 'signup');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill('a good long password');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.waitForURL(/\/console$/);
+    expect(await balanceText(page)).toBe('$1.00');
+
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByLabel('Name').fill('laptop');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const key = (await page.locator('#new-key').textContent())!.trim();
+    expect(key).toMatch(/^sk-[A-Za-z0-9_-]{43}$/);
+    await page.getByRole('button', { name: 'Copy' }).click();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(key);
+    await shoot(page, 'keys-created');
+
+    const chat = () => fetch(`${worker.url}/v1/chat/completions`, {
+      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'echo', messages: [{ role: 'user', content: 'Hello from the browser test' }] }),
+    });
+    const res = await chat();
+    expect(res.status).toBe(200);
+    const requestId = res.headers.get('x-request-id')!;
+    const usage = (await (await fetch(`${worker.url}/v1/usage?limit=1`, { headers: { authorization: `Bearer ${key}` } })).json()) as any;
+    expect(usage.data[0].request_id).toBe(requestId);
+
+    await page.getByRole('link', { name: 'Logs' }).click();
+    const table = page.getByRole('table');
+    for (const header of ['Time', 'Model', 'Key', 'Input tokens', 'Output tokens', 'Cost', 'Status']) {
+      expect(await table.getByRole('columnheader', { name: header, exact: true }).count(), header).toBe(1);
+    }
+    const row = table.getByRole('row').nth(1);
+    expect(await row.getByRole('cell').nth(1).textContent()).toBe('echo');
+    expect(await row.getByRole('cell').nth(2).textContent()).toBe('laptop');
+    expect(await row.getByRole('cell').nth(6).textContent()).toBe('success');
+    await shoot(page, 'logs');
+
+    // The flush (FLUSH_DELAY_SECONDS=1) brings the call into the daily totals the chart reads.
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    const chart = page.getByRole('img', { name: 'Usage by day' });
+    await expect.poll(async () => { await page.reload(); return chart.locator('rect').count(); }, { timeout: 10_000 }).toBeGreaterThan(0);
+    const cost = Number(usage.data[0].cost);
+    expect(await balanceText(page)).toBe(`$${(1 - cost).toFixed(6).replace(/0{1,4}$/, '')}`);
+    await shoot(page, 'dashboard');
+
+    await page.getByRole('link', { name: 'Wallet' }).click();
+    await page.getByLabel('Amount').fill('10');
+    await page.getByRole('button', { name: 'Top up' }).click();
+    await page.waitForURL(/^https:\/\/checkout\.stripe\.com\//);
+    await payLastCheckout();
+    await page.goto(`${worker.url}/console/wallet`);
+    expect(await balanceText(page)).toBe(`$${(11 - cost).toFixed(6).replace(/0{1,4}$/, '')}`);
+
+    const [code] = (await admin('POST', '/redemption-codes', { count: 1, amount: 5 })).data;
+    await page.getByLabel('Redemption code').fill(code.code);
+    await page.getByRole('button', { name: 'Redeem' }).click();
+    expect(await page.getByRole('status').filter({ hasText: 'Redeemed' }).textContent()).toContain('$5.00');
+    expect(await balanceText(page)).toBe(`$${(16 - cost).toFixed(6).replace(/0{1,4}$/, '')}`);
+    const kinds = await page.getByRole('table').getByRole('row').allTextContents();
+    for (const kind of ['redemption', 'topup', 'settlement', 'signup']) expect(kinds.join('\n')).toContain(kind);
+    await shoot(page, 'wallet');
+
+    await page.getByRole('link', { name: 'API keys' }).click();
+    expect(await page.content()).not.toContain(key);
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Revoke' }).click();
+    await page.waitForURL(/\/console\/keys$/);
+    expect((await chat()).status).toBe(401);
+    await shoot(page, 'keys-revoked');
+
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await shoot(page, 'settings');
+    await page.getByRole('link', { name: '中文' }).click();
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('设置');
+    await shoot(page, 'settings-zh');
+    await page.getByRole('link', { name: 'English' }).click();
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL(`${worker.url}/`);
+    await page.goto(`${worker.url}/console`);
+    await page.waitForURL(/\/login/);
+    await shoot(page, 'login');
+    await context.close();
+  });
+});
+
+describe('Turnstile on sign-up', () => {
+  it('is required when configured, and verified server-side at TURNSTILE_VERIFY_URL', async () => {
+    const { createServer: createHttpServer } = await import('node:http');
+    const seen: string[] = [];
+    const verifier = createHttpServer(async (req, res) => {
+      let raw = '';
+      for await (const chunk of req) raw += chunk;
+      seen.push(raw);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ success: raw.includes('good-token') && raw.includes('turnstile-secret') }));
+    });
+    await new Promise<void>((r) => verifier.listen(0, '127.0.0.1', r));
+    const verifyUrl = `http://127.0.0.1:${(verifier.address() as { port: number }).port}/siteverify`;
+    const gated = await startWorker({ TURNSTILE_SITE_KEY: 'site-key-1', TURNSTILE_SECRET_KEY: 'turnstile-secret', TURNSTILE_VERIFY_URL: verifyUrl });
+    try {
+      const signup = (fields: Record<string, string>) => fetch(`${gated.url}/signup`, {
+        method: 'POST', redirect: 'manual', body: new URLSearchParams(fields),
+        headers: { origin: gated.url, 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      expect(await (await fetch(`${gated.url}/signup`)).text()).toContain('data-sitekey="site-key-1"');
+      const email = `gated-${Date.now()}@example.com`;
+      expect((await signup({ email, password: 'long enough password' })).status).toBe(403);
+      expect((await signup({ email, password: 'long enough password', 'cf-turnstile-response': 'bad-token' })).status).toBe(403);
+      expect((await signup({ email, password: 'long enough password', 'cf-turnstile-response': 'good-token' })).status).toBe(303);
+      expect(seen).toHaveLength(2);
+    } finally {
+      await gated.dispose();
+      await new Promise<void>((r) => verifier.close(() => r()));
+    }
+  });
+});
