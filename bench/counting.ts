@@ -108,6 +108,9 @@ function countedEnv(env: Env, s: Side): Env {
   return out;
 }
 
+// Log-in and redemption attempts: not on the request path the bench counts.
+export { AttemptLimiter } from '../src/index';
+
 export class AccountState extends Gateway {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, countedEnv(env, counts.object));
