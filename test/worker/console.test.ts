@@ -2,7 +2,7 @@ import { env } from 'cloudflare:workers';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AttemptLimiter } from '../../src/ratelimit/attempts';
 import { FAILED_ATTEMPTS } from '../../src/ratelimit/attempts';
-import { adminCall, call, db, expectLedgerInvariant, flushAccounts, newModel, unique } from './helpers';
+import { accountObject, adminCall, call, db, expectLedgerInvariant, flushAccounts, newModel, unique } from './helpers';
 
 /**
  * The customer console's rules (DESIGN.md "Customer console"): sign-up credit once,
@@ -119,6 +119,18 @@ describe('sign-up and sessions', () => {
     expect((await post('/console/settings/sign-out-everywhere', {}, { cookie: s.cookie })).status).toBe(303);
     expect((await page('/console', s.cookie)).status).toBe(303);
     expect((await page('/console', fresh)).status).toBe(303);
+  });
+});
+
+describe('password change', () => {
+  it('throttles guesses of the current password: the 11th within 15 minutes is refused, the right one included', async () => {
+    const s = await signUp();
+    for (let i = 0; i < 10; i++) {
+      expect((await post('/console/settings/password', { current: `guess ${i} wrong`, password: 'a new password' }, { cookie: s.cookie })).status).toBe(400);
+    }
+    const locked = await post('/console/settings/password', { current: s.password, password: 'a new password' }, { cookie: s.cookie });
+    expect(locked.status).toBe(429);
+    expect((await post('/login', { email: s.email, password: s.password })).status).toBe(303);
   });
 });
 
@@ -321,5 +333,47 @@ describe('admin routes for console accounts', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error.param).toBe('group');
     expect((await adminCall('PATCH', '/accounts/acct_nope', { name: 'x' })).status).toBe(404);
+  });
+});
+
+describe('logs: filters and pages', () => {
+  it('walks every row once, newest first, by cursor; filters by key, model, status and dates', async () => {
+    const { model } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }]);
+    const s = await signUp();
+    const one = await createKey(s.cookie, unique('one'));
+    const two = await createKey(s.cookie, unique('two'));
+    const ids: string[] = [];
+    for (const key of [one, two, one, two, one]) {
+      const res = await call('/v1/chat/completions', { method: 'POST', key: key.key, json: { model, messages: [{ role: 'user', content: 'hi' }] } });
+      expect(res.status).toBe(200);
+      ids.push(res.headers.get('x-request-id')!);
+    }
+    const object = accountObject(s.accountId);
+    await expect.poll(async () => (await object.findUsage(s.accountId, { limit: 10 })).rows.length, { timeout: 5000 }).toBe(5);
+
+    const seen: string[] = [];
+    let before: number | null = null;
+    for (let pages = 0; pages < 5; pages++) {
+      const page: { rows: { request_id: string }[]; next: number | null } = await object.findUsage(s.accountId, { limit: 2, before });
+      seen.push(...page.rows.map((r) => r.request_id));
+      if (page.next === null) break;
+      before = page.next;
+    }
+    expect(seen).toEqual([...ids].reverse());
+
+    expect((await object.findUsage(s.accountId, { limit: 10, keyId: one.id })).rows).toHaveLength(3);
+    expect((await object.findUsage(s.accountId, { limit: 10, model })).rows).toHaveLength(5);
+    expect((await object.findUsage(s.accountId, { limit: 10, status: 'failed' })).rows).toHaveLength(0);
+    expect((await object.findUsage(s.accountId, { limit: 10, to: '2000-01-01T00:00:00.000Z' })).rows).toHaveLength(0);
+
+    // The page itself: the key filter, and the link to the next page when there is one.
+    const filtered = await (await page(`/console/logs?key=${two.id}`, s.cookie)).text();
+    expect(filtered.match(/<tr><td>/g)).toHaveLength(2);
+    expect(filtered).not.toContain('Older');
+    const today = new Date().toISOString().slice(0, 10);
+    const csv = await (await page(`/console/logs.csv?from=${today}&to=${today}&status=success`, s.cookie)).text();
+    expect(csv.trim().split('\r\n')).toHaveLength(6);
+    expect(csv.split('\r\n')[0]).toBe('request_id,created_at,key_name,model,channel,input_tokens,output_tokens,cached_tokens,cost,status,latency_ms,first_byte_ms,estimated');
+    await expectLedgerInvariant(s.accountId);
   });
 });

@@ -6,11 +6,12 @@ import type { AppEnv } from '../../context';
 import { passwordHashOf, updateAccount } from '../../db/accounts';
 import { deleteAccountSessions } from '../../db/sessions';
 import { Layout, Notice, pageOf } from '../../pages/layout';
+import { attempts, FAILED_ATTEMPTS } from '../../ratelimit/attempts';
 
 /** /console/settings: change the password (other sessions end), sign out everywhere. */
 export const settings = new Hono<AppEnv>();
 
-function render(c: Context<AppEnv>, notice?: { kind: 'ok' | 'error'; text: string }, status: 200 | 400 = 200) {
+function render(c: Context<AppEnv>, notice?: { kind: 'ok' | 'error'; text: string }, status: 200 | 400 | 429 = 200) {
   const page = pageOf(c);
   const { t } = page;
   return c.html(
@@ -50,9 +51,14 @@ settings.post('/password', async (c) => {
   if (next.length < PASSWORD_MIN || next.length > PASSWORD_MAX) {
     return render(c, { kind: 'error', text: t('auth.short', { min: PASSWORD_MIN, max: PASSWORD_MAX }) }, 400);
   }
+  // A session is not the password: guessing the current one is throttled like log-in.
+  const limiter = attempts(c.env, `password:${accountId}`);
+  const attempt = await limiter.begin(FAILED_ATTEMPTS);
+  if (!attempt.ok) return render(c, { kind: 'error', text: t('settings.locked', { minutes: Math.ceil(attempt.retryAfterMs / 60_000) }) }, 429);
   if (!(await verifyPassword(current, await passwordHashOf(c.env.DB, accountId)))) {
     return render(c, { kind: 'error', text: t('settings.wrong') }, 400);
   }
+  await limiter.succeeded(FAILED_ATTEMPTS);
   await updateAccount(c.env.DB, accountId, { passwordHash: await hashPassword(next) });
   await deleteAccountSessions(c.env.DB, accountId, tokenHash);
   return render(c, { kind: 'ok', text: t('settings.changed') });
