@@ -1,16 +1,9 @@
-import { createServer } from 'node:net';
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+import { freePort } from './test/support/ports.ts';
 import { schemaStatements } from './test/support/schema.ts';
 
-/** A free port on 127.0.0.1 for the fake Stripe API, known before the worker starts. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
+// The fake Stripe API's port is chosen here: the worker's bindings must name it.
 process.env.TOKENGATE_FAKE_STRIPE_PORT ??= String(await freePort());
 const stripeApiBase = `http://127.0.0.1:${process.env.TOKENGATE_FAKE_STRIPE_PORT}`;
 

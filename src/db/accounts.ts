@@ -87,3 +87,12 @@ export async function recentlyActiveAccounts(db: D1Database, days: number, limit
     .all<{ account_id: string }>();
   return results.map((r) => r.account_id);
 }
+
+/** The one rule for "this account may not use the API": the operator suspended it, or a
+ *  payment dispute on it is open. `a` is the accounts table's alias in the query. */
+export const suspendedSql = (a: string) =>
+  `(${a}.suspended = 1 OR EXISTS (SELECT 1 FROM disputes d WHERE d.account_id = ${a}.id AND d.status = 'open'))`;
+
+/** One row when the account is suspended (suspendedSql), for a batch. */
+export const suspendedStatement = (db: D1Database, accountId: string): D1PreparedStatement =>
+  db.prepare(`SELECT 1 FROM accounts a WHERE a.id = ? AND ${suspendedSql('a')}`).bind(accountId);

@@ -1,3 +1,4 @@
+import { suspendedSql } from './accounts';
 import { effectiveLimits, type Limits } from '../ratelimit/windows';
 import { newId, now, parseJsonColumn } from './ids';
 
@@ -102,7 +103,7 @@ export function principalStatement(db: D1Database, keyHash: string): D1PreparedS
       `SELECT k.id, k.name, k.account_id, k.models, k.rpm, k.tpm, k.max_concurrency, k.spend_limit, k.spent, k.expires_at,
               k.revoked_at, a.group_name,
               a.rpm AS account_rpm, a.tpm AS account_tpm, a.max_concurrency AS account_concurrency,
-              (a.suspended = 1 OR EXISTS (SELECT 1 FROM disputes d WHERE d.account_id = a.id AND d.status = 'open')) AS suspended
+              ${suspendedSql('a')} AS suspended
        FROM api_keys k JOIN accounts a ON a.id = k.account_id
        WHERE k.key_hash = ?`,
     )

@@ -1,3 +1,4 @@
+import { suspendedStatement } from './accounts';
 import { newId, now } from './ids';
 import { cappedDebitStatements, ledgerStatements } from './ledger';
 
@@ -126,12 +127,3 @@ export async function recordDispute(
   ]);
   return (results.at(-1)?.results.length ?? 0) > 0;
 }
-
-/** One row when the account is suspended: by the operator, or by a dispute still open. */
-export const suspendedStatement = (db: D1Database, accountId: string): D1PreparedStatement =>
-  db
-    .prepare(
-      `SELECT 1 FROM accounts WHERE id = ?1 AND (suspended = 1
-         OR EXISTS (SELECT 1 FROM disputes WHERE account_id = ?1 AND status = 'open'))`,
-    )
-    .bind(accountId);

@@ -5,14 +5,13 @@ import { issueKey, keyView, NewKeySchema, revokeKeyEverywhere } from '../auth/ap
 import { hashPassword, PASSWORD_MAX, PASSWORD_MIN } from '../auth/password';
 import { createCodes } from '../billing/redeem';
 import { codeState, disableCode, listCodes } from '../db/redemption';
-import { suspendedStatement } from '../db/topups';
 import { secret, secretNameProblem } from '../config';
 import type { AppEnv } from '../context';
 import { baseUrlProblem } from '../proxy/base-url';
 import { accountState, withReserveReleased } from '../account/client';
 import { concurrency, modelId, perMinute } from '../auth/api-keys';
 import { forgetAccountKeys, forgetCatalog } from '../auth/customer';
-import { createAccount, getAccount, recentlyActiveAccounts, searchAccounts, updateAccount, type AccountRow } from '../db/accounts';
+import { createAccount, getAccount, recentlyActiveAccounts, searchAccounts, suspendedStatement, updateAccount, type AccountRow } from '../db/accounts';
 import { upsertChannel, upsertModel } from '../db/catalog';
 import { listKeys } from '../db/keys';
 import { applyLedgerEntry, listLedger } from '../db/ledger';
@@ -92,8 +91,8 @@ admin.patch('/accounts/:id', async (c) => {
   if (!account) throw new ApiError('not_found', `No account with id '${id}'.`);
   if (body.suspended !== undefined) {
     // Suspended from the next request on (a dispute may keep it suspended after a resume).
-    const [still] = await c.env.DB.batch([suspendedStatement(c.env.DB, id)]);
-    await accountState(c.env, id).setSuspended(id, (still?.results.length ?? 0) > 0);
+    const still = await suspendedStatement(c.env.DB, id).first();
+    await accountState(c.env, id).setSuspended(id, still !== null);
   }
   // Isolates read the group (which models) and suspension with the key: forget what they hold.
   if (body.group !== undefined || body.suspended !== undefined) forgetAccountKeys(id);

@@ -1,11 +1,11 @@
 import { createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeStripe } from '../support/fake-stripe.ts';
 import { FIXTURES } from '../support/fake-upstream.ts';
+import { freePort } from '../support/ports.ts';
 import { startWorker } from '../support/worker-process.ts';
 
 /**
@@ -24,14 +24,6 @@ let worker: { url: string; dispose: () => Promise<void> };
 let stripe: { close: (cb: () => void) => void };
 let stripeUrl: string;
 let browser: Browser;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 async function admin(method: string, path: string, body?: unknown) {
   const res = await fetch(`${worker.url}/admin${path}`, {
