@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS models (
   input_price         INTEGER NOT NULL CHECK (input_price >= 0),
   output_price        INTEGER NOT NULL CHECK (output_price >= 0),
   cached_input_price  INTEGER CHECK (cached_input_price >= 0),
+  cache_write_price   INTEGER CHECK (cache_write_price >= 0),  -- prompt tokens written to a provider's cache
   max_output_tokens   INTEGER,                  -- output cap when a request sets none
   owned_by            TEXT NOT NULL DEFAULT 'tokengate',
   groups              TEXT,

@@ -34,26 +34,32 @@ export interface Prices {
   input_price: number;
   output_price: number;
   cached_input_price: number | null;
+  /** Prompt tokens written to the provider's cache (Anthropic bills them above the input price). */
+  cache_write_price?: number | null;
 }
 
 export interface TokenCounts {
-  input_tokens: number; // all prompt tokens, cached ones included
-  output_tokens: number;
-  cached_tokens: number; // the part of input_tokens served from the provider's cache
+  input_tokens: number; // all prompt tokens, cached and cache-written ones included
+  output_tokens: number; // reasoning included
+  cached_tokens: number; // the part of input_tokens read from the provider's cache
+  cache_write_tokens?: number; // the part of input_tokens written to it (absent: none)
 }
 
 /**
- * Cost in µ$ of one request: cached prompt tokens at the cached price when the model has
- * one (otherwise at the input price), the rest at the input price, output at the output
- * price; summed exactly in BigInt, then rounded UP once to a whole micro-dollar, so a
- * request never costs less than its tokens and rounding never exceeds 1 µ$ per request.
+ * Cost in µ$ of one request: cached prompt tokens at the cached price and cache-written
+ * ones at the cache-write price where the model has those prices (otherwise at the input
+ * price), the rest at the input price, output at the output price; summed exactly in
+ * BigInt, then rounded UP once to a whole micro-dollar, so a request never costs less than
+ * its tokens and rounding never exceeds 1 µ$ per request.
  */
 export function costMicros(p: Prices, t: TokenCounts): number {
-  const cached = BigInt(Math.min(t.cached_tokens, t.input_tokens));
-  const uncached = BigInt(t.input_tokens) - (p.cached_input_price === null ? 0n : cached);
+  const cached = Math.min(t.cached_tokens, t.input_tokens);
+  const written = Math.min(t.cache_write_tokens ?? 0, t.input_tokens - cached);
+  const price = (special: number | null | undefined) => BigInt(special ?? p.input_price);
   const numerator =
-    uncached * BigInt(p.input_price) +
-    (p.cached_input_price === null ? 0n : cached * BigInt(p.cached_input_price)) +
+    BigInt(t.input_tokens - cached - written) * BigInt(p.input_price) +
+    BigInt(cached) * price(p.cached_input_price) +
+    BigInt(written) * price(p.cache_write_price) +
     BigInt(t.output_tokens) * BigInt(p.output_price);
   const perMillion = 1_000_000n;
   return Number((numerator + perMillion - 1n) / perMillion);

@@ -49,6 +49,7 @@ const SCHEMA = `
     input_tokens INTEGER NOT NULL,
     output_tokens INTEGER NOT NULL,
     cached_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
     cost INTEGER NOT NULL,
     reported_cost INTEGER NOT NULL,
     capped INTEGER NOT NULL,
@@ -75,6 +76,8 @@ export interface UsageRow {
   input_tokens: number;
   output_tokens: number;
   cached_tokens: number;
+  /** The part of input_tokens written to the provider's cache. */
+  cache_write_tokens: number;
   /** µ$ charged: reported_cost, capped at the request's hold. */
   cost: number;
   /** µ$ the reported (or estimated) tokens cost at the model's prices. */
@@ -132,6 +135,10 @@ export class AccountStorage {
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
+    // Objects whose usage table predates cache-write counts get the column.
+    if (sql.exec("SELECT 1 FROM pragma_table_info('usage') WHERE name = 'cache_write_tokens'").toArray().length === 0) {
+      sql.exec('ALTER TABLE usage ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0');
+    }
     for (const h of sql.exec<Hold & Record<string, SqlStorageValue>>('SELECT key_id, request_id, amount, created_at FROM holds')) this.remember(h);
   }
 
@@ -265,10 +272,10 @@ export class AccountStorage {
 
   addUsage(u: UsageRow): void {
     this.sql.exec(
-      `INSERT INTO usage (request_id, key_id, key_name, model, channel, input_tokens, output_tokens, cached_tokens, cost,
-         reported_cost, capped, status, latency_ms, first_byte_ms, estimated, created_at, flush)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (request_id) DO NOTHING`,
-      u.request_id, u.key_id, u.key_name, u.model, u.channel, u.input_tokens, u.output_tokens, u.cached_tokens, u.cost,
+      `INSERT INTO usage (request_id, key_id, key_name, model, channel, input_tokens, output_tokens, cached_tokens, cache_write_tokens,
+         cost, reported_cost, capped, status, latency_ms, first_byte_ms, estimated, created_at, flush)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (request_id) DO NOTHING`,
+      u.request_id, u.key_id, u.key_name, u.model, u.channel, u.input_tokens, u.output_tokens, u.cached_tokens, u.cache_write_tokens, u.cost,
       u.reported_cost, u.capped ? 1 : 0, u.status, u.latency_ms, u.first_byte_ms, u.estimated ? 1 : 0, u.created_at,
     );
   }

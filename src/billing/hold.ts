@@ -16,7 +16,7 @@ import { toDollars } from '../money';
  * image costs on current models.
  * Output bound: max_completion_tokens / max_tokens, else the model's configured maximum,
  * else DEFAULT_MAX_OUTPUT_TOKENS; times `n`. Embeddings produce no output.
- * Prompt tokens are held at the higher of the input and cached prices.
+ * Prompt tokens are held at the highest of the input, cached and cache-write prices.
  */
 const IMAGE_TOKENS = 3_000;
 const FRAMING_TOKENS_PER_MESSAGE = 8;
@@ -40,7 +40,7 @@ export function holdSize(body: Sizable): HoldSize {
 
 const outputTokens = (size: HoldSize, model: ModelRow, defaultMaxOutput: number) =>
   size.outputCap ?? model.max_output_tokens ?? defaultMaxOutput;
-const promptPrice = (model: ModelRow) => Math.max(model.input_price, model.cached_input_price ?? 0);
+const promptPrice = (model: ModelRow) => Math.max(model.input_price, model.cached_input_price ?? 0, model.cache_write_price ?? 0);
 
 /** Micro-dollars held for a request of this size on this model. */
 export function holdMicros(model: ModelRow, size: HoldSize, defaultMaxOutput: number): number {

@@ -70,6 +70,7 @@ export function receipt(r: RequestContext, e: Ending): Receipt {
   return {
     channel: e.channel,
     ...c.tokens,
+    cache_write_tokens: c.tokens.cache_write_tokens ?? 0,
     cost: c.cost,
     reported_cost: c.reportedCost,
     capped: c.capped,

@@ -7,6 +7,7 @@ export interface ModelRow {
   input_price: number;
   output_price: number;
   cached_input_price: number | null;
+  cache_write_price: number | null;
   max_output_tokens: number | null;
   owned_by: string;
   groups: string | null;
@@ -39,13 +40,13 @@ export interface Route {
 export async function upsertModel(db: D1Database, m: Omit<ModelRow, 'created_at' | 'groups'> & { groups: string[] | null }) {
   await db
     .prepare(
-      `INSERT INTO models (id, input_price, output_price, cached_input_price, max_output_tokens, owned_by, groups, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO models (id, input_price, output_price, cached_input_price, cache_write_price, max_output_tokens, owned_by, groups, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET input_price = excluded.input_price, output_price = excluded.output_price,
-         cached_input_price = excluded.cached_input_price, max_output_tokens = excluded.max_output_tokens,
+         cached_input_price = excluded.cached_input_price, cache_write_price = excluded.cache_write_price, max_output_tokens = excluded.max_output_tokens,
          owned_by = excluded.owned_by, groups = excluded.groups`,
     )
-    .bind(m.id, m.input_price, m.output_price, m.cached_input_price, m.max_output_tokens, m.owned_by,
+    .bind(m.id, m.input_price, m.output_price, m.cached_input_price, m.cache_write_price, m.max_output_tokens, m.owned_by,
       m.groups === null ? null : JSON.stringify(m.groups), now())
     .run();
 }

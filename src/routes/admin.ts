@@ -188,6 +188,7 @@ admin.put('/models/:model{.+}', async (c) => {
     input_price: price,
     output_price: price,
     cached_input_price: price.nullish(),
+    cache_write_price: price.nullish(),
     max_output_tokens: z.number().int().positive().nullish(),
     owned_by: z.string().trim().min(1).max(100).default('tokengate'),
     groups: z.array(group).nullish(),
@@ -197,6 +198,7 @@ admin.put('/models/:model{.+}', async (c) => {
     input_price: body.input_price,
     output_price: body.output_price,
     cached_input_price: body.cached_input_price ?? null,
+    cache_write_price: body.cache_write_price ?? null,
     max_output_tokens: body.max_output_tokens ?? null,
     owned_by: body.owned_by,
     groups: body.groups ?? null,
@@ -207,6 +209,7 @@ admin.put('/models/:model{.+}', async (c) => {
     input_price: toDollars(body.input_price),
     output_price: toDollars(body.output_price),
     cached_input_price: body.cached_input_price == null ? null : toDollars(body.cached_input_price),
+    cache_write_price: body.cache_write_price == null ? null : toDollars(body.cache_write_price),
     max_output_tokens: body.max_output_tokens ?? null,
     owned_by: body.owned_by,
     groups: body.groups ?? null,
@@ -216,7 +219,7 @@ admin.put('/models/:model{.+}', async (c) => {
 admin.put('/channels/:id', async (c) => {
   const id = parse(z.string().min(1).max(100).regex(/^[\w.-]+$/), c.req.param('id'));
   const body = await readJson(c, z.object({
-    kind: z.enum(['openai', 'echo']),
+    kind: z.enum(['openai', 'anthropic', 'echo']),
     base_url: z.string().max(2000),
     api_key_secret: z.string().max(200).superRefine((name, ctx) => {
       const problem = secretNameProblem(name);

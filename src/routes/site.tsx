@@ -56,12 +56,14 @@ site.get('/pricing', async (c) => {
           <table>
             <thead>
               <tr><th scope="col">{t('pricing.model')}</th><th scope="col" class="num">{t('pricing.input')}</th>
-                <th scope="col" class="num">{t('pricing.cached')}</th><th scope="col" class="num">{t('pricing.output')}</th></tr>
+                <th scope="col" class="num">{t('pricing.cached')}</th><th scope="col" class="num">{t('pricing.cacheWrite')}</th>
+                <th scope="col" class="num">{t('pricing.output')}</th></tr>
             </thead>
             <tbody>
               {models.map((m) => (
                 <tr><td><code>{m.id}</code></td><td class="num">{perMillion(m.input_price)}</td>
-                  <td class="num">{perMillion(m.cached_input_price)}</td><td class="num">{perMillion(m.output_price)}</td></tr>
+                  <td class="num">{perMillion(m.cached_input_price)}</td><td class="num">{perMillion(m.cache_write_price)}</td>
+                  <td class="num">{perMillion(m.output_price)}</td></tr>
               ))}
             </tbody>
           </table>

@@ -16,6 +16,7 @@ export const usageView = (r: UsageRow) => ({
   input_tokens: r.input_tokens,
   output_tokens: r.output_tokens,
   cached_tokens: r.cached_tokens,
+  cache_write_tokens: r.cache_write_tokens,
   cost: toDollars(r.cost),
   reported_cost: toDollars(r.reported_cost),
   capped: r.capped,

@@ -100,7 +100,7 @@ logs.get('/logs', async (c) => {
 });
 
 const CSV_COLUMNS = [
-  'request_id', 'created_at', 'key_name', 'model', 'channel', 'input_tokens', 'output_tokens', 'cached_tokens', 'cost', 'status',
+  'request_id', 'created_at', 'key_name', 'model', 'channel', 'input_tokens', 'output_tokens', 'cached_tokens', 'cache_write_tokens', 'cost', 'status',
   'latency_ms', 'first_byte_ms', 'estimated',
 ] as const satisfies readonly (keyof UsageRow)[];
 
