@@ -108,6 +108,39 @@ export function errorBody(err: ApiError) {
   return { error: { message: err.message, type: err.type, param: err.param, code: err.code } };
 }
 
+/** The Anthropic Messages API's statuses and error types, for the catalogue's statuses: what
+ *  `/v1/messages` answers (contract, "Anthropic-compatible API"). Every "no capacity now"
+ *  is Anthropic's 529, which its SDKs and Claude Code retry. */
+const ANTHROPIC: Record<Status, { status: number; type: string }> = {
+  400: { status: 400, type: 'invalid_request_error' },
+  401: { status: 401, type: 'authentication_error' },
+  402: { status: 402, type: 'billing_error' },
+  403: { status: 403, type: 'permission_error' },
+  404: { status: 404, type: 'not_found_error' },
+  413: { status: 413, type: 'request_too_large' },
+  429: { status: 429, type: 'rate_limit_error' },
+  500: { status: 500, type: 'api_error' },
+  502: { status: 502, type: 'api_error' },
+  503: { status: 529, type: 'overloaded_error' },
+  504: { status: 504, type: 'timeout_error' },
+};
+
+export type Dialect = 'openai' | 'anthropic';
+
+/** Where Anthropic's API answers otherwise than its status mapping says: an unknown model is its 404. */
+const ANTHROPIC_BY_CODE: Partial<Record<ErrorCode, { status: number; type: string }>> = {
+  model_not_found: { status: 404, type: 'not_found_error' },
+};
+const anthropicStatus = (err: ApiError) => ANTHROPIC_BY_CODE[err.code] ?? ANTHROPIC[err.status];
+
+/** The Anthropic error shape, for responses and for error events inside a stream. */
+export function anthropicErrorBody(err: ApiError) {
+  return { type: 'error', error: { type: anthropicStatus(err).type, message: err.message } };
+}
+
+/** Which API's errors a request gets: Anthropic's on the Messages routes, OpenAI's elsewhere. */
+export const dialectOf = (path: string): Dialect => (path === '/v1/messages' || path.startsWith('/v1/messages/') ? 'anthropic' : 'openai');
+
 /** Hono's own exceptions (its middleware throws them) in the catalogue's terms. */
 function fromHttpException(err: HTTPException): ApiError {
   const byStatus: Partial<Record<number, ErrorCode>> = {
@@ -140,5 +173,8 @@ export function renderError(err: unknown, c: Context): Response {
   logError(apiError, c);
   const headers: Record<string, string> = { ...apiError.headers };
   if (!apiError.retryable) headers['x-should-retry'] = 'false';
+  if (dialectOf(c.req.path) === 'anthropic') {
+    return Response.json(anthropicErrorBody(apiError), { status: anthropicStatus(apiError).status, headers });
+  }
   return c.json(errorBody(apiError), apiError.status, headers);
 }

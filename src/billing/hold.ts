@@ -8,11 +8,11 @@ import { toDollars } from '../money';
  * requests can spend credit the account does not have (its account's object places it,
  * account/object.ts).
  *
- * Prompt bound: the UTF-8 byte length of what becomes the prompt (messages, tools,
+ * Prompt bound: the UTF-8 byte length of what becomes the prompt (system, messages, tools,
  * functions, response_format, embeddings input) plus framing per message. Byte-level BPE
  * tokenizers (OpenAI's, and the others sold here) never produce more tokens than bytes of
  * text, and the JSON around the text adds more bytes than the chat format adds tokens;
- * image parts are not text, so each counts a fixed IMAGE_TOKENS, above what a high-detail
+ * image parts (OpenAI's image_url, Anthropic's image blocks) are not text, so each counts a fixed IMAGE_TOKENS, above what a high-detail
  * image costs on current models.
  * Output bound: max_completion_tokens / max_tokens, else the model's configured maximum,
  * else DEFAULT_MAX_OUTPUT_TOKENS; times `n`. Embeddings produce no output.
@@ -20,7 +20,7 @@ import { toDollars } from '../money';
  */
 const IMAGE_TOKENS = 3_000;
 const FRAMING_TOKENS_PER_MESSAGE = 8;
-const PROMPT_FIELDS = ['messages', 'tools', 'functions', 'tool_choice', 'response_format', 'input'] as const;
+const PROMPT_FIELDS = ['system', 'messages', 'tools', 'functions', 'tool_choice', 'response_format', 'input'] as const;
 
 type Sizable = { messages?: unknown[]; max_tokens?: number | null; max_completion_tokens?: number | null; n?: number | null } & Record<string, unknown>;
 
@@ -32,13 +32,13 @@ export function holdSize(body: Sizable): HoldSize {
     promptTokens:
       new TextEncoder().encode(json).byteLength +
       FRAMING_TOKENS_PER_MESSAGE * (body.messages?.length ?? 0) +
-      IMAGE_TOKENS * (json.match(/"image_url"/g)?.length ?? 0),
+      IMAGE_TOKENS * (json.match(/"image_url"|"type":"image"/g)?.length ?? 0),
     outputCap: body.messages === undefined ? 0 : (body.max_completion_tokens ?? body.max_tokens ?? null),
     choices: body.n ?? 1,
   };
 }
 
-const outputTokens = (size: HoldSize, model: ModelRow, defaultMaxOutput: number) =>
+export const outputTokens = (size: HoldSize, model: ModelRow, defaultMaxOutput: number) =>
   size.outputCap ?? model.max_output_tokens ?? defaultMaxOutput;
 const promptPrice = (model: ModelRow) => Math.max(model.input_price, model.cached_input_price ?? 0, model.cache_write_price ?? 0);
 

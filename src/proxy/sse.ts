@@ -1,5 +1,6 @@
 import type { TokenCounts } from '../money';
 import { TokenEstimator } from './estimate';
+import type { StreamMeter } from './stream';
 import { normaliseUsage } from './usage';
 
 /**
@@ -56,12 +57,39 @@ export function parseEvent(raw: string): ParsedEvent {
   return out;
 }
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 /** A chunk written anew as one event. */
-const serialise = (event: string | undefined, chunk: Json) =>
+export const serialise = (event: string | undefined, chunk: Json) =>
   `${event === undefined ? '' : `event: ${event}\n`}data: ${JSON.stringify(chunk)}\n\n`;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A complete event's JSON data: null for a comment, `[DONE]`, or data that is not an object. */
+export function eventJson(raw: string): { event: string | undefined; data: Json } | null {
+  const { event, data } = parseEvent(raw);
+  if (data === undefined) return null;
+  try {
+    const parsed: unknown = JSON.parse(data);
+    return isObject(parsed) ? { event, data: parsed } : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The event with `holder.model` replaced by `publicModel`. Where the id stands exactly once
+ * as a compact "model" member (how providers write events) its bytes are swapped, so the
+ * rest of the event stays as the upstream sent it; otherwise the event is written anew.
+ */
+export function renamed(raw: string, event: string | undefined, chunk: Json, holder: Json, publicModel: string): string {
+  const needle = `"model":${JSON.stringify(holder.model)}`;
+  const at = raw.indexOf(needle);
+  if (at !== -1 && raw.indexOf(needle, at + 1) === -1) {
+    return `${raw.slice(0, at)}"model":${JSON.stringify(publicModel)}${raw.slice(at + needle.length)}`;
+  }
+  holder.model = publicModel;
+  return serialise(event, chunk);
+}
 
 export interface MeterOptions {
   /** Remove the usage-only chunk (the client did not ask for usage). */
@@ -80,7 +108,8 @@ export interface MeterOptions {
  * generated text (for an estimate when no usage comes), whether any content came at all,
  * `[DONE]`, and in-band errors.
  */
-export class ChatStreamMeter {
+export class ChatStreamMeter implements StreamMeter {
+  readonly dialect = 'openai';
   usage: TokenCounts | null = null;
   sawDone = false;
   /** A chunk with generated content or a finish_reason has passed. */
@@ -131,22 +160,7 @@ export class ChatStreamMeter {
       if (foreignModel) chunk.model = this.o.publicModel;
       return serialise(event, chunk);
     }
-    return foreignModel ? this.renamed(raw, event, chunk) : raw;
-  }
-
-  /**
-   * The event with its model id replaced by the public one. Where the id stands exactly
-   * once as a compact "model" member (how providers write chunks) its bytes are swapped, so
-   * the rest of the event stays as the upstream sent it; otherwise the chunk is written anew.
-   */
-  private renamed(raw: string, event: string | undefined, chunk: Json): string {
-    const needle = `"model":${JSON.stringify(chunk.model)}`;
-    const at = raw.indexOf(needle);
-    if (at !== -1 && raw.indexOf(needle, at + 1) === -1) {
-      return `${raw.slice(0, at)}"model":${JSON.stringify(this.o.publicModel)}${raw.slice(at + needle.length)}`;
-    }
-    chunk.model = this.o.publicModel;
-    return serialise(event, chunk);
+    return foreignModel ? renamed(raw, event, chunk, chunk, this.o.publicModel!) : raw;
   }
 
   /** Adds the generated text of a delta to the estimate; true if there was any. */

@@ -1,18 +1,40 @@
-import { ApiError, errorBody, type ErrorCode } from '../errors';
-import { ChatStreamMeter, SseFramer } from './sse';
+import { anthropicErrorBody, ApiError, errorBody, type Dialect, type ErrorCode } from '../errors';
+import type { TokenCounts } from '../money';
+import { SseFramer } from './sse';
 import { idleTimer } from './timeout';
 
 export type StreamEnd = 'success' | 'failed' | 'cancelled' | 'timeout';
 
+/**
+ * Watches (and where it translates, rewrites) the events of a stream as they pass to the
+ * client: one per upstream API and client API (sse.ts for chat, messages-stream.ts for
+ * Anthropic's Messages, translate/ for the pairs).
+ */
+export interface StreamMeter {
+  /** The API the client is answered in. */
+  readonly dialect: Dialect;
+  /** One complete upstream event in; what the client gets for it out ('' for nothing). */
+  inspect(raw: string): string;
+  usage: TokenCounts | null;
+  /** The stream's own end passed: `[DONE]`, or `message_stop`. */
+  sawDone: boolean;
+  /** Generated content (or a finish reason) passed: a stream without it cost nothing. */
+  sawContent: boolean;
+  /** An in-band error event passed. */
+  upstreamError: unknown;
+  /** The output counted so far, for a stream that reports no usage. */
+  readonly estimatedOutputTokens: number;
+}
+
 export interface StreamResult {
   end: StreamEnd;
-  meter: ChatStreamMeter;
+  meter: StreamMeter;
   /** ms from the start of the request to the first byte handed to the client */
   firstByteMs: number | null;
 }
 
 export interface MeteredStreamOptions {
-  meter: ChatStreamMeter;
+  meter: StreamMeter;
   idleTimeoutMs: number;
   startedAt: number;
   /** The client's request signal: fires on disconnect even where cancel() is not called. */
@@ -23,14 +45,15 @@ export interface MeteredStreamOptions {
 
 const encoder = new TextEncoder();
 
-/** An OpenAI-shaped error event, so a stream that dies mid-way never looks complete. */
-export function errorEvent(message: string, code: ErrorCode): Uint8Array {
-  const body = errorBody(new ApiError(code, message));
+/** An error event in the client's API, so a stream that dies mid-way never looks complete. */
+export function errorEvent(dialect: Dialect, message: string, code: ErrorCode): Uint8Array {
+  const err = new ApiError(code, message);
+  const body = dialect === 'anthropic' ? anthropicErrorBody(err) : errorBody(err);
   return encoder.encode(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
 }
 
 /**
- * The client's side of a streamed chat completion: the upstream body piped through a
+ * The client's side of a stream: the upstream body piped through a
  * TransformStream (workerd pumps a pipe natively; a JS pull loop per chunk measured several
  * times its CPU, BENCHMARKS.md). Each chunk is handed on as soon as it holds complete events
  * (its own bytes where nothing was dropped or rewritten), so nothing is buffered beyond one
@@ -66,7 +89,7 @@ export function meteredStream(upstream: ReadableStream<Uint8Array>, o: MeteredSt
       // the client's side is gone already
     }
   };
-  const idle = idleTimer(o.idleTimeoutMs, () => fail('timeout', errorEvent('The upstream stopped sending data.', 'upstream_timeout')));
+  const idle = idleTimer(o.idleTimeoutMs, () => fail('timeout', errorEvent(o.meter.dialect, 'The upstream stopped sending data.', 'upstream_timeout')));
   // The client left: settle, and close its side, which cancels the upstream through the
   // pipe so nothing more is generated.
   const onAbort = () => {
@@ -105,7 +128,7 @@ export function meteredStream(upstream: ReadableStream<Uint8Array>, o: MeteredSt
       const rest = framer.flush();
       if (rest) c.enqueue(encoder.encode(o.meter.inspect(rest)));
       const complete = o.meter.sawDone || o.meter.upstreamError !== null;
-      if (!complete) c.enqueue(errorEvent('The upstream stream ended before completion.', 'upstream_incomplete'));
+      if (!complete) c.enqueue(errorEvent(o.meter.dialect, 'The upstream stream ended before completion.', 'upstream_incomplete'));
       end(complete && o.meter.upstreamError === null ? 'success' : 'failed');
     },
     cancel() {
@@ -116,6 +139,6 @@ export function meteredStream(upstream: ReadableStream<Uint8Array>, o: MeteredSt
   // error event. A client that leaves errors the pipe too, after cancel()/the signal ended it.
   upstream
     .pipeTo(transform.writable, { preventAbort: true })
-    .catch(() => fail('failed', errorEvent('The upstream connection failed mid-stream.', 'upstream_error')));
+    .catch(() => fail('failed', errorEvent(o.meter.dialect, 'The upstream connection failed mid-stream.', 'upstream_error')));
   return transform.readable;
 }

@@ -4,16 +4,22 @@ import { ApiError, type ErrorCode } from '../errors';
 import { TimeoutError, withTimeout } from './timeout';
 import { echoResponse } from './echo';
 
-export type UpstreamPath = '/chat/completions' | '/embeddings';
+export type UpstreamPath = '/chat/completions' | '/embeddings' | '/messages' | '/messages/count_tokens';
+
+/** What goes to one channel: its path under the channel's base_url, the body (with the
+ *  channel's model id, in the channel's API) and the client headers that API takes. */
+export interface UpstreamRequest {
+  path: UpstreamPath;
+  body: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
 
 export interface UpstreamCall {
   routes: Route[]; // in the order to try them
-  path: UpstreamPath;
-  /** The body for one channel: the client's body with the channel's model id. */
-  body: (route: Route) => Record<string, unknown>;
+  request: (route: Route) => UpstreamRequest;
   /** Whole responses: whether a 2xx JSON body is an answer rather than an error object in
    *  disguise. Absent for streams, which must answer with an event stream. */
-  isAnswer?: (parsed: Record<string, unknown>) => boolean;
+  isAnswer?: (parsed: Record<string, unknown>, route: Route) => boolean;
   firstByteTimeoutMs: number;
   /** Longest wait for a whole response's body once its headers arrived. */
   idleTimeoutMs: number;
@@ -26,6 +32,11 @@ export interface UpstreamSuccess {
   /** A whole response's body, parsed and checked; null for a stream. */
   json: Record<string, unknown> | null;
 }
+
+/** A whole chat completion, rather than an error object in disguise. */
+export const isCompletion = (parsed: Record<string, unknown>) => Array.isArray(parsed.choices) && parsed.error === undefined;
+/** A whole Anthropic message, likewise. */
+export const isMessage = (parsed: Record<string, unknown>) => parsed.type === 'message' && Array.isArray(parsed.content);
 
 /** Why the last channel failed, for the usage row and the client's error. */
 export class UpstreamFailure extends ApiError {
@@ -42,6 +53,16 @@ export class UpstreamFailure extends ApiError {
 const timeout = (route: Route, detail: string) =>
   new UpstreamFailure('upstream_timeout', 'The upstream provider timed out.', { route, timedOut: true, detail });
 
+/** Anthropic's API version when the client names none (its SDKs and Claude Code always do). */
+export const ANTHROPIC_VERSION = '2023-06-01';
+
+/** How each kind of channel takes its provider key. */
+function credentials(route: Route, apiKey: string): Record<string, string> {
+  return route.kind === 'anthropic'
+    ? { 'x-api-key': apiKey, 'anthropic-version': ANTHROPIC_VERSION }
+    : { authorization: `Bearer ${apiKey}` };
+}
+
 /** Statuses that are the request's own fault: another channel would answer the same. */
 const clientFault = (status: number) => status === 400 || status === 413 || status === 422;
 
@@ -52,8 +73,9 @@ const clientFault = (status: number) => status === 400 || status === 413 || stat
  * 2xx (an error body is read on the same clock, so one that never ends cannot hold the
  * failover), and a 2xx that is not an answer — a whole response whose JSON is an error
  * object or lacks its payload, or a JSON body where a stream was asked for. Only the body
- * built for the channel and the channel's own key go upstream: no header of the client's
- * (its key above all) is forwarded. 400/413/422 are the client's error and are passed back,
+ * built for the channel, the channel's own key and the client headers its API takes
+ * (`anthropic-version` and `anthropic-beta`, to Anthropic) go upstream: no other header of
+ * the client's (its key above all) is forwarded. 400/413/422 are the client's error and are passed back,
  * sanitised, without trying further.
  */
 export async function callUpstream(env: Env, call: UpstreamCall): Promise<UpstreamSuccess> {
@@ -71,8 +93,8 @@ export async function callUpstream(env: Env, call: UpstreamCall): Promise<Upstre
 }
 
 async function attempt(env: Env, route: Route, call: UpstreamCall): Promise<UpstreamSuccess | UpstreamFailure> {
-  const body = call.body(route);
-  if (route.kind === 'echo') return accept(route, await echoResponse(call.path, body), call);
+  const request = call.request(route);
+  if (route.kind === 'echo') return accept(route, await echoResponse(request.path, request.body), call);
 
   const apiKey = secret(env, route.api_key_secret);
   if (!apiKey) {
@@ -88,10 +110,10 @@ async function attempt(env: Env, route: Route, call: UpstreamCall): Promise<Upst
   try {
     let response: Response;
     try {
-      response = await fetch(`${route.base_url.replace(/\/+$/, '')}${call.path}`, {
+      response = await fetch(`${route.base_url.replace(/\/+$/, '')}${request.path}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${apiKey}` },
-        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...credentials(route, apiKey), ...request.headers },
+        body: JSON.stringify(request.body),
         signal: controller.signal,
       });
     } catch (err) {
@@ -128,7 +150,7 @@ async function accept(route: Route, response: Response, call: UpstreamCall): Pro
       : new UpstreamFailure('upstream_error', 'The upstream connection failed.', { route, detail: `channel ${route.id}: ${String(err)}` });
   }
   const parsed = jsonObject(text);
-  if (!parsed || !call.isAnswer?.(parsed)) {
+  if (!parsed || !call.isAnswer?.(parsed, route)) {
     return new UpstreamFailure('upstream_invalid_response', 'The upstream provider sent an error or an invalid response.',
       { route, detail: `channel ${route.id}: HTTP ${response.status} ${sanitise(text)}` });
   }

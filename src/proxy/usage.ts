@@ -1,3 +1,4 @@
+/** Usage, from every shape a provider reports it in, as billable counts (money.ts TokenCounts). */
 import { z } from 'zod';
 import type { TokenCounts } from '../money';
 
@@ -31,4 +32,71 @@ export function normaliseUsage(raw: unknown): TokenCounts | null {
   const output = completion + Math.max(0, (u.total_tokens ?? 0) - input - completion);
   const cached = u.prompt_tokens_details?.cached_tokens ?? u.prompt_cache_hit_tokens ?? 0;
   return { input_tokens: input, output_tokens: output, cached_tokens: Math.min(cached, input) };
+}
+
+/** One usage object of Anthropic's Messages API (a message's, or a stream event's). */
+const AnthropicCountsSchema = z.looseObject({
+  input_tokens: count,
+  output_tokens: count,
+  cache_read_input_tokens: count.nullable().catch(undefined),
+  cache_creation_input_tokens: count.nullable().catch(undefined),
+  cache_creation: z.looseObject({ ephemeral_5m_input_tokens: count, ephemeral_1h_input_tokens: count }).nullish().catch(undefined),
+});
+const AnthropicUsageSchema = AnthropicCountsSchema.extend({
+  iterations: z.array(AnthropicCountsSchema).nullish().catch(undefined),
+});
+type AnthropicCounts = z.infer<typeof AnthropicCountsSchema>;
+
+function anthropicCounts(u: AnthropicCounts): TokenCounts {
+  const read = u.cache_read_input_tokens ?? 0;
+  const written = u.cache_creation_input_tokens
+    ?? (u.cache_creation ? (u.cache_creation.ephemeral_5m_input_tokens ?? 0) + (u.cache_creation.ephemeral_1h_input_tokens ?? 0) : 0);
+  return {
+    input_tokens: (u.input_tokens ?? 0) + read + written,
+    output_tokens: u.output_tokens ?? 0,
+    cached_tokens: read,
+    cache_write_tokens: written,
+  };
+}
+
+/**
+ * Billable counts from an Anthropic usage object, or null when it has no token counts.
+ * - Anthropic's input_tokens leaves out the prompt tokens read from and written to its
+ *   cache (cache_read_input_tokens, cache_creation_input_tokens — or, where only the
+ *   breakdown is given, its 5-minute and 1-hour writes); all three are the prompt.
+ * - output_tokens includes thinking.
+ * - Where a response ran several iterations (context compaction), the top-level counts are
+ *   the last iteration's only; Anthropic bills every iteration, so their sum is the usage.
+ */
+export function anthropicUsage(raw: unknown): TokenCounts | null {
+  const parsed = AnthropicUsageSchema.safeParse(raw);
+  if (!parsed.success) return null;
+  const u = parsed.data;
+  if (u.iterations && u.iterations.length > 0) {
+    return u.iterations.map(anthropicCounts).reduce((sum, c) => ({
+      input_tokens: sum.input_tokens + c.input_tokens,
+      output_tokens: sum.output_tokens + c.output_tokens,
+      cached_tokens: sum.cached_tokens + c.cached_tokens,
+      cache_write_tokens: (sum.cache_write_tokens ?? 0) + (c.cache_write_tokens ?? 0),
+    }));
+  }
+  if (u.input_tokens === undefined && u.output_tokens === undefined) return null;
+  return anthropicCounts(u);
+}
+
+/**
+ * A stream's usage as its events report it: message_start's counts, updated by every
+ * message_delta's. Anthropic repeats its final counts there (output_tokens is cumulative),
+ * and compatible providers often report the real input only there (fixtures/anthropic-
+ * compatible), so a later count replaces an earlier one field by field.
+ */
+export class AnthropicUsageTracker {
+  private latest: Record<string, unknown> = {};
+  counts: TokenCounts | null = null;
+
+  update(raw: unknown): void {
+    if (typeof raw !== 'object' || raw === null) return;
+    for (const [field, value] of Object.entries(raw)) if (value !== null && value !== undefined) this.latest[field] = value;
+    this.counts = anthropicUsage(this.latest) ?? this.counts;
+  }
 }

@@ -1,58 +1,53 @@
 import { Hono } from 'hono';
-import { config } from '../config';
 import { readCustomerJson } from '../auth/customer';
 import type { AppEnv } from '../context';
+import type { Route } from '../db/catalog';
 import { collectText, estimatePromptTokens, estimateTokens } from '../proxy/estimate';
 import { ChatStreamMeter } from '../proxy/sse';
-import { meteredStream } from '../proxy/stream';
-import { relayJson, startRelay } from './relay';
+import { isCompletion, isMessage, type UpstreamRequest } from '../proxy/upstream';
+import { anthropicUsage } from '../proxy/usage';
+import { chatCompletion, ChatFromMessagesStream, chatUsageOf, messagesRequest } from '../translate/chat-via-messages';
+import { relayJson, relayStream, settleWhole, startRelay } from './relay';
 import { ChatRequestSchema, type ChatRequest } from './schemas';
 
-/** POST /v1/chat/completions, whole or streamed. */
+/** POST /v1/chat/completions, whole or streamed; on `anthropic` channels, translated. */
 export const chat = new Hono<AppEnv>();
 
 chat.post('/chat/completions', async (c) => {
   const startedAt = Date.now();
   const body = await readCustomerJson(c, ChatRequestSchema);
-  const relay = await startRelay(c, body, estimatePromptTokens(body.messages), startedAt);
   const stream = body.stream === true;
+  const translated: { messages?: Record<string, unknown> } = {};
+  const relay = await startRelay(c, body, estimatePromptTokens(body.messages), startedAt, (routes, maxOutputTokens) => {
+    // Translated once, before anything is held: what Anthropic cannot take is a 400 now.
+    if (routes.some((r) => r.kind === 'anthropic')) translated.messages = messagesRequest(body, maxOutputTokens);
+  });
+  const request = (route: Route): UpstreamRequest =>
+    route.kind === 'anthropic'
+      ? { path: '/messages', body: { ...translated.messages, model: route.upstream_model } }
+      : { path: '/chat/completions', body: upstreamBody(body, route.upstream_model, stream) };
   const upstream = await relay.forward(
-    '/chat/completions',
-    (route) => upstreamBody(body, route.upstream_model, stream),
-    stream ? undefined : (parsed) => Array.isArray(parsed.choices) && parsed.error === undefined,
+    request,
+    stream ? undefined : (parsed, route) => (route.kind === 'anthropic' ? isMessage(parsed) : isCompletion(parsed)),
   );
+  const viaAnthropic = upstream.route.kind === 'anthropic';
 
   if (!stream) {
-    return relayJson(relay, upstream, (parsed) =>
-      estimateTokens(collectText(Array.isArray(parsed.choices) ? parsed.choices.map((ch) => ch?.message) : [])),
-    );
+    if (!viaAnthropic) {
+      return relayJson(relay, upstream, (parsed) =>
+        estimateTokens(collectText(Array.isArray(parsed.choices) ? parsed.choices.map((ch) => ch?.message) : [])),
+      );
+    }
+    const message = upstream.json ?? {};
+    const usage = anthropicUsage(message.usage);
+    settleWhole(relay, upstream, usage, () => estimateTokens(collectText(message.content)));
+    const answer = chatCompletion(message, body.model);
+    return Response.json(usage ? { ...answer, usage: relay.showCost(chatUsageOf(usage), usage) } : answer);
   }
-  const channel = upstream.route.id;
-  const source = upstream.response.body as ReadableStream<Uint8Array>; // callUpstream checked it
-  const ended = relay.settleAtEnd();
-  const meter = new ChatStreamMeter({
-    dropUsageOnly: body.stream_options?.include_usage !== true,
-    publicModel: body.model,
-    showCost: relay.showCost,
-  });
-  const clientStream = meteredStream(source, {
-    meter,
-    idleTimeoutMs: config(c.env).UPSTREAM_IDLE_TIMEOUT_MS,
-    startedAt,
-    clientSignal: c.req.raw.signal,
-    onEnd: ({ end, firstByteMs }) =>
-      ended(
-        // An upstream stream that ended or died before its first content event produced
-        // nothing, whatever usage it claims: it costs nothing. (A client that left early
-        // pays for the prompt the upstream had already taken in.)
-        !meter.sawContent && end !== 'cancelled'
-          ? { status: 'failed', channel, usage: null, estimatedOutput: null, firstByteMs }
-          : { status: end, channel, usage: meter.usage, estimatedOutput: meter.usage ? null : meter.estimatedOutputTokens, firstByteMs },
-      ),
-  });
-  return new Response(clientStream, {
-    headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
-  });
+  const meter = viaAnthropic
+    ? new ChatFromMessagesStream({ publicModel: body.model, includeUsage: body.stream_options?.include_usage === true, showCost: relay.showCost })
+    : new ChatStreamMeter({ dropUsageOnly: body.stream_options?.include_usage !== true, publicModel: body.model, showCost: relay.showCost });
+  return relayStream(c, relay, upstream, meter);
 });
 
 /** The client's body for one channel: that channel's model id, and on streams usage always

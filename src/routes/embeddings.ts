@@ -13,8 +13,7 @@ embeddings.post('/embeddings', async (c) => {
   const body = await readCustomerJson(c, EmbeddingsRequestSchema);
   const relay = await startRelay(c, body, estimateTokens(collectText(body.input)), startedAt);
   const upstream = await relay.forward(
-    '/embeddings',
-    (route) => ({ ...body, model: route.upstream_model }),
+    (route) => ({ path: '/embeddings', body: { ...body, model: route.upstream_model } }),
     (parsed) => Array.isArray(parsed.data) && parsed.error === undefined,
   );
   return relayJson(relay, upstream, () => 0);

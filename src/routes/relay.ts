@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { accountState } from '../account/client';
 import type { HoldAnswer } from '../account/object';
 import { forgetKey } from '../auth/customer';
-import { holdMicros, holdSize, insufficientBalance } from '../billing/hold';
+import { holdMicros, holdSize, insufficientBalance, outputTokens } from '../billing/hold';
 import { charge, receipt, type Ending, type RequestContext } from '../billing/settle';
 import { config } from '../config';
 import type { AppEnv } from '../context';
@@ -10,15 +10,18 @@ import type { Route } from '../db/catalog';
 import { ApiError } from '../errors';
 import { toDollars, type TokenCounts } from '../money';
 import { orderRoutes } from '../proxy/channels';
-import { callUpstream, UpstreamFailure, type UpstreamPath, type UpstreamSuccess } from '../proxy/upstream';
+import { meteredStream, type StreamMeter } from '../proxy/stream';
+import { callUpstream, UpstreamFailure, type UpstreamRequest, type UpstreamSuccess } from '../proxy/upstream';
 import { normaliseUsage } from '../proxy/usage';
 import { rateLimitHeaders } from '../ratelimit/headers';
 import type { Decision } from '../ratelimit/windows';
 import { allowedModel, suspended } from './access';
 
-/** What chat and embeddings share: pre-flight, forwarding, settlement, non-stream replies. */
+/** What every model route shares: pre-flight, forwarding, settlement, replies. */
 export interface Relay {
   request: RequestContext;
+  /** The output cap the hold was sized for: the request's, else the model's, else the default. */
+  maxOutputTokens: number;
   /** Settles a request whose end is known now (a whole response, a failed call). */
   settle: (ending: Ending) => void;
   /** For a stream: registers its settlement now, while the request is live, and returns
@@ -26,9 +29,8 @@ export interface Relay {
   settleAtEnd: () => (ending: Ending) => void;
   /** Calls the channels in turn; `isAnswer` checks a whole response (absent for streams). */
   forward: (
-    path: UpstreamPath,
-    body: (route: Route) => Record<string, unknown>,
-    isAnswer?: (parsed: Record<string, unknown>) => boolean,
+    request: (route: Route) => UpstreamRequest,
+    isAnswer?: (parsed: Record<string, unknown>, route: Route) => boolean,
   ) => Promise<UpstreamSuccess>;
   /** A usage object as the client sees it: what `counts` is charged in, upstream costs out. */
   showCost: (usage: Record<string, unknown>, counts: TokenCounts) => Record<string, unknown>;
@@ -44,7 +46,9 @@ const noOutput = (status: Ending['status'], channel: string | null): Ending => (
  *    D1 in one round trip).
  * 2. Access, decided here: 400 for an unknown model, 403 for one the key or its group may
  *    not use (or a suspended account).
- * 3. One call to the account's object, which decides the rest together: 401 for a key
+ * 3. `check`, given the channels that may serve the request: a route refuses here what the
+ *    channels' APIs cannot take (a translation's 400).
+ * 4. One call to the account's object, which decides the rest together: 401 for a key
  *    revoked since this isolate read it, 429 for a rate limit, 402 when the balance (or
  *    the key's spend limit) cannot cover the worst-case cost, else the hold is placed. A
  *    refused request changes nothing there.
@@ -54,6 +58,7 @@ export async function startRelay(
   body: Parameters<typeof holdSize>[0] & { model: string },
   promptEstimate: number,
   startedAt: number,
+  check?: (routes: Route[], maxOutputTokens: number) => void,
 ): Promise<Relay> {
   const cfg = config(c.env);
   const requestId = c.var.requestId;
@@ -64,8 +69,10 @@ export async function startRelay(
   const priced = catalog.models.get(body.model) ?? null;
   if (!priced && routes.length > 0) console.warn(JSON.stringify({ request_id: requestId, unpriced_model: body.model }));
   const model = allowedModel(priced, body.model, principal);
-
   const size = holdSize(body);
+  const maxOutputTokens = outputTokens(size, model, cfg.DEFAULT_MAX_OUTPUT_TOKENS);
+  check?.(routes, maxOutputTokens);
+
   const held = holdMicros(model, size, cfg.DEFAULT_MAX_OUTPUT_TOKENS);
   const account = accountState(c.env, principal.accountId);
   let answer: HoldAnswer;
@@ -120,12 +127,11 @@ export async function startRelay(
     settleWhenEnded(promise);
     return resolve;
   };
-  const forward: Relay['forward'] = async (path, upstreamBody, isAnswer) => {
+  const forward: Relay['forward'] = async (upstreamRequest, isAnswer) => {
     try {
       return await callUpstream(c.env, {
         routes: orderRoutes(routes),
-        path,
-        body: upstreamBody,
+        request: upstreamRequest,
         isAnswer,
         firstByteTimeoutMs: cfg.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
         idleTimeoutMs: cfg.UPSTREAM_IDLE_TIMEOUT_MS,
@@ -138,7 +144,7 @@ export async function startRelay(
   };
   const showCost = (usage: Record<string, unknown>, counts: TokenCounts) =>
     withCost(usage, toDollars(charge(request, { usage: counts, estimatedOutput: null }).cost));
-  return { request, settle, settleAtEnd, forward, showCost };
+  return { request, maxOutputTokens, settle, settleAtEnd, forward, showCost };
 }
 
 function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
@@ -147,10 +153,21 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
   return { promise, resolve };
 }
 
+/** Settles a whole answer: its reported usage, else `estimateOutput`'s count of its output. */
+export function settleWhole(relay: Relay, upstream: UpstreamSuccess, usage: TokenCounts | null, estimateOutput: () => number): void {
+  relay.settle({
+    status: 'success',
+    channel: upstream.route.id,
+    usage,
+    estimatedOutput: usage ? null : estimateOutput(),
+    firstByteMs: Date.now() - relay.request.startedAt,
+  });
+}
+
 /**
- * A whole JSON answer (already read and checked by callUpstream): learn its usage (or count
- * its output with `estimateOutput` when it reports none), settle, and answer with the
- * upstream's body under the public model id, its usage showing what it is charged.
+ * A whole OpenAI-format answer (already read and checked by callUpstream): learn its usage
+ * (or count its output with `estimateOutput` when it reports none), settle, and answer with
+ * the upstream's body under the public model id, its usage showing what it is charged.
  */
 export function relayJson(
   relay: Relay,
@@ -159,16 +176,36 @@ export function relayJson(
 ): Response {
   const parsed = upstream.json ?? {};
   const usage = normaliseUsage(parsed.usage);
-  relay.settle({
-    status: 'success',
-    channel: upstream.route.id,
-    usage,
-    estimatedOutput: usage ? null : estimateOutput(parsed),
-    firstByteMs: Date.now() - relay.request.startedAt,
-  });
+  settleWhole(relay, upstream, usage, () => estimateOutput(parsed));
   const answer: Record<string, unknown> = { ...parsed, model: relay.request.model.id };
   if (usage) answer.usage = relay.showCost(parsed.usage as Record<string, unknown>, usage);
   return Response.json(answer);
+}
+
+/**
+ * A streamed answer: the upstream's events through `meter` to the client, settled once the
+ * stream has ended however it ends. An upstream stream that ended or died before its first
+ * content event produced nothing, whatever usage it claims: it costs nothing. (A client
+ * that left early pays for the prompt the upstream had already taken in.)
+ */
+export function relayStream(c: Context<AppEnv>, relay: Relay, upstream: UpstreamSuccess, meter: StreamMeter): Response {
+  const channel = upstream.route.id;
+  const ended = relay.settleAtEnd();
+  const clientStream = meteredStream(upstream.response.body as ReadableStream<Uint8Array>, { // callUpstream checked it
+    meter,
+    idleTimeoutMs: config(c.env).UPSTREAM_IDLE_TIMEOUT_MS,
+    startedAt: relay.request.startedAt,
+    clientSignal: c.req.raw.signal,
+    onEnd: ({ end, firstByteMs }) =>
+      ended(
+        !meter.sawContent && end !== 'cancelled'
+          ? { status: 'failed', channel, usage: null, estimatedOutput: null, firstByteMs }
+          : { status: end, channel, usage: meter.usage, estimatedOutput: meter.usage ? null : meter.estimatedOutputTokens, firstByteMs },
+      ),
+  });
+  return new Response(clientStream, {
+    headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
+  });
 }
 
 /** The usage object the client sees: our cost in dollars (as OpenRouter reports it), and

@@ -131,3 +131,82 @@ export type EmbeddingsRequest = z.infer<typeof EmbeddingsRequestSchema>;
 export const LimitQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
+
+/**
+ * The Anthropic Messages API's body (POST /v1/messages), checked against Anthropic's
+ * published types and ranges. Loose like the chat body: fields and block types the gateway
+ * does not know pass through to `anthropic` channels (a channel that must translate them
+ * refuses them by name: translate/messages-via-chat.ts).
+ */
+const cacheControl = z.looseObject({ type: z.literal('ephemeral'), ttl: z.enum(['5m', '1h']).optional() }).nullish();
+const textBlock = z.looseObject({ type: z.literal('text'), text: z.string(), cache_control: cacheControl });
+const mediaSource = z.union([
+  z.looseObject({ type: z.literal('base64'), media_type: z.string().min(1), data: z.string().min(1) }),
+  z.looseObject({ type: z.literal('url'), url: z.string().min(1) }),
+  z.looseObject({ type: z.literal('file'), file_id: z.string().min(1) }),
+  z.looseObject({ type: z.literal('text'), media_type: z.string(), data: z.string() }),
+  z.looseObject({ type: z.literal('content'), content: z.unknown() }),
+], { error: "must be a source of type 'base64', 'url', 'file', 'text' or 'content'" });
+const imageBlock = z.looseObject({ type: z.literal('image'), source: mediaSource, cache_control: cacheControl });
+const documentBlock = z.looseObject({ type: z.literal('document'), source: mediaSource, cache_control: cacheControl });
+const toolUseBlock = z.looseObject({ type: z.literal('tool_use'), id: z.string().min(1), name: z.string().min(1), input: jsonObject });
+const toolResultBlock = z.looseObject({
+  type: z.literal('tool_result'),
+  tool_use_id: z.string().min(1),
+  content: z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]).optional(),
+  is_error: z.boolean().optional(),
+  cache_control: cacheControl,
+});
+const thinkingBlock = z.looseObject({ type: z.literal('thinking'), thinking: z.string(), signature: z.string().optional() });
+const redactedThinkingBlock = z.looseObject({ type: z.literal('redacted_thinking'), data: z.string() });
+const KNOWN_BLOCKS = ['text', 'image', 'document', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking'];
+/** Block types of Anthropic's that the gateway does not model (server tools' results, search results…). */
+const otherBlock = z.looseObject({ type: z.string().refine((t) => !KNOWN_BLOCKS.includes(t), 'is a block type in the wrong shape') });
+const contentBlock = z.union([textBlock, imageBlock, documentBlock, toolUseBlock, toolResultBlock, thinkingBlock, redactedThinkingBlock, otherBlock]);
+
+export const MessagesMessageSchema = z.looseObject({
+  // 'system' is not Anthropic's, but clients send it for models they do not know: moved into `system`.
+  role: z.enum(['user', 'assistant', 'system'], { error: "must be 'user' or 'assistant'" }),
+  content: z.union([z.string(), z.array(contentBlock)], { error: 'must be a string or an array of content blocks' }),
+});
+
+const messagesTool = z.looseObject({
+  name: z.string().min(1).max(128),
+  type: z.string().optional(),
+  description: z.string().optional(),
+  input_schema: jsonObject.optional(),
+}).refine((t) => (t.type !== undefined && t.type !== 'custom') || t.input_schema !== undefined, {
+  message: 'a custom tool needs an input_schema', path: ['input_schema'],
+});
+
+const messagesToolChoice = z.discriminatedUnion('type', [
+  z.looseObject({ type: z.literal('auto'), disable_parallel_tool_use: z.boolean().optional() }),
+  z.looseObject({ type: z.literal('any'), disable_parallel_tool_use: z.boolean().optional() }),
+  z.looseObject({ type: z.literal('tool'), name: z.string().min(1), disable_parallel_tool_use: z.boolean().optional() }),
+  z.looseObject({ type: z.literal('none') }),
+], { error: "must be an object of type 'auto', 'any', 'tool' or 'none'" });
+
+const messagesFields = {
+  model: z.string().min(1, 'a model is required'),
+  messages: z.array(MessagesMessageSchema).min(1, 'at least one message is required'),
+  system: z.union([z.string(), z.array(textBlock)], { error: 'must be a string or an array of text blocks' }).optional(),
+  tools: z.array(messagesTool).optional(),
+  tool_choice: messagesToolChoice.optional(),
+  thinking: z.looseObject({ type: z.enum(['enabled', 'disabled', 'adaptive']), budget_tokens: z.number().int().min(1024).optional() }).optional(),
+};
+
+export const MessagesRequestSchema = z.looseObject({
+  ...messagesFields,
+  max_tokens: positiveInt,
+  stream: z.boolean().optional(),
+  stop_sequences: z.array(z.string()).optional(),
+  temperature: range(0, 1).optional(),
+  top_p: range(0, 1).optional(),
+  top_k: z.number().int().nonnegative().optional(),
+  metadata: z.looseObject({ user_id: z.string().max(256).nullish() }).optional(),
+});
+export type MessagesRequest = z.infer<typeof MessagesRequestSchema>;
+
+/** POST /v1/messages/count_tokens: what the prompt of a Messages request is made of. */
+export const CountTokensRequestSchema = z.looseObject(messagesFields);
+export type CountTokensRequest = z.infer<typeof CountTokensRequestSchema>;
