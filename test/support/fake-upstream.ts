@@ -4,15 +4,19 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 
 /**
- * A fake OpenAI-format upstream on 127.0.0.1 that replays recorded provider responses from
- * test/fixtures (copied from the shared collection with their sources) byte for byte. A channel's base_url selects what it does:
+ * A fake upstream on 127.0.0.1 that replays recorded provider responses from test/fixtures
+ * (copied from the shared collection with their sources) byte for byte. A channel's
+ * base_url selects what it does:
  *
  *   {url}/o:{options}/{fixture path}            e.g. {url}/o:id=t1,delay=20/openai/chat-stream-text-gpt-4o.sse
  *
- * then POST {base_url}/chat/completions (or /embeddings) answers with the fixture:
+ * then POST {base_url}/chat/completions (or /embeddings, or Anthropic's /messages) answers
+ * with the fixture:
  *   *.sse         raw bytes, one event at a time
  *   *.chunks.txt  one JSON payload a line (the recorder stripped the framing): sent as
- *                 `data: {line}\n\n` each, then `data: [DONE]\n\n`
+ *                 `data: {line}\n\n` each, then `data: [DONE]\n\n`; those under anthropic/ and
+ *                 anthropic-compatible/ as `event: {type}\ndata: {line}\n\n` (the event
+ *                 name is the payload's type), and no [DONE]
  *   *.json        the body, as application/json
  * options: status=N (answer N with the fixture as body), delay=MS (between events),
  *          die=K (drop the connection after K events), stall=K (stop sending after K events
@@ -22,6 +26,8 @@ import { join, resolve } from 'node:path';
  *          slashes written as ~: one channel for both kinds of request),
  *          prompt_tokens=N (the recording, with every usage prompt_tokens value set to N:
  *          an upstream reporting absurd usage).
+ * POST {base_url}/messages/count_tokens answers Anthropic's documented `{"input_tokens": N}`
+ * (no recording of it exists) with N from the option count=N.
  * GET /__fixture/{path} answers a fixture file as it is.
  * GET /__requests?id=X lists the requests received with that tag (headers and JSON body).
  */
@@ -38,6 +44,9 @@ export function fixtureEvents(fixture: string): Buffer[] {
   const bytes = readFileSync(join(FIXTURES, fixture));
   if (fixture.endsWith('.chunks.txt')) {
     const lines = bytes.toString('utf8').split('\n').filter((l) => l.trim() !== '');
+    if (fixture.startsWith('anthropic')) {
+      return lines.map((l) => Buffer.from(`event: ${(JSON.parse(l) as { type: string }).type}\ndata: ${l}\n\n`));
+    }
     return [...lines.map((l) => Buffer.from(`data: ${l}\n\n`)), Buffer.from('data: [DONE]\n\n')];
   }
   // Split after each blank line, keeping every byte (terminators included).
@@ -91,7 +100,8 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
     }
     const segments = url.pathname.split('/').filter(Boolean);
     const options = segments[0]?.startsWith('o:') ? parseOptions(segments.shift() as string) : {};
-    const endpoint = segments.slice(-2).join('/') === 'chat/completions' ? 2 : 1;
+    const tail = segments.slice(-2).join('/');
+    const endpoint = tail === 'chat/completions' || tail === 'messages/count_tokens' ? 2 : 1;
     const raw = await readBody(req);
     let body: unknown = raw;
     try {
@@ -105,6 +115,11 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
       : decodeURIComponent(segments.slice(0, segments.length - endpoint).join('/'));
     requests.push({ id: options.id ?? '', path: url.pathname, headers: req.headers, body });
     if ('hang' in options) return; // never answers; the gateway's timeout must fire
+    if (tail === 'messages/count_tokens') {
+      res.writeHead(Number(options.status ?? 200), { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ input_tokens: Number(options.count ?? 0) }));
+      return;
+    }
 
     const status = Number(options.status ?? 200);
     if (fixture.endsWith('.json')) {

@@ -19,6 +19,15 @@ describe('money', () => {
     expect(costMicros({ ...prices, cached_input_price: null }, { input_tokens: 1000, cached_tokens: 400, output_tokens: 0 })).toBe(2500);
   });
 
+  it('prices cache-written prompt tokens at the cache-write price, else at the input price', () => {
+    // 1000 prompt (400 read, 300 written) at $2.50 / $1.25 read / $3.125 written per 1M
+    const t = { input_tokens: 1000, cached_tokens: 400, cache_write_tokens: 300, output_tokens: 0 };
+    expect(costMicros({ ...prices, cache_write_price: 3_125_000 }, t)).toBe(750 + 500 + 938);
+    expect(costMicros({ ...prices, cache_write_price: null }, t)).toBe(1500 + 500);
+    // never more written than the prompt has beside what was read
+    expect(costMicros({ ...prices, cache_write_price: 3_125_000 }, { ...t, cache_write_tokens: 5000 })).toBe(500 + 1875);
+  });
+
   it('rounds up once, to a whole micro-dollar', () => {
     expect(costMicros({ input_price: 75_000, output_price: 0, cached_input_price: null }, { input_tokens: 1, cached_tokens: 0, output_tokens: 0 })).toBe(1);
     expect(costMicros({ input_price: 75_000, output_price: 0, cached_input_price: null }, { input_tokens: 20, cached_tokens: 0, output_tokens: 0 })).toBe(2);
