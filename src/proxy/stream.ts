@@ -125,8 +125,11 @@ export function meteredStream(upstream: ReadableStream<Uint8Array>, o: MeteredSt
     },
     flush(c) {
       if (ended) return;
+      // A last event the upstream left without its blank line is ended here: clients drop
+      // an unterminated event at EOF (as the SSE spec says), message_stop or [DONE] included.
       const rest = framer.flush();
-      if (rest) c.enqueue(encoder.encode(o.meter.inspect(rest)));
+      const last = rest ? o.meter.inspect(rest) : '';
+      if (last) c.enqueue(encoder.encode(/(\r\n|\n|\r){2}$/.test(last) ? last : `${last.replace(/(\r\n|\n|\r)$/, '')}\n\n`));
       const complete = o.meter.sawDone || o.meter.upstreamError !== null;
       if (!complete) c.enqueue(errorEvent(o.meter.dialect, 'The upstream stream ended before completion.', 'upstream_incomplete'));
       end(complete && o.meter.upstreamError === null ? 'success' : 'failed');

@@ -13,7 +13,7 @@ import type { MessagesRequest } from '../routes/schemas';
  */
 
 /** Anthropic fields an OpenAI-format upstream has no use for: dropped, documented. */
-const IGNORED = new Set(['thinking', 'context_management', 'service_tier', 'cache_control']);
+const IGNORED = new Set(['thinking', 'output_config', 'context_management', 'service_tier', 'cache_control']);
 const TRANSLATED = new Set([
   'model', 'messages', 'system', 'max_tokens', 'stream', 'stop_sequences', 'temperature', 'top_p', 'tools', 'tool_choice', 'metadata',
 ]);

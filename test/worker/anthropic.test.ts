@@ -65,7 +65,9 @@ describe('POST /v1/messages on an anthropic channel: passed through', () => {
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const upstream = await direct(fixture);
     const upstreamModel = /"model":"([^"]+)"/.exec(upstream)![1];
-    expect(await res.text()).toBe(upstream.replace(`"model":"${upstreamModel}"`, `"model":"${model}"`));
+    // (A recording whose last event lacks its blank line gets one: see the test after this.)
+    const expected = upstream.replace(`"model":"${upstreamModel}"`, `"model":"${model}"`);
+    expect(await res.text()).toBe(/\n\n$/.test(expected) ? expected : `${expected.replace(/\n$/, '')}\n\n`);
     const row = await usageRow(res.headers.get('x-request-id')!);
     expect(row).toMatchObject({
       status: 'success', channel: channelIds[0], estimated: false,
@@ -73,6 +75,14 @@ describe('POST /v1/messages on an anthropic channel: passed through', () => {
     });
     await flushAccounts();
     await expectLedgerInvariant(account.id);
+  });
+
+  it('ends a last event that the upstream left unterminated, so that clients dispatch it', async () => {
+    const fixture = 'anthropic/messages-stream-raw-sse-text-then-tool-use-sonnet-4.sse';
+    expect(await direct(fixture)).toMatch(/"message_stop"}$/); // the recording ends without a newline
+    const { key, model } = await customer([{ fixture }]);
+    const res = await messages(key, { ...hello, model, stream: true });
+    expect(await res.text()).toMatch(/event: message_stop\ndata: {"type":"message_stop"}\n\n$/);
   });
 
   it('answers a whole message under the public model id, billed from its usage', async () => {
