@@ -14,13 +14,15 @@ import {
  * run. RUNS is the number of generated inputs per property.
  */
 const seed = inject('fuzzSeed');
-const RUNS = { chat: 600, embeddings: 300, customer: 300, webhook: 300, admin: 500 };
+const RUNS = { chat: 600, messages: 300, embeddings: 300, customer: 300, webhook: 300, admin: 500 };
 let total = 0;
 
 let key: string;
 let accountId: string;
 let model: string;
 let embeddingModel: string;
+let claudeModel: string;
+let translatedModel: string;
 let tag: string;
 
 beforeAll(async () => {
@@ -31,6 +33,10 @@ beforeAll(async () => {
   key = (await newKey(account.id)).key;
   ({ model } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json', options: `id=${tag},stream=openai~chat-stream-text-gpt-4o.sse` }]));
   ({ model: embeddingModel } = await newModel([{ fixture: 'openai/embeddings-response.openapi-example.json', options: `id=${tag}` }]));
+  ({ model: claudeModel } = await newModel([{
+    kind: 'anthropic', fixture: 'anthropic/messages-nonstream-text-sonnet-4-5.json', options: `id=${tag},stream=anthropic~messages-stream-text-sonnet-4-5.chunks.txt`,
+  }]));
+  ({ model: translatedModel } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json', options: `id=${tag},stream=openai~chat-stream-text-gpt-4o.sse` }]));
 });
 
 interface Input {
@@ -69,13 +75,17 @@ async function check(input: Input): Promise<void> {
   expect(res.status, where).toBeLessThan(500);
   expect(res.headers.get('x-request-id'), where).toMatch(/^[0-9a-f-]{36}$/);
   if (res.status >= 400) {
-    const error = (JSON.parse(text) as { error: Record<string, unknown> }).error;
-    expect(typeof error.message, where).toBe('string');
-    expect(typeof error.type, where).toBe('string');
-    expect(typeof error.code, where).toBe('string');
-    expect('param' in error, where).toBe(true);
+    const body = JSON.parse(text) as { type?: unknown; error: Record<string, unknown> };
+    expect(typeof body.error.message, where).toBe('string');
+    expect(typeof body.error.type, where).toBe('string');
+    if (input.path.startsWith('/v1/messages')) {
+      expect(body.type, where).toBe('error'); // Anthropic's shape on its routes
+    } else {
+      expect(typeof body.error.code, where).toBe('string');
+      expect('param' in body.error, where).toBe(true);
+    }
     expect(await snapshot(), where).toEqual(before);
-  } else if (/^\/v1\/(chat\/completions|embeddings)/.test(input.path)) {
+  } else if (/^\/v1\/(chat\/completions|embeddings|messages(\?|$))/.test(input.path)) {
     await usageRow(res.headers.get('x-request-id')!, 5000, accountId); // let its settlement land before the next input
   }
 }
@@ -136,6 +146,18 @@ describe('fuzz: generated inputs never break the gateway, and refused ones chang
       .map(({ h, body }) => ({ method: 'POST', path: '/v1/chat/completions', headers: withJson(h), body })), RUNS.chat);
   });
 
+  it('POST /v1/messages and count_tokens, passed through and translated', async () => {
+    const fields = ['model', 'max_tokens', 'messages', 'messages.role', 'messages.content', 'system', 'tools', 'tool_choice', 'stop_sequences',
+      'temperature', 'top_p', 'top_k', 'metadata', 'thinking', 'stream', 'context_management', 'output_config'];
+    const base = (m: string) => () => ({ model: m, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
+    const input = fc.record({
+      h: auth(),
+      body: fc.oneof(mutated(base(claudeModel), fields), mutated(base(translatedModel), fields)),
+      path: fc.constantFrom('/v1/messages', '/v1/messages?beta=true', '/v1/messages/count_tokens'),
+    }).map(({ h, body, path }) => ({ method: 'POST', path, headers: withJson({ ...h, 'anthropic-version': '2023-06-01' }), body }));
+    await property(input, RUNS.messages);
+  });
+
   it('POST /v1/embeddings', async () => {
     const base = () => ({ model: embeddingModel, input: 'hello' });
     await property(fc.record({ h: auth(), body: mutated(base, ['model', 'input', 'encoding_format', 'dimensions', 'user']) })
@@ -186,7 +208,7 @@ describe('fuzz: generated inputs never break the gateway, and refused ones chang
       ['POST', () => `/admin/accounts/${accountId}/credit`, () => ({ amount: 1, reason: 'fuzz' }), ['amount', 'reason']],
       ['POST', () => `/admin/accounts/${accountId}/keys`, () => ({ name: 'k' }), ['name', 'rpm', 'tpm', 'max_concurrency', 'models', 'expires_at', 'spend_limit']],
       ['PUT', () => `/admin/models/${other}`, () => ({ input_price: 1, output_price: 2 }),
-        ['input_price', 'output_price', 'cached_input_price', 'max_output_tokens', 'owned_by', 'groups']],
+        ['input_price', 'output_price', 'cached_input_price', 'cache_write_price', 'max_output_tokens', 'owned_by', 'groups']],
       ['PUT', (id) => `/admin/channels/${id || 'c'}`, () => ({ kind: 'openai', base_url: 'https://api.example.com/v1', api_key_secret: 'X_KEY', models: { [other]: 'u' } }),
         ['kind', 'base_url', 'api_key_secret', 'models', 'priority', 'weight', 'enabled']],
       ['GET', (id) => `/admin/accounts/${id || 'x'}`, () => ({}), []],
