@@ -142,9 +142,9 @@ describe('@anthropic-ai/sdk against the running worker', () => {
 
     const { apiKey } = await customer(5, { models: ['claude-whole'], rpm: 1 });
     const client = anthropic(apiKey);
-    const invalid = await client.messages.create({ ...ask, model: 'claude-whole', temperature: 5 }).catch((e) => e);
+    const invalid = await client.messages.create({ ...ask, model: 'claude-whole', max_tokens: 0 }).catch((e) => e);
     expect(invalid).toBeInstanceOf(Anthropic.BadRequestError);
-    expect(invalid.message).toContain('temperature');
+    expect(invalid.message).toContain('max_tokens');
     expect(await client.messages.create({ ...ask, model: 'no-such-model' }).catch((e) => e)).toBeInstanceOf(Anthropic.NotFoundError);
     const denied = await client.messages.create({ ...ask, model: 'claude-tools' }).catch((e) => e);
     expect(denied).toBeInstanceOf(Anthropic.PermissionDeniedError);
