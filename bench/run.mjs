@@ -100,7 +100,9 @@ const gateway = await startMiniflare(gatewayOptions(outdir, 'index.js'));
 const counted = await startMiniflare(gatewayOptions(countDir, 'counting.js'));
 
 // ---------- gateway setup: schema, an account, a rate-limited key, models, channels ----------
-const scenarios = { json: [1, 0], stream: [EVENTS, 0], paused: [PAUSED.events, PAUSED.pauseMs], long: [plan.streamEvents, plan.streamPauseMs] };
+// `messages`: Anthropic's /v1/messages streamed from an `anthropic` channel (passed through).
+const scenarios = { json: [1, 0], stream: [EVENTS, 0], messages: [EVENTS, 0], paused: [PAUSED.events, PAUSED.pauseMs], long: [plan.streamEvents, plan.streamPauseMs] };
+const route = (scenario) => (scenario === 'messages' ? '/v1/messages' : '/v1/chat/completions');
 const schema = readFileSync(join(root, 'schema.sql'), 'utf8').replace(/--.*$/gm, '').split(/;\s*\n/).map((s) => s.trim()).filter(Boolean);
 async function setUp(target) {
   const db = await target.mf.getD1Database('DB');
@@ -115,7 +117,7 @@ async function setUp(target) {
   const { key } = await admin('POST', `/accounts/${account.id}/keys`, { name: 'bench', rpm: 100_000_000, tpm: 1_000_000_000, max_concurrency: 10_000 });
   for (const [name, [events, pause]] of Object.entries(scenarios)) {
     await admin('PUT', `/models/bench-${name}`, { input_price: 1, output_price: 2 });
-    await admin('PUT', `/channels/bench-${name}`, { kind: 'openai', base_url: `${upstreamBase}/s/${events}/${pause}/v1`, api_key_secret: 'BENCH_UPSTREAM_KEY', models: { [`bench-${name}`]: 'gpt-4.1-nano' } });
+    await admin('PUT', `/channels/bench-${name}`, { kind: name === 'messages' ? 'anthropic' : 'openai', base_url: `${upstreamBase}/s/${events}/${pause}/v1`, api_key_secret: 'BENCH_UPSTREAM_KEY', models: { [`bench-${name}`]: 'gpt-4.1-nano' } });
   }
   return { db, key };
 }
@@ -124,11 +126,11 @@ const countedSetup = await setUp(counted);
 
 // ---------- load ----------
 const targets = {
-  tokengate: (s) => ({ url: `${gateway.url}/v1/chat/completions`, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, model: `bench-${s}` }),
-  counted: (s) => ({ url: `${counted.url}/v1/chat/completions`, headers: { authorization: `Bearer ${countedSetup.key}`, 'content-type': 'application/json' }, model: `bench-${s}` }),
-  passthrough: (s) => ({ url: `${passthrough.url}/s/${scenarios[s].join('/')}/v1/chat/completions`, headers: { 'content-type': 'application/json' }, model: 'gpt-4.1-nano' }),
-  storage: (s) => ({ url: `${storage.url}/s/${scenarios[s].join('/')}/v1/chat/completions`, headers: { 'content-type': 'application/json' }, model: 'gpt-4.1-nano' }),
-  direct: (s) => ({ url: `${upstreamBase}/s/${scenarios[s].join('/')}/v1/chat/completions`, headers: { 'content-type': 'application/json' }, model: 'gpt-4.1-nano' }),
+  tokengate: (s) => ({ url: `${gateway.url}${route(s)}`, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, model: `bench-${s}` }),
+  counted: (s) => ({ url: `${counted.url}${route(s)}`, headers: { authorization: `Bearer ${countedSetup.key}`, 'content-type': 'application/json' }, model: `bench-${s}` }),
+  passthrough: (s) => ({ url: `${passthrough.url}/s/${scenarios[s].join('/')}${route(s)}`, headers: { 'content-type': 'application/json' }, model: 'gpt-4.1-nano' }),
+  storage: (s) => ({ url: `${storage.url}/s/${scenarios[s].join('/')}${route(s)}`, headers: { 'content-type': 'application/json' }, model: 'gpt-4.1-nano' }),
+  direct: (s) => ({ url: `${upstreamBase}/s/${scenarios[s].join('/')}${route(s)}`, headers: { 'content-type': 'application/json' }, model: 'gpt-4.1-nano' }),
 };
 async function load(target, scenario, concurrency, seconds, maxRequests = 1_000_000) {
   const t = targets[target](scenario);
@@ -173,7 +175,7 @@ async function memoryPerStream(target) {
 }
 
 const results = { machine: { cpus: (await import('node:os')).cpus().length, node: process.version, quick }, plan, bundle, runs: {} };
-for (const [scenario, c] of [['json', 1], ['json', 32], ['stream', 1], ['stream', 32], ['paused', 1]]) {
+for (const [scenario, c] of [['json', 1], ['json', 32], ['stream', 1], ['stream', 32], ['messages', 1], ['messages', 32], ['paused', 1]]) {
   for (const target of ['direct', 'passthrough', 'storage', 'tokengate']) {
     const r = await measure(target, scenario, c);
     results.runs[`${scenario}/c${c}/${target}`] = r;
@@ -239,15 +241,16 @@ const R = (k) => results.runs[k];
 const rows = [];
 const fmt = (x, d = 2) => (x === null || x === undefined ? '—' : Number(x).toFixed(d));
 const row = (figure, gw, pt, direct, ratio, unit, st = null) => rows.push({ figure, tokengate: gw, passthrough: pt, storage: st, direct, ratio, unit });
-for (const s of ['json', 'stream']) {
+const label = { json: 'non-stream', stream: `stream (${EVENTS} ev)`, messages: `/v1/messages stream (${EVENTS} ev)` };
+for (const s of ['json', 'stream', 'messages']) {
   for (const c of [1, 32]) {
     for (const p of ['p50', 'p99']) {
       const g = R(`${s}/c${c}/tokengate`)[p], b = R(`${s}/c${c}/passthrough`)[p], a = R(`${s}/c${c}/direct`)[p], st = R(`${s}/c${c}/storage`)[p];
-      row(`${s === 'json' ? 'non-stream' : `stream (${EVENTS} ev)`} latency ${p}, c=${c}`, g, b, a, `+${fmt(g - b)} ms over (b), +${fmt(g - st)} over (b+s)`, 'ms', st);
+      row(`${label[s]} latency ${p}, c=${c}`, g, b, a, `+${fmt(g - b)} ms over (b), +${fmt(g - st)} over (b+s)`, 'ms', st);
     }
   }
   const g = R(`${s}/c32/tokengate`).rps, b = R(`${s}/c32/passthrough`).rps, a = R(`${s}/c32/direct`).rps, st = R(`${s}/c32/storage`).rps;
-  row(`${s === 'json' ? 'non-stream' : `stream (${EVENTS} ev)`} throughput, c=32`, g, b, a, `${fmt(g / b)}× (b), ${fmt(g / st)}× (b+s)`, 'req/s', st);
+  row(`${label[s]} throughput, c=32`, g, b, a, `${fmt(g / b)}× (b), ${fmt(g / st)}× (b+s)`, 'req/s', st);
 }
 for (const [name, k] of [['first byte', 'ttfb'], ['last byte', '']]) {
   for (const p of ['p50', 'p99']) {

@@ -4,6 +4,8 @@
 //   stream: true  → `events` SSE events: content chunks of the recording, its finish chunk,
 //                   its usage chunk (choices: []), then [DONE]
 //   otherwise     → the recorded non-stream gpt-4o response
+// and POST {base}/s/{events}/{pauseMs}/v1/messages streams `events` events of Anthropic's
+// Messages API: a recorded claude-sonnet-4-5 stream with its text deltas repeated.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -13,6 +15,18 @@ const lines = readFileSync(join(fixtures, 'openai/chat-stream-include-usage-gpt-
 const content = lines.slice(0, -2);
 const [finish, usage] = lines.slice(-2);
 const whole = readFileSync(join(fixtures, 'openai/chat-nonstream-text-gpt-4o.json'));
+
+const claude = readFileSync(join(fixtures, 'anthropic/messages-stream-text-sonnet-4-5.chunks.txt'), 'utf8').split('\n').filter(Boolean)
+  .map((line) => `event: ${JSON.parse(line).type}\ndata: ${line}\n\n`);
+const claudeDeltas = claude.filter((e) => e.startsWith('event: content_block_delta'));
+const [claudeStart, claudeBlock] = claude;
+const claudeEnd = claude.slice(-3); // content_block_stop, message_delta, message_stop
+
+export function messagesEvents(count) {
+  const events = [claudeStart, claudeBlock];
+  for (let i = 0; events.length < count - 3; i++) events.push(claudeDeltas[i % claudeDeltas.length]);
+  return [...events, ...claudeEnd].map((e) => Buffer.from(e));
+}
 
 export function streamEvents(count) {
   const events = [];
@@ -27,7 +41,7 @@ export function startUpstream(port = 0) {
   const server = createServer(async (req, res) => {
     const chunks = [];
     for await (const c of req) chunks.push(c);
-    const m = /^\/s\/(\d+)\/(\d+)\/v1\/chat\/completions$/.exec(req.url ?? '');
+    const m = /^\/s\/(\d+)\/(\d+)\/v1\/(chat\/completions|messages)$/.exec(req.url ?? '');
     if (!m) {
       res.writeHead(404).end();
       return;
@@ -43,8 +57,9 @@ export function startUpstream(port = 0) {
     }
     const count = Number(m[1]);
     const pause = Number(m[2]);
-    if (!cache.has(count)) cache.set(count, streamEvents(count));
-    const events = cache.get(count);
+    const id = `${m[3]}:${count}`;
+    if (!cache.has(id)) cache.set(id, m[3] === 'messages' ? messagesEvents(count) : streamEvents(count));
+    const events = cache.get(id);
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
     if (pause === 0) {
       res.end(Buffer.concat(events));
