@@ -15,15 +15,30 @@ export interface StreamMeter {
   readonly dialect: Dialect;
   /** One complete upstream event in; what the client gets for it out ('' for nothing). */
   inspect(raw: string): string;
-  usage: TokenCounts | null;
+  readonly usage: TokenCounts | null;
   /** The stream's own end passed: `[DONE]`, or `message_stop`. */
-  sawDone: boolean;
+  readonly sawDone: boolean;
   /** Generated content (or a finish reason) passed: a stream without it cost nothing. */
-  sawContent: boolean;
+  readonly sawContent: boolean;
   /** An in-band error event passed. */
-  upstreamError: unknown;
+  readonly upstreamError: unknown;
   /** The output counted so far, for a stream that reports no usage. */
   readonly estimatedOutputTokens: number;
+}
+
+/** The meter of a stream translated on its way to the client: the metering is `meter`'s,
+ *  the upstream API's own, which sees every event first; the output is the subclass's. */
+export abstract class TranslatedStream<M extends StreamMeter> implements StreamMeter {
+  abstract readonly dialect: Dialect;
+
+  constructor(protected readonly meter: M) {}
+
+  abstract inspect(raw: string): string;
+  get usage() { return this.meter.usage; }
+  get sawDone() { return this.meter.sawDone; }
+  get sawContent() { return this.meter.sawContent; }
+  get upstreamError() { return this.meter.upstreamError; }
+  get estimatedOutputTokens() { return this.meter.estimatedOutputTokens; }
 }
 
 export interface StreamResult {

@@ -2,7 +2,7 @@ import { ApiError } from '../errors';
 import type { TokenCounts } from '../money';
 import { MessagesStreamMeter } from '../proxy/messages-stream';
 import { isObject, type Json } from '../proxy/sse';
-import type { StreamMeter } from '../proxy/stream';
+import { TranslatedStream } from '../proxy/stream';
 import type { ChatRequest } from '../routes/schemas';
 
 /**
@@ -230,21 +230,16 @@ export interface ChatFromMessagesOptions {
  * and at message_stop the usage chunk (when asked for) and `[DONE]`. Metering is the
  * Messages meter's, which sees every event first.
  */
-export class ChatFromMessagesStream implements StreamMeter {
+export class ChatFromMessagesStream extends TranslatedStream<MessagesStreamMeter> {
   readonly dialect = 'openai';
-  private readonly meter = new MessagesStreamMeter();
   private id = completionId(undefined);
   private readonly created = Math.floor(Date.now() / 1000);
   /** Tool call index by content block index. */
   private readonly tools = new Map<number, number>();
 
-  constructor(private readonly o: ChatFromMessagesOptions) {}
-
-  get usage() { return this.meter.usage; }
-  get sawDone() { return this.meter.sawDone; }
-  get sawContent() { return this.meter.sawContent; }
-  get upstreamError() { return this.meter.upstreamError; }
-  get estimatedOutputTokens() { return this.meter.estimatedOutputTokens; }
+  constructor(private readonly o: ChatFromMessagesOptions) {
+    super(new MessagesStreamMeter());
+  }
 
   inspect(raw: string): string {
     this.meter.inspect(raw);

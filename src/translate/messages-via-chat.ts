@@ -1,7 +1,7 @@
 import { ApiError } from '../errors';
 import type { TokenCounts } from '../money';
 import { ChatStreamMeter, eventJson, isObject, type Json } from '../proxy/sse';
-import type { StreamMeter } from '../proxy/stream';
+import { TranslatedStream } from '../proxy/stream';
 import type { MessagesRequest } from '../routes/schemas';
 
 /**
@@ -169,7 +169,7 @@ const STOP_REASONS: Record<string, string> = {
 const stopReason = (finish: unknown) => (typeof finish === 'string' ? STOP_REASONS[finish] ?? 'end_turn' : 'end_turn');
 
 /** Anthropic's usage for counts: its input_tokens leaves out the tokens read from the cache. */
-export const anthropicUsageOf = (u: TokenCounts | null) => ({
+const anthropicUsageOf = (u: TokenCounts | null) => ({
   input_tokens: u ? u.input_tokens - u.cached_tokens - (u.cache_write_tokens ?? 0) : 0,
   cache_creation_input_tokens: u?.cache_write_tokens ?? 0,
   cache_read_input_tokens: u?.cached_tokens ?? 0,
@@ -220,21 +220,16 @@ const event = (type: string, data: Json) => `event: ${type}\ndata: ${JSON.string
  * — at `[DONE]`, once the usage chunk has passed — message_delta with the stop reason and
  * usage, then message_stop. Metering is the chat meter's, which sees every chunk first.
  */
-export class MessagesFromChatStream implements StreamMeter {
+export class MessagesFromChatStream extends TranslatedStream<ChatStreamMeter> {
   readonly dialect = 'anthropic';
-  private readonly meter = new ChatStreamMeter({ dropUsageOnly: false });
   private started = false;
   private block: { index: number; kind: 'thinking' | 'text' | 'tool'; tool?: number } | null = null;
   private nextIndex = 0;
   private finish: unknown = null;
 
-  constructor(private readonly publicModel: string) {}
-
-  get usage() { return this.meter.usage; }
-  get sawDone() { return this.meter.sawDone; }
-  get sawContent() { return this.meter.sawContent; }
-  get upstreamError() { return this.meter.upstreamError; }
-  get estimatedOutputTokens() { return this.meter.estimatedOutputTokens; }
+  constructor(private readonly publicModel: string) {
+    super(new ChatStreamMeter({ dropUsageOnly: false }));
+  }
 
   inspect(raw: string): string {
     const ended = this.meter.sawDone;

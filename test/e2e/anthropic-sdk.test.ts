@@ -1,7 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startWorker } from '../support/worker-process.ts';
+import { startWorker, type RunningWorker } from '../support/worker-process.ts';
 
 /**
  * The whole worker driven by the official @anthropic-ai/sdk (and the openai SDK for chat on
@@ -9,17 +9,9 @@ import { startWorker } from '../support/worker-process.ts';
  * channel kinds, stream and not, the SDK's error classes, and billing to the micro-dollar.
  */
 const ADMIN = 'e2e-admin-token';
-let worker: { url: string; dispose: () => Promise<void> };
+let worker: RunningWorker;
 
-async function admin(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${worker.url}/admin${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return res.status === 204 ? null : (res.json() as Promise<any>);
-}
+const admin = (method: string, path: string, body?: unknown) => worker.admin(method, path, body);
 
 /** $3 in, $0.30 cached, $3.75 cache write, $15 out per 1M tokens. */
 const CLAUDE = { input_price: 3, output_price: 15, cached_input_price: 0.3, cache_write_price: 3.75 };

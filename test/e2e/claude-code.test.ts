@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startWorker } from '../support/worker-process.ts';
+import { startWorker, type RunningWorker } from '../support/worker-process.ts';
 
 /**
  * The real Claude Code (its native binary, from the platform package npm installs beside
@@ -15,7 +15,7 @@ import { startWorker } from '../support/worker-process.ts';
  */
 const ADMIN = 'e2e-admin-token';
 const run = promisify(execFile);
-let worker: { url: string; dispose: () => Promise<void> };
+let worker: RunningWorker;
 let apiKey: string;
 
 function claudeBinary(): string | null {
@@ -29,15 +29,7 @@ function claudeBinary(): string | null {
 }
 const binary = claudeBinary();
 
-async function admin(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${worker.url}/admin${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return res.json() as Promise<any>;
-}
+const admin = (method: string, path: string, body?: unknown) => worker.admin(method, path, body);
 
 /** `claude -p` with the gateway as its API, its home in a fresh directory, nothing sent elsewhere. */
 async function claude(prompt: string, model: string, auth: Record<string, string>) {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeStripe } from '../support/fake-stripe.ts';
 import { FIXTURES } from '../support/fake-upstream.ts';
 import { freePort } from '../support/ports.ts';
-import { startWorker } from '../support/worker-process.ts';
+import { startWorker, type RunningWorker } from '../support/worker-process.ts';
 
 /**
  * The customer console in real Chromium (Debian's chromium, driven by playwright-core)
@@ -20,18 +20,12 @@ const ADMIN = 'e2e-console-admin';
 const WEBHOOK_SECRET = 'whsec_e2e_console';
 const SHOTS = resolve(import.meta.dirname, '../../test-results/console');
 
-let worker: { url: string; dispose: () => Promise<void> };
+let worker: RunningWorker;
 let stripe: { close: (cb: () => void) => void };
 let stripeUrl: string;
 let browser: Browser;
 
-async function admin(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${worker.url}/admin${path}`, {
-    method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return res.json() as Promise<any>;
-}
+const admin = (method: string, path: string, body?: unknown) => worker.admin(method, path, body);
 
 /** What Stripe sends when the customer has paid: the session the fake made, completed and paid, signed. */
 async function payLastCheckout() {

@@ -1,25 +1,17 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startWorker } from '../support/worker-process.ts';
+import { startWorker, type RunningWorker } from '../support/worker-process.ts';
 
 /**
  * The whole worker in workerd (Miniflare, the bundle `wrangler deploy` would ship), driven
  * over HTTP by the official openai SDK, in front of the fake upstream replaying fixtures.
  */
 const ADMIN = 'e2e-admin-token';
-let worker: { url: string; dispose: () => Promise<void> };
+let worker: RunningWorker;
 let client: OpenAI;
 let apiKey: string;
 
-async function admin(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${worker.url}/admin${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return res.json() as Promise<any>;
-}
+const admin = (method: string, path: string, body?: unknown) => worker.admin(method, path, body);
 
 async function channel(model: string, fixture: string, options = '') {
   await admin('PUT', `/models/${model}`, { input_price: 2, output_price: 8 });

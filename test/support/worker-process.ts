@@ -7,11 +7,18 @@ import { schemaStatements } from './schema.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 
+export interface RunningWorker {
+  url: string;
+  /** Calls the admin API with the worker's ADMIN_TOKEN; throws on any status but 2xx. */
+  admin: (method: string, path: string, body?: unknown) => Promise<any>;
+  dispose: () => Promise<void>;
+}
+
 /**
  * The whole worker, as `wrangler deploy` would bundle it, running in workerd through
  * Miniflare on 127.0.0.1 with a fresh local D1 and the schema applied.
  */
-export async function startWorker(bindings: Record<string, string>): Promise<{ url: string; dispose: () => Promise<void> }> {
+export async function startWorker(bindings: Record<string, string>): Promise<RunningWorker> {
   const outdir = mkdtempSync(join(tmpdir(), 'tokengate-build-'));
   execFileSync(join(root, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', outdir], {
     cwd: root,
@@ -33,5 +40,14 @@ export async function startWorker(bindings: Record<string, string>): Promise<{ u
   const url = (await mf.ready).toString().replace(/\/$/, '');
   const db = await mf.getD1Database('DB');
   await db.batch(schemaStatements().map((s) => db.prepare(s)));
-  return { url, dispose: () => mf.dispose() };
+  const admin = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${url}/admin${path}`, {
+      method,
+      headers: { authorization: `Bearer ${bindings.ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    return res.status === 204 ? null : res.json();
+  };
+  return { url, admin, dispose: () => mf.dispose() };
 }

@@ -1,6 +1,7 @@
-import { describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import {
-  adminCall, balanceOf, call, expectLedgerInvariant, flushAccounts, newAccount, newKey, newModel, recordedRequests, unique, UPSTREAM_KEY, usageRow,
+  adminCall, balanceOf, call, expectLedgerInvariant, flushAccounts, newAccount, newKey, newModel, openHolds, recordedRequests, sleep, unique,
+  UPSTREAM_KEY, usageRow,
 } from './helpers';
 
 /**
@@ -20,8 +21,19 @@ const messages = (key: string, json: unknown, headers: Record<string, string> = 
   call(path, { method: 'POST', json, headers: { 'x-api-key': key, ...headers } });
 const hello = { max_tokens: 1024, messages: [{ role: 'user', content: 'Hello' }] };
 
+/** Every account a test made: the ledger invariant is checked on each after every test. */
+const accounts: string[] = [];
+afterEach(async () => {
+  const ids = accounts.splice(0);
+  // Settlements run in waitUntil after the responses: let every one land first.
+  for (const id of ids) for (let i = 0; i < 200 && (await openHolds(id)) > 0; i++) await sleep(25);
+  await flushAccounts();
+  for (const id of ids) await expectLedgerInvariant(id);
+});
+
 async function customer(channels: Array<{ fixture: string; options?: string; kind?: string; priority?: number }>, credit = 10) {
   const account = await newAccount({ credit });
+  accounts.push(account.id);
   const key = await newKey(account.id);
   const { model, channelIds } = await newModel(channels.map((ch) => ({ kind: 'anthropic', ...ch })), CLAUDE);
   return { account, key: key.key, model, channelIds };
@@ -150,6 +162,26 @@ describe('POST /v1/messages on an anthropic channel: passed through', () => {
     expect(res.status).toBe(200);
     expect(events(await res.text()).at(-1)!.data.type).toBe('message_stop');
     expect((await usageRow(res.headers.get('x-request-id')!)).channel).toBe(channelIds[1]);
+  });
+});
+
+describe('POST /v1/messages under concurrency', () => {
+  it('40 concurrent streams on a balance that covers a few holds never overspend', async () => {
+    // Each holds ~2,000 output tokens × $15 (≈ $0.03); each costs 11 × $3 + 6 × $15 per 1M = 123 µ$.
+    const { key, model, account } = await customer([{ fixture: 'anthropic/messages-stream-raw-sse-basic-text.sse', options: 'delay=2' }], 0.1);
+    const start = await balanceOf(account.id);
+    const responses = await Promise.all(
+      Array.from({ length: 40 }, () => messages(key, { ...hello, model, max_tokens: 2000, stream: true })),
+    );
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.every((s) => s === 200 || s === 402)).toBe(true);
+    expect(statuses.filter((s) => s === 402).length).toBeGreaterThan(0);
+    const successes = responses.filter((r) => r.status === 200);
+    await Promise.all(responses.map((r) => r.text()));
+    await Promise.all(successes.map((r) => usageRow(r.headers.get('x-request-id')!, 15_000)));
+    const end = await balanceOf(account.id);
+    expect(end).toBeGreaterThanOrEqual(0);
+    expect(start - end).toBe(successes.length * costOf({ input: 11, cached: 0, written: 0, output: 6 }));
   });
 });
 
@@ -397,6 +429,7 @@ describe('errors on /v1/messages are Anthropic-shaped', () => {
 
   it('529 overloaded_error when no channel is available; 502 api_error when every channel failed', async () => {
     const account = await newAccount();
+    accounts.push(account.id);
     const { key } = await newKey(account.id);
     const model = unique('model');
     await adminCall('PUT', `/models/${model}`, CLAUDE);
@@ -411,6 +444,7 @@ describe('errors on /v1/messages are Anthropic-shaped', () => {
 
   it('429 rate_limit_error with retry-after', async () => {
     const account = await newAccount();
+    accounts.push(account.id);
     const { key } = await newKey(account.id, { rpm: 1 });
     const { model } = await newModel([{ fixture: 'anthropic/messages-nonstream-text-sonnet-4-5.json', kind: 'anthropic' }], CLAUDE);
     expect((await messages(key, { ...hello, model })).status).toBe(200);
