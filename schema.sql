@@ -77,6 +77,9 @@ CREATE TABLE IF NOT EXISTS channels (
   priority        INTEGER NOT NULL DEFAULT 0,
   weight          INTEGER NOT NULL DEFAULT 1 CHECK (weight >= 0),
   enabled         INTEGER NOT NULL DEFAULT 1,
+  -- kind 'openai': whether the upstream has OpenAI's Responses API (0: /v1/responses is
+  -- translated onto its chat completions)
+  responses       INTEGER NOT NULL DEFAULT 1,
   updated_at      TEXT NOT NULL
 );
 

@@ -46,6 +46,7 @@ INSERT OR IGNORE INTO channels (id, kind, base_url, api_key_secret, models, prio
 SELECT reserved, flushed_seq, password_hash, suspended FROM accounts LIMIT 0;
 SELECT requests FROM ledger LIMIT 0;
 SELECT cache_write_price FROM models LIMIT 0;
+SELECT responses FROM channels LIMIT 0;
 `;
 const sqlFile = join(root, '.wrangler', 'dev-seed.sql');
 writeFileSync(sqlFile, readFileSync(join(root, 'schema.sql'), 'utf8') + seed);

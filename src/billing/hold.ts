@@ -14,17 +14,20 @@ import { toDollars } from '../money';
  * text, and the JSON around the text adds more bytes than the chat format adds tokens;
  * image parts (OpenAI's image_url, Anthropic's image blocks) are not text, so each counts a fixed IMAGE_TOKENS, above what a high-detail
  * image costs on current models.
- * Output bound: max_completion_tokens / max_tokens, else the model's configured maximum,
+ * Output bound: max_completion_tokens / max_tokens / max_output_tokens, else the model's configured maximum,
  * else DEFAULT_MAX_OUTPUT_TOKENS; times `n`. Embeddings produce no output.
  * Prompt tokens are held at the highest of the input, cached and cache-write prices.
  */
 const IMAGE_TOKENS = 3_000;
 const FRAMING_TOKENS_PER_MESSAGE = 8;
-const PROMPT_FIELDS = ['system', 'messages', 'tools', 'functions', 'tool_choice', 'response_format', 'input'] as const;
+const PROMPT_FIELDS = ['system', 'instructions', 'messages', 'tools', 'functions', 'tool_choice', 'response_format', 'input'] as const;
 
-type Sizable = { messages?: unknown[]; max_tokens?: number | null; max_completion_tokens?: number | null; n?: number | null } & Record<string, unknown>;
+type Sizable = {
+  messages?: unknown[]; max_tokens?: number | null; max_completion_tokens?: number | null; max_output_tokens?: number | null; n?: number | null;
+} & Record<string, unknown>;
 
-export function holdSize(body: Sizable): HoldSize {
+/** `generates`: whether the request produces output tokens (embeddings do not). */
+export function holdSize(body: Sizable, generates = true): HoldSize {
   // Only the fields that become prompt tokens, so that e.g. adding max_tokens never
   // raises the bound.
   const json = JSON.stringify(PROMPT_FIELDS.map((field) => body[field]));
@@ -33,7 +36,7 @@ export function holdSize(body: Sizable): HoldSize {
       new TextEncoder().encode(json).byteLength +
       FRAMING_TOKENS_PER_MESSAGE * (body.messages?.length ?? 0) +
       IMAGE_TOKENS * (json.match(/"image_url"|"type":"image"/g)?.length ?? 0),
-    outputCap: body.messages === undefined ? 0 : (body.max_completion_tokens ?? body.max_tokens ?? null),
+    outputCap: generates ? (body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens ?? null) : 0,
     choices: body.n ?? 1,
   };
 }

@@ -23,6 +23,8 @@ export interface ChannelRow {
   priority: number;
   weight: number;
   enabled: number;
+  /** 1: an `openai` channel whose upstream has the Responses API. */
+  responses: number;
   updated_at: string;
 }
 
@@ -35,6 +37,7 @@ export interface Route {
   upstream_model: string;
   priority: number;
   weight: number;
+  responses: number;
 }
 
 export async function upsertModel(db: D1Database, m: Omit<ModelRow, 'created_at' | 'groups'> & { groups: string[] | null }) {
@@ -56,7 +59,7 @@ export function catalogStatements(db: D1Database): [D1PreparedStatement, D1Prepa
   return [
     db.prepare('SELECT * FROM models'),
     db.prepare(
-      `SELECT c.id, c.kind, c.base_url, c.api_key_secret, m.key AS model, m.value AS upstream_model, c.priority, c.weight
+      `SELECT c.id, c.kind, c.base_url, c.api_key_secret, m.key AS model, m.value AS upstream_model, c.priority, c.weight, c.responses
        FROM channels c, json_each(c.models) m WHERE c.enabled = 1`,
     ),
   ];
@@ -81,13 +84,13 @@ export function toCatalog(models: D1Result | undefined, routes: D1Result | undef
 export async function upsertChannel(db: D1Database, c: Omit<ChannelRow, 'updated_at' | 'models'> & { models: Record<string, string> }) {
   await db
     .prepare(
-      `INSERT INTO channels (id, kind, base_url, api_key_secret, models, priority, weight, enabled, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO channels (id, kind, base_url, api_key_secret, models, priority, weight, enabled, responses, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, base_url = excluded.base_url,
          api_key_secret = excluded.api_key_secret, models = excluded.models, priority = excluded.priority,
-         weight = excluded.weight, enabled = excluded.enabled, updated_at = excluded.updated_at`,
+         weight = excluded.weight, enabled = excluded.enabled, responses = excluded.responses, updated_at = excluded.updated_at`,
     )
-    .bind(c.id, c.kind, c.base_url, c.api_key_secret, JSON.stringify(c.models), c.priority, c.weight, c.enabled, now())
+    .bind(c.id, c.kind, c.base_url, c.api_key_secret, JSON.stringify(c.models), c.priority, c.weight, c.enabled, c.responses, now())
     .run();
 }
 

@@ -4,7 +4,7 @@ import { ApiError, type ErrorCode } from '../errors';
 import { TimeoutError, withTimeout } from './timeout';
 import { echoResponse } from './echo';
 
-export type UpstreamPath = '/chat/completions' | '/embeddings' | '/messages' | '/messages/count_tokens';
+export type UpstreamPath = '/chat/completions' | '/embeddings' | '/messages' | '/messages/count_tokens' | '/responses';
 
 /** What goes to one channel: its path under the channel's base_url, the body (with the
  *  channel's model id, in the channel's API) and the client headers that API takes. */
@@ -12,6 +12,9 @@ export interface UpstreamRequest {
   path: UpstreamPath;
   body: Record<string, unknown>;
   headers?: Record<string, string>;
+  /** Sent to the same channel instead when it answers 404 (it lacks this API); `onFallback`
+   *  hears of it, to remember. */
+  fallback?: { request: UpstreamRequest; onFallback: () => void };
 }
 
 export interface UpstreamCall {
@@ -19,7 +22,7 @@ export interface UpstreamCall {
   request: (route: Route) => UpstreamRequest;
   /** Whole responses: whether a 2xx JSON body is an answer rather than an error object in
    *  disguise. Absent for streams, which must answer with an event stream. */
-  isAnswer?: (parsed: Record<string, unknown>, route: Route) => boolean;
+  isAnswer?: (parsed: Record<string, unknown>, request: UpstreamRequest) => boolean;
   firstByteTimeoutMs: number;
   /** Longest wait for a whole response's body once its headers arrived. */
   idleTimeoutMs: number;
@@ -28,6 +31,8 @@ export interface UpstreamCall {
 
 export interface UpstreamSuccess {
   route: Route;
+  /** What was sent (a fallback, where the channel took that instead). */
+  request: UpstreamRequest;
   response: Response;
   /** A whole response's body, parsed and checked; null for a stream. */
   json: Record<string, unknown> | null;
@@ -42,11 +47,14 @@ export const isMessage = (parsed: Record<string, unknown>) => parsed.type === 'm
 export class UpstreamFailure extends ApiError {
   readonly route: Route | null;
   readonly timedOut: boolean;
+  /** The upstream's own error status, where it answered one. */
+  readonly upstreamStatus: number | null;
 
-  constructor(code: ErrorCode, message: string, o: { route: Route | null; timedOut?: boolean; detail?: string }) {
+  constructor(code: ErrorCode, message: string, o: { route: Route | null; timedOut?: boolean; detail?: string; upstreamStatus?: number }) {
     super(code, message, { detail: o.detail });
     this.route = o.route;
     this.timedOut = o.timedOut ?? false;
+    this.upstreamStatus = o.upstreamStatus ?? null;
   }
 }
 
@@ -94,7 +102,14 @@ export async function callUpstream(env: Env, call: UpstreamCall): Promise<Upstre
 
 async function attempt(env: Env, route: Route, call: UpstreamCall): Promise<UpstreamSuccess | UpstreamFailure> {
   const request = call.request(route);
-  if (route.kind === 'echo') return accept(route, await echoResponse(request.path, request.body), call);
+  const result = await send(env, route, request, call);
+  if (!(result instanceof UpstreamFailure) || result.upstreamStatus !== 404 || !request.fallback) return result;
+  request.fallback.onFallback();
+  return send(env, route, request.fallback.request, call);
+}
+
+async function send(env: Env, route: Route, request: UpstreamRequest, call: UpstreamCall): Promise<UpstreamSuccess | UpstreamFailure> {
+  if (route.kind === 'echo') return accept(route, request, await echoResponse(request.path, request.body), call);
 
   const apiKey = secret(env, route.api_key_secret);
   if (!apiKey) {
@@ -125,22 +140,22 @@ async function attempt(env: Env, route: Route, call: UpstreamCall): Promise<Upst
       const detail = `channel ${route.id}: HTTP ${response.status} ${sanitise(text)}`;
       if (timedOut()) return timeout(route, detail);
       if (!clientFault(response.status)) {
-        return new UpstreamFailure('upstream_error', `The upstream provider failed (HTTP ${response.status}).`, { route, detail });
+        return new UpstreamFailure('upstream_error', `The upstream provider failed (HTTP ${response.status}).`, { route, detail, upstreamStatus: response.status });
       }
       return new UpstreamFailure(response.status === 413 ? 'upstream_request_too_large' : 'upstream_rejected',
         `The upstream provider rejected the request: ${upstreamMessage(text)}`, { route, detail });
     }
     clearTimeout(timer); // headers came in time; the body has its own clock
-    return await accept(route, response, call);
+    return await accept(route, request, response, call);
   } finally {
     clearTimeout(timer);
   }
 }
 
 /** A 2xx response, checked to be an answer (see callUpstream). */
-async function accept(route: Route, response: Response, call: UpstreamCall): Promise<UpstreamSuccess | UpstreamFailure> {
+async function accept(route: Route, request: UpstreamRequest, response: Response, call: UpstreamCall): Promise<UpstreamSuccess | UpstreamFailure> {
   const isJson = response.headers.get('content-type')?.includes('json') ?? false;
-  if (!call.isAnswer && !isJson && response.body) return { route, response, json: null };
+  if (!call.isAnswer && !isJson && response.body) return { route, request, response, json: null };
   let text: string;
   try {
     text = await withTimeout(response.text(), call.idleTimeoutMs);
@@ -150,11 +165,11 @@ async function accept(route: Route, response: Response, call: UpstreamCall): Pro
       : new UpstreamFailure('upstream_error', 'The upstream connection failed.', { route, detail: `channel ${route.id}: ${String(err)}` });
   }
   const parsed = jsonObject(text);
-  if (!parsed || !call.isAnswer?.(parsed, route)) {
+  if (!parsed || !call.isAnswer?.(parsed, request)) {
     return new UpstreamFailure('upstream_invalid_response', 'The upstream provider sent an error or an invalid response.',
       { route, detail: `channel ${route.id}: HTTP ${response.status} ${sanitise(text)}` });
   }
-  return { route, response, json: parsed };
+  return { route, request, response, json: parsed };
 }
 
 function jsonObject(text: string): Record<string, unknown> | null {

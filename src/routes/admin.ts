@@ -229,12 +229,13 @@ admin.put('/channels/:id', async (c) => {
     priority: z.number().int().default(0),
     weight: z.number().int().min(0).max(1000).default(1),
     enabled: z.boolean().default(true),
+    responses: z.boolean().default(true),
   }).superRefine((ch, ctx) => {
     // The built-in echo channel sends nothing anywhere; every other kind sends its key there.
     const problem = ch.kind === 'echo' ? null : baseUrlProblem(ch.base_url);
     if (problem) ctx.addIssue({ code: 'custom', path: ['base_url'], message: problem });
   }));
-  await upsertChannel(c.env.DB, { id, ...body, enabled: body.enabled ? 1 : 0 });
+  await upsertChannel(c.env.DB, { id, ...body, enabled: body.enabled ? 1 : 0, responses: body.responses ? 1 : 0 });
   forgetCatalog();
   // Saved either way (secrets may be set after the channel), but the operator is told.
   const warnings = body.kind !== 'echo' && !secret(c.env, body.api_key_secret)

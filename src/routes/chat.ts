@@ -18,17 +18,17 @@ chat.post('/chat/completions', async (c) => {
   const body = await readCustomerJson(c, ChatRequestSchema);
   const stream = body.stream === true;
   const translated: { messages?: Record<string, unknown> } = {};
-  const relay = await startRelay(c, body, estimatePromptTokens(body.messages), startedAt, (routes, maxOutputTokens) => {
+  const relay = await startRelay(c, body, estimatePromptTokens(body.messages), startedAt, { check: (routes, maxOutputTokens) => {
     // Translated once, before anything is held: what Anthropic cannot take is a 400 now.
     if (routes.some((r) => r.kind === 'anthropic')) translated.messages = messagesRequest(body, maxOutputTokens);
-  });
+  } });
   const request = (route: Route): UpstreamRequest =>
     route.kind === 'anthropic'
       ? { path: '/messages', body: { ...translated.messages, model: route.upstream_model } }
       : { path: '/chat/completions', body: upstreamBody(body, route.upstream_model, stream) };
   const upstream = await relay.forward(
     request,
-    stream ? undefined : (parsed, route) => (route.kind === 'anthropic' ? isMessage(parsed) : isCompletion(parsed)),
+    stream ? undefined : (parsed, sent) => (sent.path === '/messages' ? isMessage(parsed) : isCompletion(parsed)),
   );
   const viaAnthropic = upstream.route.kind === 'anthropic';
 

@@ -11,7 +11,7 @@ export const embeddings = new Hono<AppEnv>();
 embeddings.post('/embeddings', async (c) => {
   const startedAt = Date.now();
   const body = await readCustomerJson(c, EmbeddingsRequestSchema);
-  const relay = await startRelay(c, body, estimateTokens(collectText(body.input)), startedAt);
+  const relay = await startRelay(c, body, estimateTokens(collectText(body.input)), startedAt, { generates: false });
   const upstream = await relay.forward(
     (route) => ({ path: '/embeddings', body: { ...body, model: route.upstream_model } }),
     (parsed) => Array.isArray(parsed.data) && parsed.error === undefined,

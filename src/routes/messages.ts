@@ -46,10 +46,10 @@ messages.post('/messages', async (c) => {
   const body = withSystemMoved(await readCustomerJson(c, MessagesRequestSchema));
   const stream = body.stream === true;
   const translated: { chat?: Record<string, unknown> } = {};
-  const relay = await startRelay(c, body, promptEstimate(body), startedAt, (routes) => {
+  const relay = await startRelay(c, body, promptEstimate(body), startedAt, { check: (routes) => {
     // Translated once, before anything is held: what chat cannot take is a 400 now.
     if (routes.some((r) => r.kind !== 'anthropic')) translated.chat = chatRequest(body);
-  });
+  } });
   const headers = anthropicHeaders(c);
   const request = (route: Route): UpstreamRequest =>
     route.kind === 'anthropic'
@@ -57,7 +57,7 @@ messages.post('/messages', async (c) => {
       : { path: '/chat/completions', body: { ...translated.chat, model: route.upstream_model } };
   const upstream = await relay.forward(
     request,
-    stream ? undefined : (parsed, route) => (route.kind === 'anthropic' ? isMessage(parsed) : isCompletion(parsed)),
+    stream ? undefined : (parsed, sent) => (sent.path === '/messages' ? isMessage(parsed) : isCompletion(parsed)),
   );
   const native = upstream.route.kind === 'anthropic';
 

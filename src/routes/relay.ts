@@ -30,7 +30,7 @@ export interface Relay {
   /** Calls the channels in turn; `isAnswer` checks a whole response (absent for streams). */
   forward: (
     request: (route: Route) => UpstreamRequest,
-    isAnswer?: (parsed: Record<string, unknown>, route: Route) => boolean,
+    isAnswer?: (parsed: Record<string, unknown>, sent: UpstreamRequest) => boolean,
   ) => Promise<UpstreamSuccess>;
   /** A usage object as the client sees it: what `counts` is charged in, upstream costs out. */
   showCost: (usage: Record<string, unknown>, counts: TokenCounts) => Record<string, unknown>;
@@ -46,7 +46,7 @@ const noOutput = (status: Ending['status'], channel: string | null): Ending => (
  *    D1 in one round trip).
  * 2. Access, decided here: 400 for an unknown model, 403 for one the key or its group may
  *    not use (or a suspended account).
- * 3. `check`, given the channels that may serve the request: a route refuses here what the
+ * 3. `o.check`, given the channels that may serve the request: a route refuses here what the
  *    channels' APIs cannot take (a translation's 400).
  * 4. One call to the account's object, which decides the rest together: 401 for a key
  *    revoked since this isolate read it, 429 for a rate limit, 402 when the balance (or
@@ -58,7 +58,7 @@ export async function startRelay(
   body: Parameters<typeof holdSize>[0] & { model: string },
   promptEstimate: number,
   startedAt: number,
-  check?: (routes: Route[], maxOutputTokens: number) => void,
+  o: { check?: (routes: Route[], maxOutputTokens: number) => void; generates?: boolean } = {},
 ): Promise<Relay> {
   const cfg = config(c.env);
   const requestId = c.var.requestId;
@@ -69,9 +69,9 @@ export async function startRelay(
   const priced = catalog.models.get(body.model) ?? null;
   if (!priced && routes.length > 0) console.warn(JSON.stringify({ request_id: requestId, unpriced_model: body.model }));
   const model = allowedModel(priced, body.model, principal);
-  const size = holdSize(body);
+  const size = holdSize(body, o.generates);
   const maxOutputTokens = outputTokens(size, model, cfg.DEFAULT_MAX_OUTPUT_TOKENS);
-  check?.(routes, maxOutputTokens);
+  o.check?.(routes, maxOutputTokens);
 
   const held = holdMicros(model, size, cfg.DEFAULT_MAX_OUTPUT_TOKENS);
   const account = accountState(c.env, principal.accountId);
@@ -85,7 +85,7 @@ export async function startRelay(
       amount: held,
       // Counted against tpm until the real usage is known, as OpenAI does: the prompt
       // plus the output the request allows.
-      tokens: promptEstimate + (body.max_completion_tokens ?? body.max_tokens ?? 0),
+      tokens: promptEstimate + (size.outputCap ?? 0),
     });
   } catch (err) {
     throw new ApiError('account_unavailable', 'Billing is unavailable for this account right now; nothing was charged. Please retry shortly.', {
