@@ -100,3 +100,21 @@ export class AnthropicUsageTracker {
     this.counts = anthropicUsage(this.latest) ?? this.counts;
   }
 }
+
+/** The usage object of OpenAI's Responses API (a response's, also inside response.completed). */
+const ResponsesUsageSchema = z.looseObject({
+  input_tokens: count,
+  output_tokens: count,
+  input_tokens_details: z.looseObject({ cached_tokens: count }).nullish().catch(undefined),
+});
+
+/** Billable counts from a Responses API usage object: input_tokens includes the cached
+ *  ones (input_tokens_details.cached_tokens), output_tokens the reasoning ones. */
+export function responsesUsage(raw: unknown): TokenCounts | null {
+  const parsed = ResponsesUsageSchema.safeParse(raw);
+  if (!parsed.success) return null;
+  const u = parsed.data;
+  if (u.input_tokens === undefined && u.output_tokens === undefined) return null;
+  const input = u.input_tokens ?? 0;
+  return { input_tokens: input, output_tokens: u.output_tokens ?? 0, cached_tokens: Math.min(u.input_tokens_details?.cached_tokens ?? 0, input) };
+}

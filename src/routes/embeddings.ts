@@ -11,7 +11,10 @@ export const embeddings = new Hono<AppEnv>();
 embeddings.post('/embeddings', async (c) => {
   const startedAt = Date.now();
   const body = await readCustomerJson(c, EmbeddingsRequestSchema);
-  const relay = await startRelay(c, body, estimateTokens(collectText(body.input)), startedAt, { generates: false });
+  const relay = await startRelay(c, body, estimateTokens(collectText(body.input)), startedAt, {
+    generates: false,
+    serves: (route) => route.kind !== 'anthropic', // Anthropic has no embeddings
+  });
   const upstream = await relay.forward(
     (route) => ({ path: '/embeddings', body: { ...body, model: route.upstream_model } }),
     (parsed) => Array.isArray(parsed.data) && parsed.error === undefined,

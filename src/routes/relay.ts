@@ -46,7 +46,7 @@ const noOutput = (status: Ending['status'], channel: string | null): Ending => (
  *    D1 in one round trip).
  * 2. Access, decided here: 400 for an unknown model, 403 for one the key or its group may
  *    not use (or a suspended account).
- * 3. `o.check`, given the channels that may serve the request: a route refuses here what the
+ * 3. `o.check`, given the channels that may serve the request (those `o.serves` allows): a route refuses here what the
  *    channels' APIs cannot take (a translation's 400).
  * 4. One call to the account's object, which decides the rest together: 401 for a key
  *    revoked since this isolate read it, 429 for a rate limit, 402 when the balance (or
@@ -58,16 +58,23 @@ export async function startRelay(
   body: Parameters<typeof holdSize>[0] & { model: string },
   promptEstimate: number,
   startedAt: number,
-  o: { check?: (routes: Route[], maxOutputTokens: number) => void; generates?: boolean } = {},
+  o: {
+    /** Which kinds of channel speak an API this route can use (default: all). */
+    serves?: (route: Route) => boolean;
+    check?: (routes: Route[], maxOutputTokens: number) => void;
+    /** Whether the request produces output tokens (embeddings do not). */
+    generates?: boolean;
+  } = {},
 ): Promise<Relay> {
   const cfg = config(c.env);
   const requestId = c.var.requestId;
 
   const { principal, catalog } = await c.var.auth.withCatalog();
 
-  const routes = catalog.routes.get(body.model) ?? [];
+  const all = catalog.routes.get(body.model) ?? [];
+  const routes = o.serves ? all.filter(o.serves) : all;
   const priced = catalog.models.get(body.model) ?? null;
-  if (!priced && routes.length > 0) console.warn(JSON.stringify({ request_id: requestId, unpriced_model: body.model }));
+  if (!priced && all.length > 0) console.warn(JSON.stringify({ request_id: requestId, unpriced_model: body.model }));
   const model = allowedModel(priced, body.model, principal);
   const size = holdSize(body, o.generates);
   const maxOutputTokens = outputTokens(size, model, cfg.DEFAULT_MAX_OUTPUT_TOKENS);

@@ -210,3 +210,43 @@ export type MessagesRequest = z.infer<typeof MessagesRequestSchema>;
 /** POST /v1/messages/count_tokens: what the prompt of a Messages request is made of. */
 export const CountTokensRequestSchema = z.looseObject(messagesFields);
 export type CountTokensRequest = z.infer<typeof CountTokensRequestSchema>;
+
+/**
+ * OpenAI's Responses API body (POST /v1/responses), loose like the others: passed through
+ * to channels that have the API; a channel that must translate it refuses by name what it
+ * cannot take (translate/responses-via-chat.ts).
+ */
+const responsesFunctionTool = z.looseObject({
+  type: z.literal('function'),
+  name: functionName,
+  description: z.string().nullish(),
+  parameters: jsonObject.nullish(),
+  strict: z.boolean().nullish(),
+});
+/** Tools OpenAI runs itself (web_search, file_search, code_interpreter, mcp…): passed through. */
+const responsesHostedTool = z.looseObject({ type: z.string().refine((t) => t !== 'function', 'a function tool needs a name') });
+
+export const ResponsesRequestSchema = z.looseObject({
+  model: z.string().min(1, 'a model is required'),
+  input: z.union([z.string(), z.array(z.looseObject({ type: z.string().optional(), role: z.string().optional() }))], {
+    error: 'must be a string or an array of input items',
+  }).optional(),
+  instructions: z.string().nullish(),
+  stream: z.boolean().nullish(),
+  max_output_tokens: positiveInt.nullish(),
+  temperature: range(0, 2).nullish(),
+  top_p: range(0, 1).nullish(),
+  tools: z.array(z.union([responsesFunctionTool, responsesHostedTool])).nullish(),
+  tool_choice: z.union([
+    z.enum(['none', 'auto', 'required']),
+    z.looseObject({ type: z.string() }),
+  ], { error: "must be 'none', 'auto', 'required' or an object naming a tool" }).nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
+  store: z.boolean().nullish(),
+  previous_response_id: z.string().min(1).nullish(),
+  reasoning: z.looseObject({ effort: z.string().nullish() }).nullish(),
+  text: z.looseObject({ format: z.looseObject({ type: z.string() }).optional() }).nullish(),
+  user: z.string().optional(),
+  metadata: z.record(z.string(), z.string()).nullish(),
+});
+export type ResponsesRequest = z.infer<typeof ResponsesRequestSchema>;

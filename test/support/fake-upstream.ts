@@ -14,9 +14,9 @@ import { join, resolve } from 'node:path';
  * with the fixture:
  *   *.sse         raw bytes, one event at a time
  *   *.chunks.txt  one JSON payload a line (the recorder stripped the framing): sent as
- *                 `data: {line}\n\n` each, then `data: [DONE]\n\n`; those under anthropic/ and
- *                 anthropic-compatible/ as `event: {type}\ndata: {line}\n\n` (the event
- *                 name is the payload's type), and no [DONE]
+ *                 `data: {line}\n\n` each, then `data: [DONE]\n\n`; those under anthropic/,
+ *                 anthropic-compatible/ and openai-responses/ as `event: {type}\ndata:
+ *                 {line}\n\n` (the event name is the payload's type), and no [DONE]
  *   *.json        the body, as application/json
  * options: status=N (answer N with the fixture as body), delay=MS (between events),
  *          die=K (drop the connection after K events), stall=K (stop sending after K events
@@ -25,7 +25,8 @@ import { join, resolve } from 'node:path';
  *          stream=F (answer requests with "stream": true from fixture F instead, its
  *          slashes written as ~: one channel for both kinds of request),
  *          prompt_tokens=N (the recording, with every usage prompt_tokens value set to N:
- *          an upstream reporting absurd usage).
+ *          an upstream reporting absurd usage),
+ *          no_responses (answer 404 to /responses: an upstream without the Responses API).
  * POST {base_url}/messages/count_tokens answers Anthropic's documented `{"input_tokens": N}`
  * (no recording of it exists) with N from the option count=N.
  * GET /__fixture/{path} answers a fixture file as it is.
@@ -44,7 +45,7 @@ export function fixtureEvents(fixture: string): Buffer[] {
   const bytes = readFileSync(join(FIXTURES, fixture));
   if (fixture.endsWith('.chunks.txt')) {
     const lines = bytes.toString('utf8').split('\n').filter((l) => l.trim() !== '');
-    if (fixture.startsWith('anthropic')) {
+    if (fixture.startsWith('anthropic') || fixture.startsWith('openai-responses')) {
       return lines.map((l) => Buffer.from(`event: ${(JSON.parse(l) as { type: string }).type}\ndata: ${l}\n\n`));
     }
     return [...lines.map((l) => Buffer.from(`data: ${l}\n\n`)), Buffer.from('data: [DONE]\n\n')];
@@ -115,6 +116,11 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
       : decodeURIComponent(segments.slice(0, segments.length - endpoint).join('/'));
     requests.push({ id: options.id ?? '', path: url.pathname, headers: req.headers, body });
     if ('hang' in options) return; // never answers; the gateway's timeout must fire
+    if ('no_responses' in options && segments.at(-1) === 'responses') {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":{"message":"Not Found","type":"invalid_request_error"}}');
+      return;
+    }
     if (tail === 'messages/count_tokens') {
       res.writeHead(Number(options.status ?? 200), { 'content-type': 'application/json' });
       res.end(JSON.stringify({ input_tokens: Number(options.count ?? 0) }));

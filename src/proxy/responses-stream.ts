@@ -1,0 +1,59 @@
+import type { TokenCounts } from '../money';
+import { TokenEstimator } from './estimate';
+import { eventJson, isObject } from './sse';
+import { renamed } from './sse';
+import type { StreamMeter } from './stream';
+import { responsesUsage } from './usage';
+
+/** Events that end a response stream, and how. */
+const TERMINAL: Record<string, 'done' | 'failed'> = { 'response.completed': 'done', 'response.incomplete': 'done', 'response.failed': 'failed' };
+
+/**
+ * Watches the typed events of a Responses API stream as they pass, untouched but for the
+ * model id of the response object (response.created … response.completed): the usage (from
+ * the terminal response.completed or response.incomplete), the generated text, reasoning
+ * and function-call arguments (for an estimate when no usage comes), whether any content
+ * came, the terminal event, and `error` / response.failed.
+ * https://platform.openai.com/docs/api-reference/responses-streaming
+ */
+export class ResponsesStreamMeter implements StreamMeter {
+  readonly dialect = 'openai';
+  usage: TokenCounts | null = null;
+  sawDone = false;
+  sawContent = false;
+  upstreamError: unknown = null;
+  private readonly output = new TokenEstimator();
+
+  constructor(private readonly publicModel?: string) {}
+
+  get estimatedOutputTokens(): number {
+    return this.output.tokens;
+  }
+
+  inspect(raw: string): string {
+    const parsed = eventJson(raw);
+    if (!parsed) return raw;
+    const { event, data } = parsed;
+    const type = String(data.type ?? event);
+    if (type === 'error') this.upstreamError = data.error ?? data;
+    if (typeof data.delta === 'string' && type.endsWith('.delta')) {
+      this.output.add(data.delta);
+      this.sawContent = true;
+    }
+    if (type === 'response.output_item.added' && isObject(data.item) && data.item.type !== 'message' && data.item.type !== 'reasoning') {
+      this.output.add(JSON.stringify(data.item));
+      this.sawContent = true;
+    }
+    const response = isObject(data.response) ? data.response : null;
+    if (!response) return raw;
+    const end = TERMINAL[type];
+    if (end) {
+      this.sawDone = true;
+      this.usage = responsesUsage(response.usage) ?? this.usage;
+      if (end === 'failed') this.upstreamError = response.error ?? response;
+      else this.sawContent ||= Array.isArray(response.output) && response.output.length > 0;
+    }
+    const foreign = this.publicModel !== undefined && typeof response.model === 'string' && response.model !== this.publicModel;
+    return foreign ? renamed(raw, event, data, response, this.publicModel!) : raw;
+  }
+}
