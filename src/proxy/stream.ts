@@ -24,6 +24,9 @@ export interface StreamMeter {
   readonly upstreamError: unknown;
   /** The output counted so far, for a stream that reports no usage. */
   readonly estimatedOutputTokens: number;
+  /** The upstream's body ended (EOF): what the client gets last, for an API whose streams
+   *  end without an end event of their own (Gemini's). */
+  atEnd?(): string;
 }
 
 /** The meter of a stream translated on its way to the client: the metering is `meter`'s,
@@ -145,6 +148,8 @@ export function meteredStream(upstream: ReadableStream<Uint8Array>, o: MeteredSt
       const rest = framer.flush();
       const last = rest ? o.meter.inspect(rest) : '';
       if (last) c.enqueue(encoder.encode(/(\r\n|\n|\r){2}$/.test(last) ? last : `${last.replace(/(\r\n|\n|\r)$/, '')}\n\n`));
+      const tail = o.meter.atEnd?.();
+      if (tail) c.enqueue(encoder.encode(tail));
       const complete = o.meter.sawDone || o.meter.upstreamError !== null;
       if (!complete) c.enqueue(errorEvent(o.meter.dialect, 'The upstream stream ended before completion.', 'upstream_incomplete'));
       end(complete && o.meter.upstreamError === null ? 'success' : 'failed');

@@ -4,7 +4,9 @@ import { ApiError, type ErrorCode } from '../errors';
 import { TimeoutError, withTimeout } from './timeout';
 import { echoResponse } from './echo';
 
-export type UpstreamPath = '/chat/completions' | '/embeddings' | '/messages' | '/messages/count_tokens' | '/responses';
+export type UpstreamPath =
+  | '/chat/completions' | '/embeddings' | '/messages' | '/messages/count_tokens' | '/responses'
+  | `/models/${string}:generateContent` | `/models/${string}:streamGenerateContent?alt=sse`;
 
 /** What goes to one channel: its path under the channel's base_url, the body (with the
  *  channel's model id, in the channel's API) and the client headers that API takes. */
@@ -66,9 +68,9 @@ export const ANTHROPIC_VERSION = '2023-06-01';
 
 /** How each kind of channel takes its provider key. */
 function credentials(route: Route, apiKey: string): Record<string, string> {
-  return route.kind === 'anthropic'
-    ? { 'x-api-key': apiKey, 'anthropic-version': ANTHROPIC_VERSION }
-    : { authorization: `Bearer ${apiKey}` };
+  if (route.kind === 'anthropic') return { 'x-api-key': apiKey, 'anthropic-version': ANTHROPIC_VERSION };
+  if (route.kind === 'gemini') return { 'x-goog-api-key': apiKey };
+  return { authorization: `Bearer ${apiKey}` };
 }
 
 /** Statuses that are the request's own fault: another channel would answer the same. */

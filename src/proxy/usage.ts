@@ -118,3 +118,40 @@ export function responsesUsage(raw: unknown): TokenCounts | null {
   const input = u.input_tokens ?? 0;
   return { input_tokens: input, output_tokens: u.output_tokens ?? 0, cached_tokens: Math.min(u.input_tokens_details?.cached_tokens ?? 0, input) };
 }
+
+/** Gemini's usageMetadata (generateContent, and every streamGenerateContent chunk). */
+const GeminiUsageSchema = z.looseObject({
+  promptTokenCount: count,
+  candidatesTokenCount: count,
+  thoughtsTokenCount: count,
+  cachedContentTokenCount: count,
+  toolUsePromptTokenCount: count,
+});
+
+/**
+ * Billable counts from Gemini's usageMetadata: the prompt is promptTokenCount (cached
+ * content included, as cachedContentTokenCount says) plus toolUsePromptTokenCount; output
+ * is candidatesTokenCount plus thoughtsTokenCount (thinking is billed as output). A
+ * stream's chunks each carry the counts so far, so the last one is the usage (never a sum).
+ */
+export function geminiUsage(raw: unknown): TokenCounts | null {
+  const parsed = GeminiUsageSchema.safeParse(raw);
+  if (!parsed.success) return null;
+  const u = parsed.data;
+  if (u.promptTokenCount === undefined && u.candidatesTokenCount === undefined) return null;
+  const input = (u.promptTokenCount ?? 0) + (u.toolUsePromptTokenCount ?? 0);
+  return {
+    input_tokens: input,
+    output_tokens: (u.candidatesTokenCount ?? 0) + (u.thoughtsTokenCount ?? 0),
+    cached_tokens: Math.min(u.cachedContentTokenCount ?? 0, input),
+  };
+}
+
+/** OpenAI's chat usage object for counts, as a translated answer shows them (cached and
+ *  cache-written prompt tokens in prompt_tokens_details). */
+export const chatUsageOf = (u: TokenCounts) => ({
+  prompt_tokens: u.input_tokens,
+  completion_tokens: u.output_tokens,
+  total_tokens: u.input_tokens + u.output_tokens,
+  prompt_tokens_details: { cached_tokens: u.cached_tokens, cache_write_tokens: u.cache_write_tokens ?? 0 },
+});

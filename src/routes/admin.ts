@@ -219,7 +219,7 @@ admin.put('/models/:model{.+}', async (c) => {
 admin.put('/channels/:id', async (c) => {
   const id = parse(z.string().min(1).max(100).regex(/^[\w.-]+$/), c.req.param('id'));
   const body = await readJson(c, z.object({
-    kind: z.enum(['openai', 'anthropic', 'echo']),
+    kind: z.enum(['openai', 'anthropic', 'gemini', 'echo']),
     base_url: z.string().max(2000),
     api_key_secret: z.string().max(200).superRefine((name, ctx) => {
       const problem = secretNameProblem(name);

@@ -13,7 +13,7 @@ embeddings.post('/embeddings', async (c) => {
   const body = await readCustomerJson(c, EmbeddingsRequestSchema);
   const relay = await startRelay(c, body, estimateTokens(collectText(body.input)), startedAt, {
     generates: false,
-    serves: (route) => route.kind !== 'anthropic', // Anthropic has no embeddings
+    serves: (route) => route.kind === 'openai' || route.kind === 'echo', // the native Anthropic and Gemini APIs are not wired for embeddings
   });
   const upstream = await relay.forward(
     (route) => ({ path: '/embeddings', body: { ...body, model: route.upstream_model } }),

@@ -46,7 +46,7 @@ messages.post('/messages', async (c) => {
   const body = withSystemMoved(await readCustomerJson(c, MessagesRequestSchema));
   const stream = body.stream === true;
   const translated: { chat?: Record<string, unknown> } = {};
-  const relay = await startRelay(c, body, promptEstimate(body), startedAt, { check: (routes) => {
+  const relay = await startRelay(c, body, promptEstimate(body), startedAt, { serves: (route) => route.kind !== 'gemini', check: (routes) => {
     // Translated once, before anything is held: what chat cannot take is a 400 now.
     if (routes.some((r) => r.kind !== 'anthropic')) translated.chat = chatRequest(body);
   } });

@@ -160,8 +160,9 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
   return { promise, resolve };
 }
 
-/** Settles a whole answer: its reported usage, else `estimateOutput`'s count of its output. */
-export function settleWhole(relay: Relay, upstream: UpstreamSuccess, usage: TokenCounts | null, estimateOutput: () => number): void {
+/** Settles a whole answer: its reported usage, else `estimateOutput`'s count of its output
+ *  (null: it generated nothing, and costs nothing). */
+export function settleWhole(relay: Relay, upstream: UpstreamSuccess, usage: TokenCounts | null, estimateOutput: () => number | null): void {
   relay.settle({
     status: 'success',
     channel: upstream.route.id,

@@ -14,8 +14,8 @@ import { ResponsesRequestSchema, type ResponsesRequest } from './schemas';
  * POST /v1/responses: OpenAI's Responses API, what the Vercel AI SDK's `openai(model)` and
  * Codex call. Passed through to `openai` channels whose upstream has it; translated onto
  * chat completions for the others (`responses: false`, the echo channel, and a channel
- * that answered 404 to /responses, remembered by this isolate). Anthropic channels do not
- * serve it. The same relay as chat.
+ * that answered 404 to /responses, remembered by this isolate). Anthropic and Gemini
+ * channels do not serve it. The same relay as chat.
  */
 export const responses = new Hono<AppEnv>();
 
@@ -43,7 +43,7 @@ responses.post('/responses', async (c) => {
   const body = await readCustomerJson(c, ResponsesRequestSchema);
   const stream = body.stream === true;
   const relay = await startRelay(c, body, promptEstimate(body), startedAt, {
-    serves: (route) => route.kind !== 'anthropic',
+    serves: (route) => route.kind === 'openai' || route.kind === 'echo',
     // Where a channel must translate, what chat cannot take is a 400 now, before anything is held.
     check: (routes) => void (routes.some((r) => !hasResponsesApi(r)) && chatRequest(body)),
   });

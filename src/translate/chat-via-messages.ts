@@ -2,6 +2,7 @@ import { ApiError } from '../errors';
 import type { TokenCounts } from '../money';
 import { MessagesStreamMeter } from '../proxy/messages-stream';
 import { isObject, type Json } from '../proxy/sse';
+import { chatUsageOf } from '../proxy/usage';
 import { TranslatedStream } from '../proxy/stream';
 import type { ChatRequest } from '../routes/schemas';
 
@@ -172,13 +173,6 @@ const FINISH_REASONS: Record<string, string> = {
 };
 const finishReason = (stop: unknown) => (typeof stop === 'string' ? FINISH_REASONS[stop] ?? 'stop' : null);
 
-/** OpenAI's usage object for counts (cached prompt tokens in prompt_tokens_details). */
-export const chatUsageOf = (u: TokenCounts) => ({
-  prompt_tokens: u.input_tokens,
-  completion_tokens: u.output_tokens,
-  total_tokens: u.input_tokens + u.output_tokens,
-  prompt_tokens_details: { cached_tokens: u.cached_tokens, cache_write_tokens: u.cache_write_tokens ?? 0 },
-});
 
 const completionId = (id: unknown) => `chatcmpl-${typeof id === 'string' ? id.replace(/^msg_/, '') : crypto.randomUUID().replace(/-/g, '')}`;
 

@@ -10,11 +10,11 @@ import { join, resolve } from 'node:path';
  *
  *   {url}/o:{options}/{fixture path}            e.g. {url}/o:id=t1,delay=20/openai/chat-stream-text-gpt-4o.sse
  *
- * then POST {base_url}/chat/completions (or /embeddings, or Anthropic's /messages) answers
- * with the fixture:
+ * then POST {base_url}/chat/completions (or /embeddings, Anthropic's /messages, Gemini's
+ * /models/{model}:generateContent and :streamGenerateContent) answers with the fixture:
  *   *.sse         raw bytes, one event at a time
  *   *.chunks.txt  one JSON payload a line (the recorder stripped the framing): sent as
- *                 `data: {line}\n\n` each, then `data: [DONE]\n\n`; those under anthropic/,
+ *                 `data: {line}\n\n` each, then `data: [DONE]\n\n` (none for gemini/); those under anthropic/,
  *                 anthropic-compatible/ and openai-responses/ as `event: {type}\ndata:
  *                 {line}\n\n` (the event name is the payload's type), and no [DONE]
  *   *.json        the body, as application/json
@@ -48,7 +48,8 @@ export function fixtureEvents(fixture: string): Buffer[] {
     if (fixture.startsWith('anthropic') || fixture.startsWith('openai-responses')) {
       return lines.map((l) => Buffer.from(`event: ${(JSON.parse(l) as { type: string }).type}\ndata: ${l}\n\n`));
     }
-    return [...lines.map((l) => Buffer.from(`data: ${l}\n\n`)), Buffer.from('data: [DONE]\n\n')];
+    const framed = lines.map((l) => Buffer.from(`data: ${l}\n\n`));
+    return fixture.startsWith('gemini/') ? framed : [...framed, Buffer.from('data: [DONE]\n\n')]; // Gemini sends no [DONE]
   }
   // Split after each blank line, keeping every byte (terminators included).
   const text = bytes.toString('latin1');
@@ -102,7 +103,9 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
     const segments = url.pathname.split('/').filter(Boolean);
     const options = segments[0]?.startsWith('o:') ? parseOptions(segments.shift() as string) : {};
     const tail = segments.slice(-2).join('/');
-    const endpoint = tail === 'chat/completions' || tail === 'messages/count_tokens' ? 2 : 1;
+    // Gemini's: {base}/models/{model}:generateContent or :streamGenerateContent?alt=sse
+    const geminiCall = /:(stream)?generateContent$/i.exec(segments.at(-1) ?? '');
+    const endpoint = tail === 'chat/completions' || tail === 'messages/count_tokens' || geminiCall ? 2 : 1;
     const raw = await readBody(req);
     let body: unknown = raw;
     try {
@@ -110,7 +113,7 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
     } catch {
       /* recorded as text */
     }
-    const streamed = options.stream !== undefined && (body as { stream?: unknown } | null)?.stream === true;
+    const streamed = options.stream !== undefined && ((body as { stream?: unknown } | null)?.stream === true || geminiCall?.[1] !== undefined);
     const fixture = streamed
       ? (options.stream as string).replace(/~/g, '/')
       : decodeURIComponent(segments.slice(0, segments.length - endpoint).join('/'));
