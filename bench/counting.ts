@@ -102,14 +102,20 @@ function countedEnv(env: Env, s: Side): Env {
   wrapped.set(s, mine);
   let out = mine.get(env);
   if (!out) {
-    out = { ...env, DB: countedDb(s, env.DB), ACCOUNTS: countedNamespace(s, env.ACCOUNTS as unknown as DurableObjectNamespace) as unknown as Env['ACCOUNTS'] };
+    out = {
+      ...env,
+      DB: countedDb(s, env.DB),
+      ACCOUNTS: countedNamespace(s, env.ACCOUNTS as unknown as DurableObjectNamespace) as unknown as Env['ACCOUNTS'],
+      HEALTH: countedNamespace(s, env.HEALTH as unknown as DurableObjectNamespace) as unknown as Env['HEALTH'],
+    };
     mine.set(env, out);
   }
   return out;
 }
 
-// Log-in and redemption attempts: not on the request path the bench counts.
-export { AttemptLimiter } from '../src/index';
+// Log-in and redemption attempts: not on the request path the bench counts. The channels'
+// health is reported in waitUntil: counted as the Worker's DO calls (countedEnv).
+export { AttemptLimiter, ChannelHealth } from '../src/index';
 
 export class AccountState extends Gateway {
   constructor(ctx: DurableObjectState, env: Env) {

@@ -93,7 +93,7 @@ const gatewayOptions = (dir, script) => ({
   modulesRoot: dir,
   scriptPath: join(dir, script),
   d1Databases: ['DB'],
-  durableObjects: { ACCOUNTS: { className: 'AccountState', useSQLite: true }, ATTEMPTS: { className: 'AttemptLimiter', useSQLite: true } },
+  durableObjects: { ACCOUNTS: { className: 'AccountState', useSQLite: true }, ATTEMPTS: { className: 'AttemptLimiter', useSQLite: true }, HEALTH: { className: 'ChannelHealth', useSQLite: true } },
   bindings: { ADMIN_TOKEN: 'bench-admin', BENCH_UPSTREAM_KEY: 'sk-bench-upstream', UPSTREAM_IDLE_TIMEOUT_MS: '60000' },
 });
 const gateway = await startMiniflare(gatewayOptions(outdir, 'index.js'));

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { AccountState } from './account/object';
 import type { AttemptLimiter } from './ratelimit/attempts';
+import type { ChannelHealth } from './health/object';
 
 /** Worker bindings: D1, [vars] from wrangler.toml, and secrets (ADMIN_TOKEN, the provider
  *  keys that channels name, Stripe's). Secrets are looked up by name, hence the index. */
@@ -8,6 +9,7 @@ export interface Env {
   DB: D1Database;
   ACCOUNTS: DurableObjectNamespace<AccountState>;
   ATTEMPTS: DurableObjectNamespace<AttemptLimiter>;
+  HEALTH: DurableObjectNamespace<ChannelHealth>;
   [name: string]: unknown;
 }
 
@@ -50,6 +52,10 @@ const ConfigSchema = z.object({
   /** Longest an isolate uses a key's or the catalog's cached copy (prices, channels,
    *  groups) before reading D1 again; refreshed in the background from half of it on. */
   CACHE_SECONDS: intVar(10),
+  /** A failing channel's first cool-down out of rotation; doubled while it keeps failing (src/health/rules.ts). */
+  HEALTH_COOL_DOWN_MS: intVar(10_000),
+  /** How often at most an isolate reports its channels' outcomes to the shared view. */
+  HEALTH_REPORT_MS: intVar(1_000),
   /** Browser origins allowed to call /v1 ("*", or a comma-separated list). The key, not a
    *  cookie, is the credential there, so "*" is safe and the default. */
   CORS_ORIGINS: z

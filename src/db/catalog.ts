@@ -110,3 +110,8 @@ export async function priceList(db: D1Database, group: string): Promise<ModelRow
     .all<ModelRow>();
   return results.filter((m) => modelAllowed(m, group, null));
 }
+
+/** Every channel, enabled or not, for the operator. */
+export async function listChannels(db: D1Database): Promise<ChannelRow[]> {
+  return (await db.prepare('SELECT * FROM channels ORDER BY id').all<ChannelRow>()).results;
+}

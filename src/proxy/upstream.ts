@@ -1,6 +1,7 @@
 import { secret, type Env } from '../config';
 import type { Route } from '../db/catalog';
 import { ApiError, type ErrorCode } from '../errors';
+import { SHORT_RETRY_AFTER_MS } from '../health/rules';
 import { TimeoutError, withTimeout } from './timeout';
 import { echoResponse } from './echo';
 
@@ -29,6 +30,9 @@ export interface UpstreamCall {
   /** Longest wait for a whole response's body once its headers arrived. */
   idleTimeoutMs: number;
   clientSignal: AbortSignal;
+  /** Hears how each attempt went, for the channels' health: ok, failed, or null where it
+   *  says nothing of the channel (the request's own fault, a short 429, the echo channel). */
+  observe?: (route: Route, ok: boolean | null, latencyMs: number) => void;
 }
 
 export interface UpstreamSuccess {
@@ -51,12 +55,15 @@ export class UpstreamFailure extends ApiError {
   readonly timedOut: boolean;
   /** The upstream's own error status, where it answered one. */
   readonly upstreamStatus: number | null;
+  /** The upstream's retry-after, where it sent one. */
+  readonly retryAfterMs: number | null;
 
-  constructor(code: ErrorCode, message: string, o: { route: Route | null; timedOut?: boolean; detail?: string; upstreamStatus?: number }) {
+  constructor(code: ErrorCode, message: string, o: { route: Route | null; timedOut?: boolean; detail?: string; upstreamStatus?: number; retryAfterMs?: number | null }) {
     super(code, message, { detail: o.detail });
     this.route = o.route;
     this.timedOut = o.timedOut ?? false;
     this.upstreamStatus = o.upstreamStatus ?? null;
+    this.retryAfterMs = o.retryAfterMs ?? null;
   }
 }
 
@@ -94,12 +101,34 @@ export async function callUpstream(env: Env, call: UpstreamCall): Promise<Upstre
   }
   let failure: UpstreamFailure | null = null;
   for (const route of call.routes) {
+    const started = Date.now();
     const result = await attempt(env, route, call);
+    if (route.kind !== 'echo' && !call.clientSignal.aborted) call.observe?.(route, healthOf(result), Date.now() - started);
     if (!(result instanceof UpstreamFailure)) return result;
     failure = result;
     if (failure.status < 500) break;
   }
   throw failure as UpstreamFailure;
+}
+
+/** What an attempt says of the channel's health (rules: src/health/rules.ts). */
+function healthOf(result: UpstreamSuccess | UpstreamFailure): boolean | null {
+  if (!(result instanceof UpstreamFailure)) return true;
+  if (result.status < 500) return null; // the request's own fault: the channel answered
+  if (result.upstreamStatus === 429 && result.retryAfterMs !== null && result.retryAfterMs <= SHORT_RETRY_AFTER_MS) return null;
+  return false;
+}
+
+/** Retry-After in seconds or as an HTTP date, or OpenAI's retry-after-ms. */
+function retryAfterMs(headers: Headers): number | null {
+  const ms = Number(headers.get('retry-after-ms'));
+  if (Number.isFinite(ms) && ms > 0) return ms;
+  const value = headers.get('retry-after');
+  if (value === null) return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return seconds * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, date - Date.now());
 }
 
 async function attempt(env: Env, route: Route, call: UpstreamCall): Promise<UpstreamSuccess | UpstreamFailure> {
@@ -142,7 +171,9 @@ async function send(env: Env, route: Route, request: UpstreamRequest, call: Upst
       const detail = `channel ${route.id}: HTTP ${response.status} ${sanitise(text)}`;
       if (timedOut()) return timeout(route, detail);
       if (!clientFault(response.status)) {
-        return new UpstreamFailure('upstream_error', `The upstream provider failed (HTTP ${response.status}).`, { route, detail, upstreamStatus: response.status });
+        return new UpstreamFailure('upstream_error', `The upstream provider failed (HTTP ${response.status}).`, {
+          route, detail, upstreamStatus: response.status, retryAfterMs: retryAfterMs(response.headers),
+        });
       }
       return new UpstreamFailure(response.status === 413 ? 'upstream_request_too_large' : 'upstream_rejected',
         `The upstream provider rejected the request: ${upstreamMessage(text)}`, { route, detail });

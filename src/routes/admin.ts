@@ -12,7 +12,9 @@ import { accountState, withReserveReleased } from '../account/client';
 import { concurrency, modelId, perMinute } from '../auth/api-keys';
 import { forgetAccountKeys, forgetCatalog } from '../auth/customer';
 import { createAccount, getAccount, recentlyActiveAccounts, searchAccounts, suspendedStatement, updateAccount, type AccountRow } from '../db/accounts';
-import { upsertChannel, upsertModel } from '../db/catalog';
+import { listChannels, upsertChannel, upsertModel } from '../db/catalog';
+import { channelHealth } from '../health/object';
+import { parseJsonColumn } from '../db/ids';
 import { listKeys } from '../db/keys';
 import { applyLedgerEntry, listLedger } from '../db/ledger';
 import { ApiError } from '../errors';
@@ -242,6 +244,27 @@ admin.put('/channels/:id', async (c) => {
     ? [`The secret ${body.api_key_secret} is not set, so requests to this channel fail until it is: locally add it to .dev.vars and restart \`npm run dev\`; in production run \`wrangler secret put ${body.api_key_secret}\`.`]
     : [];
   return c.json({ id, ...body, warnings });
+});
+
+/** Every channel with its health as the isolates reported it: state, failures in a row, the
+ *  end of its cool-down, and its last 15 minutes' success rate and latency. */
+admin.get('/channels', async (c) => {
+  const [channels, health] = await Promise.all([listChannels(c.env.DB), channelHealth(c.env).overview()]);
+  return c.json({
+    data: channels.map((ch) => {
+      const h = health[ch.id];
+      return {
+        id: ch.id, kind: ch.kind, base_url: ch.base_url, api_key_secret: ch.api_key_secret, models: parseJsonColumn(ch.models),
+        priority: ch.priority, weight: ch.weight, enabled: ch.enabled === 1, responses: ch.responses === 1, updated_at: ch.updated_at,
+        health: {
+          state: h?.state ?? 'healthy',
+          consecutive_failures: h?.failures ?? 0,
+          cool_down_until: h && h.coolUntil > Date.now() ? new Date(h.coolUntil).toISOString() : null,
+          recent: h?.recent ?? { attempts: 0, success_rate: null, latency_ms: null },
+        },
+      };
+    }),
+  });
 });
 
 admin.get('/usage', async (c) => {

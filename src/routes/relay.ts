@@ -9,6 +9,7 @@ import type { AppEnv } from '../context';
 import type { Route } from '../db/catalog';
 import { ApiError } from '../errors';
 import { toDollars, type TokenCounts } from '../money';
+import { byHealth, record } from '../health/view';
 import { orderRoutes } from '../proxy/channels';
 import { meteredStream, type StreamMeter } from '../proxy/stream';
 import { callUpstream, UpstreamFailure, type UpstreamRequest, type UpstreamSuccess } from '../proxy/upstream';
@@ -136,10 +137,14 @@ export async function startRelay(
   };
   const forward: Relay['forward'] = async (upstreamRequest, isAnswer) => {
     try {
+      const background = (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
       return await callUpstream(c.env, {
-        routes: orderRoutes(routes),
+        routes: byHealth(orderRoutes(routes), c.env, background),
         request: upstreamRequest,
         isAnswer,
+        observe: (route, ok, latencyMs) => {
+          if (ok !== null) record(c.env, background, { channel: route.id, ok, latencyMs: ok ? latencyMs : null, at: Date.now() });
+        },
         firstByteTimeoutMs: cfg.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
         idleTimeoutMs: cfg.UPSTREAM_IDLE_TIMEOUT_MS,
         clientSignal: c.req.raw.signal,

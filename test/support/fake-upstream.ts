@@ -26,9 +26,12 @@ import { join, resolve } from 'node:path';
  *          slashes written as ~: one channel for both kinds of request),
  *          prompt_tokens=N (the recording, with every usage prompt_tokens value set to N:
  *          an upstream reporting absurd usage),
- *          no_responses (answer 404 to /responses: an upstream without the Responses API).
+ *          no_responses (answer 404 to /responses: an upstream without the Responses API),
+ *          retry_after=S (send a retry-after: S header).
  * POST {base_url}/messages/count_tokens answers Anthropic's documented `{"input_tokens": N}`
  * (no recording of it exists) with N from the option count=N.
+ * POST /__fail?id=X&status=N makes the channels tagged X answer N (with their fixture as
+ * body) until POST /__fail?id=X&status=0: an upstream that fails, recovers and fails again.
  * GET /__fixture/{path} answers a fixture file as it is.
  * GET /__requests?id=X lists the requests received with that tag (headers and JSON body).
  */
@@ -89,8 +92,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startFakeUpstream(): Promise<{ url: string; server: Server }> {
   const requests: RecordedRequest[] = [];
+  const failing = new Map<string, number>();
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (req.method === 'POST' && url.pathname === '/__fail') {
+      const status = Number(url.searchParams.get('status'));
+      if (status) failing.set(url.searchParams.get('id') ?? '', status);
+      else failing.delete(url.searchParams.get('id') ?? '');
+      res.end();
+      return;
+    }
     if (req.method === 'GET' && url.pathname.startsWith('/__fixture/')) {
       res.end(readFileSync(join(FIXTURES, decodeURIComponent(url.pathname.slice('/__fixture/'.length)))));
       return;
@@ -130,7 +141,8 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
       return;
     }
 
-    const status = Number(options.status ?? 200);
+    const status = failing.get(options.id ?? '') ?? Number(options.status ?? 200);
+    if (options.retry_after !== undefined) res.setHeader('retry-after', options.retry_after);
     if (fixture.endsWith('.json')) {
       res.writeHead(status, { 'content-type': 'application/json' });
       if ('stall' in options) {

@@ -32,7 +32,11 @@ export async function startWorker(bindings: Record<string, string>): Promise<Run
     compatibilityDate: '2026-04-01',
     compatibilityFlags: ['enable_request_signal'],
     d1Databases: ['DB'],
-    durableObjects: { ACCOUNTS: { className: 'AccountState', useSQLite: true }, ATTEMPTS: { className: 'AttemptLimiter', useSQLite: true } },
+    durableObjects: {
+      ACCOUNTS: { className: 'AccountState', useSQLite: true },
+      ATTEMPTS: { className: 'AttemptLimiter', useSQLite: true },
+      HEALTH: { className: 'ChannelHealth', useSQLite: true },
+    },
     bindings,
     host: '127.0.0.1',
     port: 0,

@@ -14,7 +14,7 @@ import {
  * run. RUNS is the number of generated inputs per property.
  */
 const seed = inject('fuzzSeed');
-const RUNS = { chat: 600, messages: 300, embeddings: 300, customer: 300, webhook: 300, admin: 500 };
+const RUNS = { chat: 600, messages: 300, responses: 200, embeddings: 300, customer: 300, webhook: 300, admin: 500 };
 let total = 0;
 
 let key: string;
@@ -23,6 +23,8 @@ let model: string;
 let embeddingModel: string;
 let claudeModel: string;
 let translatedModel: string;
+let responsesModel: string;
+let noResponsesModel: string;
 let tag: string;
 
 beforeAll(async () => {
@@ -36,6 +38,10 @@ beforeAll(async () => {
   ({ model: claudeModel } = await newModel([{
     kind: 'anthropic', fixture: 'anthropic/messages-nonstream-text-sonnet-4-5.json', options: `id=${tag},stream=anthropic~messages-stream-text-sonnet-4-5.chunks.txt`,
   }]));
+  ({ model: responsesModel } = await newModel([{
+    fixture: 'openai-responses/responses-nonstream-text-gpt-4.1-nano.json', options: `id=${tag},stream=openai-responses~responses-stream-text-gpt-4.1-nano.chunks.txt`,
+  }]));
+  ({ model: noResponsesModel } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json', options: `id=${tag},no_responses,stream=openai~chat-stream-text-gpt-4o.sse` }]));
   ({ model: translatedModel } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json', options: `id=${tag},stream=openai~chat-stream-text-gpt-4o.sse` }]));
 });
 
@@ -85,7 +91,7 @@ async function check(input: Input): Promise<void> {
       expect('param' in body.error, where).toBe(true);
     }
     expect(await snapshot(), where).toEqual(before);
-  } else if (/^\/v1\/(chat\/completions|embeddings|messages(\?|$))/.test(input.path)) {
+  } else if (/^\/v1\/(chat\/completions|embeddings|responses|messages(\?|$))/.test(input.path)) {
     await usageRow(res.headers.get('x-request-id')!, 5000, accountId); // let its settlement land before the next input
   }
 }
@@ -156,6 +162,15 @@ describe('fuzz: generated inputs never break the gateway, and refused ones chang
       path: fc.constantFrom('/v1/messages', '/v1/messages?beta=true', '/v1/messages/count_tokens'),
     }).map(({ h, body, path }) => ({ method: 'POST', path, headers: withJson({ ...h, 'anthropic-version': '2023-06-01' }), body }));
     await property(input, RUNS.messages);
+  });
+
+  it('POST /v1/responses, passed through and translated', async () => {
+    const fields = ['model', 'input', 'instructions', 'max_output_tokens', 'temperature', 'top_p', 'tools', 'tool_choice', 'stream', 'store',
+      'previous_response_id', 'reasoning', 'text', 'parallel_tool_calls'];
+    const base = (m: string) => () => ({ model: m, input: 'hi', max_output_tokens: 16 });
+    const input = fc.record({ h: auth(), body: fc.oneof(mutated(base(responsesModel), fields), mutated(base(noResponsesModel), fields)) })
+      .map(({ h, body }) => ({ method: 'POST', path: '/v1/responses', headers: withJson(h), body }));
+    await property(input, RUNS.responses);
   });
 
   it('POST /v1/embeddings', async () => {
