@@ -22,7 +22,7 @@ export interface ChannelHealthView extends ChannelState {
 /**
  * The channels' health as every isolate reports it: one object for the deployment
  * (idFromName('channels')). Isolates report their attempts in batches, at most one call per
- * isolate per HEALTH_REPORT_MS, in waitUntil — never on a request's path — and get the
+ * isolate per HEALTH_REPORT_MS, in a request's waitUntil — never on its path — and get the
  * shared state back with the answer. Soft state, kept in memory: an evicted object starts
  * with every channel healthy, which the next failures correct.
  */

@@ -14,6 +14,7 @@ const pending: Outcome[] = [];
 /** Probing channels this isolate has just sent a probe to: not probed again before then. */
 const probed = new Map<string, number>();
 let reporting = false;
+let reportedAt = 0;
 let syncedAt = 0;
 
 /**
@@ -24,7 +25,7 @@ let syncedAt = 0;
  */
 export function byHealth(routes: Route[], env: Env, background: (work: Promise<unknown>) => void, now = Date.now()): Route[] {
   const cfg = config(env);
-  if (now - syncedAt > cfg.CACHE_SECONDS * 1000) schedule(env, background);
+  if (pending.length > 0 || now - syncedAt > cfg.CACHE_SECONDS * 1000) schedule(env, background, now);
   const ready: Route[] = [];
   const cooling: Route[] = [];
   for (const route of routes) {
@@ -47,13 +48,16 @@ export function record(env: Env, background: (work: Promise<unknown>) => void, o
   schedule(env, background);
 }
 
-/** At most one report in flight per isolate, HEALTH_REPORT_MS after the first outcome it carries. */
-function schedule(env: Env, background: (work: Promise<unknown>) => void): void {
-  if (reporting) return;
+/** Sends what is pending (and takes the shared view back): at most one report in flight per
+ *  isolate, and at most one per HEALTH_REPORT_MS; what comes meanwhile waits for the next
+ *  request's turn. No timer is left running: a report goes out in the waitUntil of the
+ *  request that made it due. */
+function schedule(env: Env, background: (work: Promise<unknown>) => void, now = Date.now()): void {
+  if (reporting || now - reportedAt < config(env).HEALTH_REPORT_MS) return;
   reporting = true;
+  reportedAt = now;
   background((async () => {
     try {
-      await new Promise((r) => setTimeout(r, config(env).HEALTH_REPORT_MS));
       const batch = pending.splice(0);
       const shared = await channelHealth(env).report(batch);
       for (const [id, s] of Object.entries(shared)) states.set(id, s);
