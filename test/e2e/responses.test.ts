@@ -108,8 +108,24 @@ describe('the openai SDK: responses.create', () => {
 });
 
 describe("the Vercel AI SDK's default OpenAI provider (the Responses API)", () => {
-  for (const [label, textModel, toolModel] of [['passed through', 'native-text', 'native-tools'], ['translated', 'chat-text', 'chat-tools']] as const) {
-    it(`generateText and streamText, ${label}`, async () => {
+  const recorded = async (fixture: string) => (await fetch(`${inject('upstreamUrl')}/__fixture/${fixture}`)).json() as Promise<any>;
+  /** What each call below costs: the usage its channel's recordings report. */
+  const responsesCost = (u: any) => cost(u.input_tokens, u.input_tokens_details?.cached_tokens ?? 0, u.output_tokens);
+  const chatCost = (u: any) => cost(u.prompt_tokens, u.prompt_tokens_details?.cached_tokens ?? 0, u.completion_tokens);
+  const cases = [
+    ['passed through', 'native-text', 'native-tools', async () => {
+      const text = (await recorded('openai-responses/responses-nonstream-text-gpt-4.1-nano.json')).usage;
+      const tools = (await recorded('openai-responses/azure-responses-nonstream-function-call-gpt-5.1.json')).usage;
+      return 2 * responsesCost(text) + responsesCost(tools); // generateText, streamText (the same 44/4 recording), tools
+    }],
+    ['translated', 'chat-text', 'chat-tools', async () => {
+      const text = (await recorded('openai/chat-nonstream-text-gpt-4o.json')).usage;
+      const tools = (await recorded('groq/chat-nonstream-llama-3.3-70b-tool-call.json')).usage;
+      return chatCost(text) + cost(16, 0, 300) + chatCost(tools);
+    }],
+  ] as const;
+  for (const [label, textModel, toolModel, expected] of cases) {
+    it(`generateText and streamText, ${label}, billed exactly`, async () => {
       const { id, key } = await customer();
       const openai = createOpenAI({ apiKey: key, baseURL: `${worker.url}/v1` });
       const whole = await generateText({ model: openai(textModel), prompt: 'Hello', maxRetries: 0 });
@@ -125,7 +141,7 @@ describe("the Vercel AI SDK's default OpenAI provider (the Responses API)", () =
         tools: { get_weather: tool({ description: 'Weather', inputSchema: jsonSchema<{ location: string }>({ type: 'object', properties: { location: { type: 'string' } } }) }) },
       });
       expect(called.toolCalls.length).toBeGreaterThan(0);
-      expect(await charged(id)).toBeGreaterThan(0);
+      expect(await charged(id)).toBeCloseTo(await expected(), 6);
     });
   }
 });
