@@ -15,9 +15,9 @@ export interface UpstreamRequest {
   path: UpstreamPath;
   body: Record<string, unknown>;
   headers?: Record<string, string>;
-  /** Sent to the same channel instead when it answers 404 (it lacks this API); `onFallback`
-   *  hears of it, to remember. */
-  fallback?: { request: UpstreamRequest; onFallback: () => void };
+  /** Sent to the same channel instead when it answers 404 (it lacks this API; null: the
+   *  request has no other form, and the 404 stands); `onFallback` hears of it, to remember. */
+  fallback?: { request: UpstreamRequest | null; onFallback: () => void };
 }
 
 export interface UpstreamCall {
@@ -136,7 +136,7 @@ async function attempt(env: Env, route: Route, call: UpstreamCall): Promise<Upst
   const result = await send(env, route, request, call);
   if (!(result instanceof UpstreamFailure) || result.upstreamStatus !== 404 || !request.fallback) return result;
   request.fallback.onFallback();
-  return send(env, route, request.fallback.request, call);
+  return request.fallback.request ? send(env, route, request.fallback.request, call) : result;
 }
 
 async function send(env: Env, route: Route, request: UpstreamRequest, call: UpstreamCall): Promise<UpstreamSuccess | UpstreamFailure> {

@@ -51,8 +51,12 @@ responses.post('/responses', async (c) => {
   const viaChat = (route: Route): UpstreamRequest => ({ path: '/chat/completions', body: { ...chat, model: route.upstream_model } });
   const request = (route: Route): UpstreamRequest => {
     if (!hasResponsesApi(route)) return viaChat(route);
-    const native: UpstreamRequest = { path: '/responses', body: { ...body, model: route.upstream_model } };
-    return chat ? { ...native, fallback: { request: viaChat(route), onFallback: () => withoutResponsesApi.add(route.id) } } : native;
+    // A 404 teaches that the channel lacks the API: the next request is translated (or, where
+    // it cannot be, refused with the 400 before anything is held).
+    return {
+      path: '/responses', body: { ...body, model: route.upstream_model },
+      fallback: { request: chat ? viaChat(route) : null, onFallback: () => withoutResponsesApi.add(route.id) },
+    };
   };
   const upstream = await relay.forward(request, stream ? undefined : (parsed, sent) => (sent.path === '/responses' ? isResponse(parsed) : isCompletion(parsed)));
   const native = upstream.request.path === '/responses';

@@ -41,7 +41,7 @@ beforeAll(async () => {
   ({ model: responsesModel } = await newModel([{
     fixture: 'openai-responses/responses-nonstream-text-gpt-4.1-nano.json', options: `id=${tag},stream=openai-responses~responses-stream-text-gpt-4.1-nano.chunks.txt`,
   }]));
-  ({ model: noResponsesModel } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json', options: `id=${tag},no_responses,stream=openai~chat-stream-text-gpt-4o.sse` }]));
+  ({ model: noResponsesModel } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json', options: `id=${tag},stream=openai~chat-stream-text-gpt-4o.sse`, responses: false }]));
   ({ model: translatedModel } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json', options: `id=${tag},stream=openai~chat-stream-text-gpt-4o.sse` }]));
 });
 

@@ -57,7 +57,7 @@ export async function newKey(accountId: string, opts: Record<string, unknown> = 
 
 /** A priced model served by one channel (or several) pointing at the fake upstream. */
 export async function newModel(
-  channels: Array<{ fixture: string; options?: string; priority?: number; weight?: number; kind?: string; secret?: string }>,
+  channels: Array<{ fixture: string; options?: string; priority?: number; weight?: number; kind?: string; secret?: string; responses?: boolean }>,
   prices: Record<string, unknown> = { input_price: 2, output_price: 8 },
 ) {
   const model = unique('model');
@@ -73,6 +73,7 @@ export async function newModel(
       models: { [model]: 'upstream-model' },
       priority: ch.priority ?? 0,
       weight: ch.weight ?? 1,
+      responses: ch.responses ?? true,
     });
     if (res.status !== 200) throw new Error(`channel: ${res.status} ${JSON.stringify(res.body)}`);
     channelIds.push(id);

@@ -97,6 +97,17 @@ describe('POST /v1/responses on a channel with the Responses API: passed through
     for (let i = 0; i < 2; i++) expect((await post(key, { model, input: 'Hello' })).status).toBe(200);
     expect((await recordedRequests(tag)).map((r) => r.path.split('/').at(-1))).toEqual(['responses', 'completions', 'completions']);
   });
+
+  it('learns from a 404 even when the request cannot be translated: the next one is refused before anything is held', async () => {
+    const tag = unique('req');
+    const { key, model } = await customer('openai/chat-nonstream-text-gpt-4o.json', { options: `id=${tag},no_responses` });
+    const hosted = { model, input: 'Hello', tools: [{ type: 'web_search' }] };
+    expect((await post(key, hosted)).status).toBe(502); // the upstream's 404: it has no Responses API
+    const res = await post(key, hosted);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).error.param).toBe('tools[0].type');
+    expect((await recordedRequests(tag)).length).toBe(1);
+  });
 });
 
 describe('POST /v1/responses on a channel without it: translated onto chat completions', () => {
