@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import {
-  adminCall, balanceOf, call, expectLedgerInvariant, flushAccounts, newAccount, newKey, newModel, openHolds, recordedRequests, sleep, unique,
-  UPSTREAM_KEY, usageRow,
+  adminCall, balanceOf, call, expectLedgerInvariant, flushAccounts, ledgerInvariantAfterEachTest, newAccount, newKey, newModel,
+  recordedRequests, unique, UPSTREAM_KEY, usageRow,
 } from './helpers';
 
 /**
@@ -21,15 +21,8 @@ const messages = (key: string, json: unknown, headers: Record<string, string> = 
   call(path, { method: 'POST', json, headers: { 'x-api-key': key, ...headers } });
 const hello = { max_tokens: 1024, messages: [{ role: 'user', content: 'Hello' }] };
 
-/** Every account a test made: the ledger invariant is checked on each after every test. */
-const accounts: string[] = [];
-afterEach(async () => {
-  const ids = accounts.splice(0);
-  // Settlements run in waitUntil after the responses: let every one land first.
-  for (const id of ids) for (let i = 0; i < 200 && (await openHolds(id)) > 0; i++) await sleep(25);
-  await flushAccounts();
-  for (const id of ids) await expectLedgerInvariant(id);
-});
+/** Every account a test makes: the ledger invariant is checked on each after every test. */
+const accounts = ledgerInvariantAfterEachTest();
 
 async function customer(channels: Array<{ fixture: string; options?: string; kind?: string; priority?: number }>, credit = 10) {
   const account = await newAccount({ credit });

@@ -1,5 +1,7 @@
-import { afterEach, describe, expect, inject, it } from 'vitest';
-import { adminCall, balanceOf, call, expectLedgerInvariant, flushAccounts, newAccount, newKey, openHolds, recordedRequests, sleep, unique, UPSTREAM_KEY, usageRow } from './helpers';
+import { describe, expect, inject, it } from 'vitest';
+import {
+  adminCall, balanceOf, call, ledgerInvariantAfterEachTest, newAccount, newKey, recordedRequests, unique, UPSTREAM_KEY, usageRow,
+} from './helpers';
 
 /**
  * /v1/chat/completions on `gemini` channels: Google's native generateContent and
@@ -9,13 +11,8 @@ import { adminCall, balanceOf, call, expectLedgerInvariant, flushAccounts, newAc
 const PRICES = { input_price: 1.25, output_price: 10, cached_input_price: 0.3125 };
 const costOf = (input: number, output: number) => Math.ceil((input * 1_250_000 + output * 10_000_000) / 1_000_000);
 
-const accounts: string[] = [];
-afterEach(async () => {
-  const ids = accounts.splice(0);
-  for (const id of ids) for (let i = 0; i < 200 && (await openHolds(id)) > 0; i++) await sleep(25);
-  await flushAccounts();
-  for (const id of ids) await expectLedgerInvariant(id);
-});
+/** Every account a test makes: the ledger invariant is checked on each after every test. */
+const accounts = ledgerInvariantAfterEachTest();
 
 async function customer(fixture: string, options = '') {
   const account = await newAccount({ credit: 10 });

@@ -1,6 +1,6 @@
 import { env, exports } from 'cloudflare:workers';
 import { runInDurableObject } from 'cloudflare:test';
-import { expect, inject } from 'vitest';
+import { afterEach, expect, inject } from 'vitest';
 import type { AccountState } from '../../src/account/object';
 import type { UsageRow } from '../../src/account/storage';
 
@@ -170,6 +170,19 @@ export async function expectLedgerInvariant(accountId: string, settled = true) {
     .first<{ n: number }>();
   expect(reals!.n).toBe(0);
   if (settled) expect(await openHolds(accountId)).toBe(0);
+}
+
+/** The accounts a test file pushes here get the ledger invariant checked after each test,
+ *  once their settlements (waitUntil, after the responses) have landed. */
+export function ledgerInvariantAfterEachTest(): string[] {
+  const accounts: string[] = [];
+  afterEach(async () => {
+    const ids = accounts.splice(0);
+    for (const id of ids) for (let i = 0; i < 200 && (await openHolds(id)) > 0; i++) await sleep(25);
+    await flushAccounts();
+    for (const id of ids) await expectLedgerInvariant(id);
+  });
+  return accounts;
 }
 
 /** The webhook secret the tests' worker is configured with. */

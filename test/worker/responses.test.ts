@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import {
-  adminCall, balanceOf, call, expectLedgerInvariant, flushAccounts, newAccount, newKey, openHolds, recordedRequests, sleep, unique, usageRow,
+  adminCall, balanceOf, call, ledgerInvariantAfterEachTest, newAccount, newKey, recordedRequests, unique, usageRow,
 } from './helpers';
 
 /**
@@ -12,13 +12,8 @@ const PRICES = { input_price: 2, output_price: 8, cached_input_price: 0.5 };
 const costOf = (t: { input: number; cached: number; output: number }) =>
   Math.ceil(((t.input - t.cached) * 2_000_000 + t.cached * 500_000 + t.output * 8_000_000) / 1_000_000);
 
-const accounts: string[] = [];
-afterEach(async () => {
-  const ids = accounts.splice(0);
-  for (const id of ids) for (let i = 0; i < 200 && (await openHolds(id)) > 0; i++) await sleep(25);
-  await flushAccounts();
-  for (const id of ids) await expectLedgerInvariant(id);
-});
+/** Every account a test makes: the ledger invariant is checked on each after every test. */
+const accounts = ledgerInvariantAfterEachTest();
 
 /** A customer, and a model on one channel of the fake upstream (`responses: false` where it has no Responses API). */
 async function customer(fixture: string, o: { options?: string; responses?: boolean; credit?: number } = {}) {
