@@ -1,8 +1,9 @@
 import type { TestProject } from 'vitest/node';
 import { startFakeStripe } from './fake-stripe.ts';
 import { startFakeUpstream } from './fake-upstream.ts';
+import { buildBundle } from './worker-process.ts';
 
-/** Starts the fake upstream and the fake Stripe once per test run. The upstream's URL is
+/** Starts the fake upstream and the fake Stripe once per test run, and builds the e2e bundle. The upstream's URL is
  *  handed to the tests; Stripe's port was chosen by vitest.config.ts, which had to put it
  *  in the worker's STRIPE_API_BASE binding before this runs. */
 export default async function setup(project: TestProject) {
@@ -13,6 +14,8 @@ export default async function setup(project: TestProject) {
   const stripePort = Number(process.env.TOKENGATE_FAKE_STRIPE_PORT);
   const stripe = project.name === 'worker' && stripePort ? await startFakeStripe(stripePort) : null;
   if (stripe) project.provide('stripeUrl', `http://127.0.0.1:${stripePort}`);
+  // The e2e files all run the same bundle: built once.
+  if (project.name === 'e2e') project.provide('bundleDir', buildBundle());
   return async () => {
     await new Promise<void>((r) => server.close(() => r()));
     if (stripe) await new Promise<void>((r) => stripe.close(() => r()));

@@ -5,6 +5,8 @@ declare module 'vitest' {
     stripeUrl: string;
     /** fast-check's seed for the fuzz suite: FUZZ_SEED, else a fresh one (printed). */
     fuzzSeed: number;
+    /** The e2e project's worker bundle, as `wrangler deploy --dry-run` wrote it. */
+    bundleDir: string;
   }
 }
 export {};

@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Miniflare } from 'miniflare';
+import { inject } from 'vitest';
 import { schemaStatements } from './schema.ts';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -14,17 +15,24 @@ export interface RunningWorker {
   dispose: () => Promise<void>;
 }
 
-/**
- * The whole worker, as `wrangler deploy` would bundle it, running in workerd through
- * Miniflare on 127.0.0.1 with a fresh local D1 and the schema applied.
- */
-export async function startWorker(bindings: Record<string, string>): Promise<RunningWorker> {
+/** The bundle `wrangler deploy` would ship, built into a fresh directory (once per test
+ *  run, by global-setup.ts for the e2e project). */
+export function buildBundle(): string {
   const outdir = mkdtempSync(join(tmpdir(), 'tokengate-build-'));
   execFileSync(join(root, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', outdir], {
     cwd: root,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
     stdio: 'pipe',
   });
+  return outdir;
+}
+
+/**
+ * The whole worker, as `wrangler deploy` would bundle it, running in workerd through
+ * Miniflare on 127.0.0.1 with a fresh local D1 and the schema applied.
+ */
+export async function startWorker(bindings: Record<string, string>): Promise<RunningWorker> {
+  const outdir = inject('bundleDir');
   const mf = new Miniflare({
     modules: true,
     modulesRoot: outdir,
