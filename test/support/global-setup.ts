@@ -1,7 +1,7 @@
 import type { TestProject } from 'vitest/node';
 import { startFakeStripe } from './fake-stripe.ts';
 import { startFakeUpstream } from './fake-upstream.ts';
-import { buildBundle } from './worker-process.ts';
+import { buildBundle } from './bundle.ts';
 
 /** Starts the fake upstream and the fake Stripe once per test run, and builds the e2e bundle. The upstream's URL is
  *  handed to the tests; Stripe's port was chosen by vitest.config.ts, which had to put it

@@ -39,8 +39,11 @@ describe('channel health', () => {
     expect(await send()).toEqual({ status: 200, channel: B }); // A is cooling down: not tried
     expect(await tried(a)).toBe(4);
 
-    // The shared view has it (the isolate reported its attempts in the background).
-    await sleep(100);
+    // The shared view has it: the isolate reports what is pending in the waitUntil of its
+    // next request (at most one report per HEALTH_REPORT_MS).
+    await sleep(50);
+    expect(await send()).toEqual({ status: 200, channel: B });
+    await sleep(150);
     const listed = (await adminCall('GET', '/channels')).body.data.find((ch: any) => ch.id === A);
     expect(listed.health).toMatchObject({ state: 'cooling', consecutive_failures: 3, recent: { attempts: 4, success_rate: 0.25 } });
     expect(listed.health.recent.latency_ms).toBeGreaterThanOrEqual(0);
@@ -66,7 +69,9 @@ describe('channel health', () => {
     await fail(a, 503);
     for (let i = 0; i < 4; i++) expect(await send()).toEqual({ status: 200, channel: B });
     expect(await tried(a)).toBe(10);
-    await sleep(100);
+    await sleep(50);
+    expect(await send()).toEqual({ status: 200, channel: B });
+    await sleep(150);
     const again = (await adminCall('GET', '/channels')).body.data.find((ch: any) => ch.id === A);
     expect(again.health).toMatchObject({ state: 'cooling', consecutive_failures: 3 });
     await fail(a, 0);
@@ -100,12 +105,13 @@ describe('channel health', () => {
       { fixture: 'gemini/error-429-resource-exhausted-retry-info.json', options: `id=${out},status=429`, priority: 2 },
       { fixture: 'openai/chat-nonstream-text-gpt-4o.json', priority: 1 },
     ]);
-    for (let i = 0; i < 4; i++) {
-      for (const model of [paced, limited]) expect((await call('/v1/chat/completions', { method: 'POST', key, json: { model, messages: hello } })).status).toBe(200);
-    }
+    const send = (model: string) => call('/v1/chat/completions', { method: 'POST', key, json: { model, messages: hello } });
+    for (let i = 0; i < 4; i++) for (const model of [paced, limited]) expect((await send(model)).status).toBe(200);
     expect((await recordedRequests(slow)).length).toBe(4); // tried every time
     expect((await recordedRequests(out)).length).toBe(3); // out after three
-    await sleep(100);
+    await sleep(50);
+    await send(paced); // its waitUntil reports what is pending
+    await sleep(150);
     const channels = (await adminCall('GET', '/channels')).body.data;
     expect(channels.find((ch: any) => ch.id === L).health.state).toBe('cooling');
     expect(channels.find((ch: any) => ch.id === P).health).toMatchObject({ state: 'healthy', consecutive_failures: 0 });
