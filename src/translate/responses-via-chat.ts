@@ -13,7 +13,7 @@ import type { ResponsesRequest } from '../routes/schemas';
  * only steer OpenAI's own servers (README "The Responses API" lists every lossy step).
  */
 
-const IGNORED = new Set(['include', 'truncation', 'service_tier', 'prompt_cache_key', 'safety_identifier', 'metadata', 'store']);
+const IGNORED = new Set(['include', 'truncation', 'service_tier', 'prompt_cache_key', 'safety_identifier', 'metadata', 'client_metadata', 'store']);
 const TRANSLATED = new Set([
   'model', 'input', 'instructions', 'stream', 'max_output_tokens', 'temperature', 'top_p', 'tools', 'tool_choice',
   'parallel_tool_calls', 'reasoning', 'text', 'user',
@@ -84,13 +84,16 @@ function chatMessages(body: ResponsesRequest): Json[] {
   return messages;
 }
 
+/** Function tools only: the tools OpenAI runs on its own servers (web_search, file_search,
+ *  code_interpreter, mcp…) and tool namespaces have no chat counterpart and are left out,
+ *  so a client that always sends them (Codex sends web_search) still works; the model sees
+ *  the function tools. A tool_choice that names one of them is a 400. */
 function chatTools(body: ResponsesRequest): Json {
-  if (!body.tools?.length) return {};
-  const tools = body.tools.map((tool, i) => {
-    if (tool.type !== 'function') throw unsupported(`tools[${i}].type`, `'${tool.type}' tools run on OpenAI's servers only`);
+  const tools = (body.tools ?? []).filter((tool) => tool.type === 'function').map((tool) => {
     const t = tool as Json;
     return { type: 'function', function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.parameters ?? { type: 'object', properties: {} }, ...(t.strict != null ? { strict: t.strict } : {}) } };
   });
+  if (tools.length === 0) return {};
   const choice = body.tool_choice;
   let tool_choice: unknown = choice ?? undefined;
   if (isObject(choice)) {

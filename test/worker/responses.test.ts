@@ -96,11 +96,11 @@ describe('POST /v1/responses on a channel with the Responses API: passed through
   it('learns from a 404 even when the request cannot be translated: the next one is refused before anything is held', async () => {
     const tag = unique('req');
     const { key, model } = await customer('openai/chat-nonstream-text-gpt-4o.json', { options: `id=${tag},no_responses` });
-    const hosted = { model, input: 'Hello', tools: [{ type: 'web_search' }] };
+    const hosted = { model, input: 'Hello', background: true };
     expect((await post(key, hosted)).status).toBe(502); // the upstream's 404: it has no Responses API
     const res = await post(key, hosted);
     expect(res.status).toBe(400);
-    expect(((await res.json()) as any).error.param).toBe('tools[0].type');
+    expect(((await res.json()) as any).error.param).toBe('background');
     expect((await recordedRequests(tag)).length).toBe(1);
   });
 });
@@ -112,8 +112,9 @@ describe('POST /v1/responses on a channel without it: translated onto chat compl
     const res = await post(key, {
       model, instructions: 'Be brief.', max_output_tokens: 300, temperature: 0.5, top_p: 0.9, parallel_tool_calls: false, user: 'u1',
       reasoning: { effort: 'low' }, store: false, text: { format: { type: 'json_schema', name: 'answer', schema: { type: 'object' } } },
-      tools: [{ type: 'function', name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: {} }, strict: true }],
-      tool_choice: { type: 'function', name: 'get_weather' },
+      tools: [{ type: 'function', name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: {} }, strict: true },
+        { type: 'web_search', external_web_access: false }, { type: 'namespace', name: 'agents', tools: [] }],
+      tool_choice: { type: 'function', name: 'get_weather' }, client_metadata: { turn_id: 't1' }, include: ['reasoning.encrypted_content'],
       input: [
         { role: 'user', content: [{ type: 'input_text', text: 'Weather?' }, { type: 'input_image', image_url: 'https://example.com/a.png', detail: 'low' }] },
         { type: 'reasoning', id: 'rs_1', summary: [] },
@@ -214,7 +215,7 @@ describe('POST /v1/responses on a channel without it: translated onto chat compl
     const cases: Array<[unknown, string]> = [
       [{ model, input: 'hi', previous_response_id: 'resp_1' }, 'previous_response_id'],
       [{ model, input: 'hi', store: true }, 'store'],
-      [{ model, input: 'hi', tools: [{ type: 'web_search' }] }, 'tools[0].type'],
+      [{ model, input: 'hi', tools: [{ type: 'function', name: 'f' }], tool_choice: { type: 'web_search' } }, 'tool_choice'],
       [{ model, input: [{ type: 'item_reference', id: 'x' }] }, 'input[0].type'],
       [{ model, input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'f' }] }] }, 'input[0].content[0].type'],
       [{ model, input: 'hi', background: true }, 'background'],
