@@ -123,6 +123,8 @@ export ANTHROPIC_AUTH_TOKEN=sk-...`}</pre>
         <thead><tr><th scope="col">Route</th><th scope="col">What it does</th></tr></thead>
         <tbody>
           <tr><td><code>POST /v1/chat/completions</code></td><td>Chat completions, streamed or not</td></tr>
+          <tr><td><code>POST /v1/responses</code></td><td>OpenAI's Responses API (the Vercel AI SDK, Codex), streamed or not</td></tr>
+          <tr><td><code>POST /v1/messages</code></td><td>Anthropic's Messages API (Claude Code, the Anthropic SDKs), streamed or not; <code>/v1/messages/count_tokens</code></td></tr>
           <tr><td><code>POST /v1/embeddings</code></td><td>Embeddings, billed on input tokens</td></tr>
           <tr><td><code>GET /v1/models</code></td><td>The models your key may use (<a href="/pricing">prices</a>)</td></tr>
           <tr><td><code>GET /v1/usage?limit=</code></td><td>Your recent requests: tokens, cost, status, latency</td></tr>
