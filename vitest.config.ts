@@ -28,7 +28,7 @@ export default defineConfig({
                 UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '1500',
                 UPSTREAM_IDLE_TIMEOUT_MS: '1500',
                 CACHE_SECONDS: '2',
-                HEALTH_COOL_DOWN_MS: '400',
+                HEALTH_COOL_DOWN_MS: '1000',
                 HEALTH_REPORT_MS: '20',
                 STRIPE_SECRET_KEY: 'sk_test_fake_0123456789',
                 STRIPE_WEBHOOK_SECRET: 'whsec_test_secret',

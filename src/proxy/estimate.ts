@@ -53,3 +53,7 @@ export const estimatedCounts = (input: number, output: number): TokenCounts => (
   output_tokens: output,
   cached_tokens: 0,
 });
+
+/** The generated text of a whole chat completion (its choices' messages), counted. */
+export const chatOutputEstimate = (parsed: Record<string, unknown>) =>
+  estimateTokens(collectText(Array.isArray(parsed.choices) ? parsed.choices.map((ch) => (ch as { message?: unknown } | null)?.message) : []));

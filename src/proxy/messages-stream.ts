@@ -1,7 +1,5 @@
-import type { TokenCounts } from '../money';
-import { TokenEstimator } from './estimate';
 import { eventJson, isObject, renamed, type Json } from './sse';
-import type { StreamMeter } from './stream';
+import { MeterState } from './meter';
 import { AnthropicUsageTracker } from './usage';
 
 /**
@@ -11,24 +9,14 @@ import { AnthropicUsageTracker } from './usage';
  * whether any content came, `message_stop`, and `error` events.
  * https://docs.anthropic.com/en/docs/build-with-claude/streaming
  */
-export class MessagesStreamMeter implements StreamMeter {
+export class MessagesStreamMeter extends MeterState {
   readonly dialect = 'anthropic';
-  sawDone = false;
-  sawContent = false;
-  upstreamError: unknown = null;
   /** The last event's JSON, for a translator that reads the stream through this meter. */
   last: Json | null = null;
   private readonly tracker = new AnthropicUsageTracker();
-  private readonly output = new TokenEstimator();
 
-  constructor(private readonly publicModel?: string) {}
-
-  get usage(): TokenCounts | null {
-    return this.tracker.counts;
-  }
-
-  get estimatedOutputTokens(): number {
-    return this.output.tokens;
+  constructor(private readonly publicModel?: string) {
+    super();
   }
 
   inspect(raw: string): string {
@@ -39,7 +27,7 @@ export class MessagesStreamMeter implements StreamMeter {
     switch (data.type ?? event) {
       case 'message_start': {
         const message = isObject(data.message) ? data.message : {};
-        this.tracker.update(message.usage);
+        this.usage = this.tracker.update(message.usage);
         const foreign = this.publicModel !== undefined && typeof message.model === 'string' && message.model !== this.publicModel;
         return foreign ? renamed(raw, event, data, message, this.publicModel!) : raw;
       }
@@ -62,7 +50,7 @@ export class MessagesStreamMeter implements StreamMeter {
         return raw;
       }
       case 'message_delta':
-        this.tracker.update(data.usage);
+        this.usage = this.tracker.update(data.usage);
         if (isObject(data.delta) && data.delta.stop_reason) this.sawContent = true;
         return raw;
       case 'message_stop':

@@ -1,8 +1,5 @@
-import type { TokenCounts } from '../money';
-import { TokenEstimator } from './estimate';
-import { eventJson, isObject } from './sse';
-import { renamed } from './sse';
-import type { StreamMeter } from './stream';
+import { eventJson, isObject, renamed } from './sse';
+import { MeterState } from './meter';
 import { responsesUsage } from './usage';
 
 /** Events that end a response stream, and how. */
@@ -16,18 +13,11 @@ const TERMINAL: Record<string, 'done' | 'failed'> = { 'response.completed': 'don
  * came, the terminal event, and `error` / response.failed.
  * https://platform.openai.com/docs/api-reference/responses-streaming
  */
-export class ResponsesStreamMeter implements StreamMeter {
+export class ResponsesStreamMeter extends MeterState {
   readonly dialect = 'openai';
-  usage: TokenCounts | null = null;
-  sawDone = false;
-  sawContent = false;
-  upstreamError: unknown = null;
-  private readonly output = new TokenEstimator();
 
-  constructor(private readonly publicModel?: string) {}
-
-  get estimatedOutputTokens(): number {
-    return this.output.tokens;
+  constructor(private readonly publicModel?: string) {
+    super();
   }
 
   inspect(raw: string): string {

@@ -1,6 +1,5 @@
 import type { TokenCounts } from '../money';
-import { TokenEstimator } from './estimate';
-import type { StreamMeter } from './stream';
+import { MeterState } from './meter';
 import { normaliseUsage } from './usage';
 
 /**
@@ -108,19 +107,11 @@ export interface MeterOptions {
  * generated text (for an estimate when no usage comes), whether any content came at all,
  * `[DONE]`, and in-band errors.
  */
-export class ChatStreamMeter implements StreamMeter {
+export class ChatStreamMeter extends MeterState {
   readonly dialect = 'openai';
-  usage: TokenCounts | null = null;
-  sawDone = false;
-  /** A chunk with generated content or a finish_reason has passed. */
-  sawContent = false;
-  upstreamError: unknown = null;
-  private readonly output = new TokenEstimator();
 
-  constructor(private readonly o: MeterOptions) {}
-
-  get estimatedOutputTokens(): number {
-    return this.output.tokens;
+  constructor(private readonly o: MeterOptions) {
+    super();
   }
 
   /** Inspects one complete event; returns what to forward: the event itself, or '' to drop it. */

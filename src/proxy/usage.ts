@@ -94,10 +94,12 @@ export class AnthropicUsageTracker {
   private latest: Record<string, unknown> = {};
   counts: TokenCounts | null = null;
 
-  update(raw: unknown): void {
-    if (typeof raw !== 'object' || raw === null) return;
+  /** Takes in one event's usage object; returns the counts so far. */
+  update(raw: unknown): TokenCounts | null {
+    if (typeof raw !== 'object' || raw === null) return this.counts;
     for (const [field, value] of Object.entries(raw)) if (value !== null && value !== undefined) this.latest[field] = value;
     this.counts = anthropicUsage(this.latest) ?? this.counts;
+    return this.counts;
   }
 }
 

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { readCustomerJson } from '../auth/customer';
 import type { AppEnv } from '../context';
 import type { Route } from '../db/catalog';
-import { collectText, estimatePromptTokens, estimateTokens } from '../proxy/estimate';
+import { chatOutputEstimate, collectText, estimatePromptTokens, estimateTokens } from '../proxy/estimate';
 import { ChatStreamMeter } from '../proxy/sse';
 import { isCompletion, isMessage, type UpstreamRequest } from '../proxy/upstream';
 import { anthropicUsage, chatUsageOf, geminiUsage } from '../proxy/usage';
@@ -46,9 +46,7 @@ chat.post('/chat/completions', async (c) => {
   }
   if (!stream) {
     if (!viaAnthropic) {
-      return relayJson(relay, upstream, (parsed) =>
-        estimateTokens(collectText(Array.isArray(parsed.choices) ? parsed.choices.map((ch) => ch?.message) : [])),
-      );
+      return relayJson(relay, upstream, chatOutputEstimate);
     }
     const message = upstream.json ?? {};
     const usage = anthropicUsage(message.usage);

@@ -4,7 +4,7 @@ import { readCustomerJson } from '../auth/customer';
 import { config } from '../config';
 import type { AppEnv } from '../context';
 import type { Route } from '../db/catalog';
-import { collectText, estimatePromptTokens, estimateTokens } from '../proxy/estimate';
+import { chatOutputEstimate, collectText, estimatePromptTokens, estimateTokens } from '../proxy/estimate';
 import { orderRoutes } from '../proxy/channels';
 import { MessagesStreamMeter } from '../proxy/messages-stream';
 import { ANTHROPIC_VERSION, callUpstream, isCompletion, isMessage, UpstreamFailure, type UpstreamRequest } from '../proxy/upstream';
@@ -69,8 +69,7 @@ messages.post('/messages', async (c) => {
       return Response.json({ ...parsed, model: body.model });
     }
     const usage = normaliseUsage(parsed.usage);
-    settleWhole(relay, upstream, usage, () =>
-      estimateTokens(collectText(Array.isArray(parsed.choices) ? parsed.choices.map((ch) => ch?.message) : [])));
+    settleWhole(relay, upstream, usage, () => chatOutputEstimate(parsed));
     return Response.json(anthropicMessage(parsed, body.model, usage));
   }
   return relayStream(c, relay, upstream, native ? new MessagesStreamMeter(body.model) : new MessagesFromChatStream(body.model));

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { readCustomerJson } from '../auth/customer';
 import type { AppEnv } from '../context';
 import type { Route } from '../db/catalog';
-import { collectText, estimatePromptTokens, estimateTokens } from '../proxy/estimate';
+import { chatOutputEstimate, collectText, estimatePromptTokens, estimateTokens } from '../proxy/estimate';
 import { ResponsesStreamMeter } from '../proxy/responses-stream';
 import { isCompletion, type UpstreamRequest } from '../proxy/upstream';
 import { normaliseUsage, responsesUsage } from '../proxy/usage';
@@ -42,12 +42,13 @@ responses.post('/responses', async (c) => {
   const startedAt = Date.now();
   const body = await readCustomerJson(c, ResponsesRequestSchema);
   const stream = body.stream === true;
+  const chat = translatable(body);
   const relay = await startRelay(c, body, promptEstimate(body), startedAt, {
     serves: (route) => route.kind === 'openai' || route.kind === 'echo',
-    // Where a channel must translate, what chat cannot take is a 400 now, before anything is held.
-    check: (routes) => void (routes.some((r) => !hasResponsesApi(r)) && chatRequest(body)),
+    // Where a channel must translate, what chat cannot take is a 400 now (the translation's
+    // own error, named), before anything is held.
+    check: (routes) => void (chat === null && routes.some((r) => !hasResponsesApi(r)) && chatRequest(body)),
   });
-  const chat = translatable(body);
   const viaChat = (route: Route): UpstreamRequest => ({ path: '/chat/completions', body: { ...chat, model: route.upstream_model } });
   const request = (route: Route): UpstreamRequest => {
     if (!hasResponsesApi(route)) return viaChat(route);
@@ -69,8 +70,7 @@ responses.post('/responses', async (c) => {
       return Response.json({ ...parsed, model: body.model });
     }
     const usage = normaliseUsage(parsed.usage);
-    settleWhole(relay, upstream, usage, () =>
-      estimateTokens(collectText(Array.isArray(parsed.choices) ? parsed.choices.map((ch) => ch?.message) : [])));
+    settleWhole(relay, upstream, usage, () => chatOutputEstimate(parsed));
     return Response.json(responseFromChat(parsed, body, body.model, usage));
   }
   return relayStream(c, relay, upstream, native ? new ResponsesStreamMeter(body.model) : new ResponsesFromChatStream(body, body.model));

@@ -1,8 +1,7 @@
 import { ApiError } from '../errors';
 import type { TokenCounts } from '../money';
-import { TokenEstimator } from '../proxy/estimate';
 import { eventJson, isObject, type Json } from '../proxy/sse';
-import type { StreamMeter } from '../proxy/stream';
+import { MeterState } from '../proxy/meter';
 import { chatUsageOf, geminiUsage } from '../proxy/usage';
 import type { ChatRequest } from '../routes/schemas';
 
@@ -231,23 +230,16 @@ export interface ChatFromGeminiOptions {
  * are sent at the end of the body (atEnd), with the last finishReason seen. Each chunk's
  * usageMetadata is the total so far: the last one is the usage.
  */
-export class ChatFromGeminiStream implements StreamMeter {
+export class ChatFromGeminiStream extends MeterState {
   readonly dialect = 'openai';
-  usage: TokenCounts | null = null;
-  sawDone = false;
-  sawContent = false;
-  upstreamError: unknown = null;
-  private readonly output = new TokenEstimator();
   private readonly id = `chatcmpl-${crypto.randomUUID().replace(/-/g, '')}`;
   private readonly created = Math.floor(Date.now() / 1000);
   private started = false;
   private finish: string | null = null;
   private toolIndex = 0;
 
-  constructor(private readonly o: ChatFromGeminiOptions) {}
-
-  get estimatedOutputTokens(): number {
-    return this.output.tokens;
+  constructor(private readonly o: ChatFromGeminiOptions) {
+    super();
   }
 
   inspect(raw: string): string {
