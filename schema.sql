@@ -101,6 +101,24 @@ CREATE TABLE IF NOT EXISTS usage_daily (
 );
 CREATE INDEX IF NOT EXISTS usage_daily_account ON usage_daily(account_id, day);
 
+-- usage_hourly: across accounts, per UTC hour, model and channel ('' when no channel was
+-- reached), the totals of the requests flushed: the operator's overview reads these, never
+-- the requests. Upserted by the same flush batch as usage_daily, so it grows with
+-- hours × models × channels. latency_ms is the sum, for the mean.
+CREATE TABLE IF NOT EXISTS usage_hourly (
+  hour           TEXT NOT NULL,                 -- 'YYYY-MM-DDTHH', UTC
+  model          TEXT NOT NULL,
+  channel        TEXT NOT NULL,
+  requests       INTEGER NOT NULL DEFAULT 0,
+  failed         INTEGER NOT NULL DEFAULT 0,
+  input_tokens   INTEGER NOT NULL DEFAULT 0,
+  output_tokens  INTEGER NOT NULL DEFAULT 0,
+  cached_tokens  INTEGER NOT NULL DEFAULT 0,
+  cost           INTEGER NOT NULL DEFAULT 0,    -- micro-dollars charged
+  latency_ms     INTEGER NOT NULL DEFAULT 0,    -- summed over the requests
+  PRIMARY KEY (hour, model, channel)
+);
+
 -- ledger: append-only. Every balance change is exactly one row here, written in the same
 -- batch as the change. amount is signed micro-dollars; balance_after is the balance the
 -- change produced. At any moment SUM(amount) per account = accounts.balance.
@@ -123,6 +141,8 @@ CREATE TABLE IF NOT EXISTS ledger (
   UNIQUE (request_id, kind)
 );
 CREATE INDEX IF NOT EXISTS ledger_account ON ledger(account_id, id);
+-- The overview's revenue: top-ups and refunds by time, without reading settlements.
+CREATE INDEX IF NOT EXISTS ledger_kind_time ON ledger(kind, created_at);
 
 -- topups: one Stripe Checkout purchase of credit. amount is the micro-dollars it credits
 -- (amount_cents × 10,000); credited exactly once, when status goes pending → paid, in the
@@ -187,3 +207,16 @@ CREATE TABLE IF NOT EXISTS sessions (
   expires_at   TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_account ON sessions(account_id);
+
+-- audit_log: every change an operator makes, through the console or the admin API.
+-- actor: 'admin-api' (the ADMIN_TOKEN), or 'console:' + the first 12 hex digits of the
+-- operator session's token hash. detail is JSON and never holds a secret (no password, no
+-- key, no code: only what was set and ids).
+CREATE TABLE IF NOT EXISTS audit_log (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  at          TEXT NOT NULL,
+  actor       TEXT NOT NULL,
+  action      TEXT NOT NULL,                   -- e.g. 'account.credit', 'model.put'
+  target      TEXT NOT NULL,                   -- the account, key, model, channel or batch id
+  detail      TEXT
+);

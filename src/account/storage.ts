@@ -1,4 +1,4 @@
-import type { DailyTotal } from '../db/ledger';
+import type { DailyTotal, HourlyTotal } from '../db/ledger';
 
 /**
  * The SQLite storage of an account's object (object.ts): what it must still know after an
@@ -97,6 +97,7 @@ export interface UsageFilter {
   before?: number | null;
   keyId?: string | null;
   model?: string | null;
+  channel?: string | null;
   status?: UsageStatus | null;
   from?: string | null;
   to?: string | null;
@@ -297,8 +298,10 @@ export class AccountStorage {
     return this.sql.exec('SELECT 1 FROM usage WHERE flush = ? LIMIT 1', seq).toArray().length > 0;
   }
 
-  /** What flush `seq` charges: in all, per key, and per day, key and model. */
-  flushContents(seq: number): { amount: number; requests: number; keys: Array<{ key_id: string; amount: number }>; daily: DailyTotal[] } {
+  /** What flush `seq` charges: in all, per key, per day, key and model, and per hour, model and channel. */
+  flushContents(seq: number): {
+    amount: number; requests: number; keys: Array<{ key_id: string; amount: number }>; daily: DailyTotal[]; hourly: HourlyTotal[];
+  } {
     const totals = this.sql.exec<{ amount: number; requests: number }>(
       'SELECT COALESCE(SUM(cost), 0) AS amount, COUNT(*) AS requests FROM usage WHERE flush = ?', seq,
     ).one();
@@ -313,7 +316,16 @@ export class AccountStorage {
         seq,
       )
       .toArray();
-    return { ...totals, keys, daily };
+    const hourly = this.sql
+      .exec<HourlyTotal & Record<string, SqlStorageValue>>(
+        `SELECT substr(created_at, 1, 13) AS hour, model, COALESCE(channel, '') AS channel, COUNT(*) AS requests,
+           SUM(status != 'success') AS failed, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
+           SUM(cached_tokens) AS cached_tokens, SUM(cost) AS cost, SUM(latency_ms) AS latency_ms
+         FROM usage WHERE flush = ? GROUP BY hour, model, channel`,
+        seq,
+      )
+      .toArray();
+    return { ...totals, keys, daily, hourly };
   }
 
   hasUnflushed(): boolean {
@@ -333,8 +345,9 @@ export class AccountStorage {
       .exec<StoredUsage & { rid: number } & Record<string, SqlStorageValue>>(
         `SELECT rowid AS rid, * FROM usage WHERE (?1 IS NULL OR rowid < ?1) AND (?2 IS NULL OR key_id = ?2) AND (?3 IS NULL OR model = ?3)
            AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR created_at >= ?5) AND (?6 IS NULL OR created_at < ?6)
+           AND (?8 IS NULL OR channel = ?8)
          ORDER BY rowid DESC LIMIT ?7`,
-        f.before ?? null, f.keyId ?? null, f.model ?? null, f.status ?? null, f.from ?? null, f.to ?? null, f.limit + 1,
+        f.before ?? null, f.keyId ?? null, f.model ?? null, f.status ?? null, f.from ?? null, f.to ?? null, f.limit + 1, f.channel ?? null,
       )
       .toArray();
     const page = found.slice(0, f.limit);

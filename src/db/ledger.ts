@@ -94,6 +94,21 @@ export interface DailyTotal {
   cost: number;
 }
 
+/** One hour's totals for one model and channel ('' = none reached), as a flush adds them
+ *  to usage_hourly; latency_ms is summed. */
+export interface HourlyTotal {
+  hour: string;
+  model: string;
+  channel: string;
+  requests: number;
+  failed: number;
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens: number;
+  cost: number;
+  latency_ms: number;
+}
+
 /** A flush of an account's object: the charges of `requests` settled requests, at most one
  *  ledger row, and the reservation the object wants to hold afterwards. */
 export interface Flush {
@@ -106,6 +121,7 @@ export interface Flush {
   /** µ$ each key was charged. */
   keys: Array<{ key_id: string; amount: number }>;
   daily: DailyTotal[];
+  hourly: HourlyTotal[];
   /** µ$ the object may spend after the flush (capped at the balance in SQL). */
   reserve: number;
 }
@@ -144,6 +160,18 @@ export function flushStatements(db: D1Database, f: Flush): D1PreparedStatement[]
            cached_tokens = cached_tokens + excluded.cached_tokens, cost = cost + excluded.cost`,
       )
       .bind(f.accountId, f.seq, JSON.stringify(f.daily)),
+    db
+      .prepare(
+        `INSERT INTO usage_hourly (hour, model, channel, requests, failed, input_tokens, output_tokens, cached_tokens, cost, latency_ms)
+         SELECT t.value ->> 'hour', t.value ->> 'model', t.value ->> 'channel', t.value ->> 'requests', t.value ->> 'failed',
+                t.value ->> 'input_tokens', t.value ->> 'output_tokens', t.value ->> 'cached_tokens', t.value ->> 'cost', t.value ->> 'latency_ms'
+         FROM json_each(?3) t WHERE ${applies}
+         ON CONFLICT (hour, model, channel) DO UPDATE SET
+           requests = requests + excluded.requests, failed = failed + excluded.failed,
+           input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+           cached_tokens = cached_tokens + excluded.cached_tokens, cost = cost + excluded.cost, latency_ms = latency_ms + excluded.latency_ms`,
+      )
+      .bind(f.accountId, f.seq, JSON.stringify(f.hourly)),
     db
       .prepare(
         `UPDATE api_keys SET spent = spent + (SELECT t.value ->> 'amount' FROM json_each(?3) t WHERE t.value ->> 'key_id' = api_keys.id)

@@ -13,7 +13,7 @@ const settlements = (id: string) =>
   db.prepare("SELECT amount, requests, request_id FROM ledger WHERE account_id = ? AND kind = 'settlement' ORDER BY id").bind(id).all().then((r) => r.results);
 
 const flush = (accountId: string, seq: number, f: Partial<Flush> = {}): Flush => ({
-  accountId, seq, amount: 0, requests: 0, keys: [], daily: [], reserve: Number.MAX_SAFE_INTEGER, ...f,
+  accountId, seq, amount: 0, requests: 0, keys: [], daily: [], hourly: [], reserve: Number.MAX_SAFE_INTEGER, ...f,
 });
 
 describe('flushes', () => {
