@@ -42,13 +42,20 @@ export function getAccount(db: D1Database, id: string): Promise<AccountRow | nul
   return db.prepare(`SELECT ${COLUMNS} FROM accounts WHERE id = ?`).bind(id).first<AccountRow>();
 }
 
-/** Accounts whose email is `email` or starts with it (emails compare without case). */
-export async function searchAccounts(db: D1Database, email: string, limit: number): Promise<AccountRow[]> {
-  const prefix = email.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+/** The account whose id is `query`, and those whose email is it or starts with it (emails
+ *  compare without case); exact matches first. */
+export async function searchAccounts(db: D1Database, query: string, limit: number): Promise<AccountRow[]> {
+  const prefix = query.replace(/[\\%_]/g, (ch) => `\\${ch}`);
   const { results } = await db
-    .prepare(`SELECT ${COLUMNS} FROM accounts WHERE email LIKE ? ESCAPE '\\' ORDER BY email = ? DESC, email LIMIT ?`)
-    .bind(`${prefix}%`, email, limit)
+    .prepare(`SELECT ${COLUMNS} FROM accounts WHERE id = ?2 OR email LIKE ?1 ESCAPE '\\' ORDER BY id = ?2 OR email = ?2 DESC, email LIMIT ?3`)
+    .bind(`${prefix}%`, query, limit)
     .all<AccountRow>();
+  return results;
+}
+
+/** The newest accounts. */
+export async function listAccounts(db: D1Database, limit: number): Promise<AccountRow[]> {
+  const { results } = await db.prepare(`SELECT ${COLUMNS} FROM accounts ORDER BY created_at DESC, id LIMIT ?`).bind(limit).all<AccountRow>();
   return results;
 }
 

@@ -111,6 +111,15 @@ export async function priceList(db: D1Database, group: string): Promise<ModelRow
   return results.filter((m) => modelAllowed(m, group, null));
 }
 
+/** Every model, for the operator. */
+export async function listModels(db: D1Database): Promise<ModelRow[]> {
+  return (await db.prepare('SELECT * FROM models ORDER BY id').all<ModelRow>()).results;
+}
+
+export function getChannel(db: D1Database, id: string): Promise<ChannelRow | null> {
+  return db.prepare('SELECT * FROM channels WHERE id = ?').bind(id).first<ChannelRow>();
+}
+
 /** Every channel, enabled or not, for the operator. */
 export async function listChannels(db: D1Database): Promise<ChannelRow[]> {
   return (await db.prepare('SELECT * FROM channels ORDER BY id').all<ChannelRow>()).results;
