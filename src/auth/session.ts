@@ -15,16 +15,17 @@ export const CUSTOMER_COOKIE = 'tg_session';
 
 const isLocal = (url: string) => ['localhost', '127.0.0.1', '[::1]'].includes(new URL(url).hostname);
 
-export async function startSession(c: Context<AppEnv>, cookie: string, accountId: string | null): Promise<void> {
-  const days = config(c.env).SESSION_DAYS;
+/** Opens a session for the account (null: the operator) lasting `seconds`, the customer
+ *  console's SESSION_DAYS unless given. */
+export async function startSession(c: Context<AppEnv>, cookie: string, accountId: string | null, seconds = config(c.env).SESSION_DAYS * 86_400): Promise<void> {
   const token = randomToken();
-  await insertSession(c.env.DB, await sha256Hex(token), accountId, new Date(Date.now() + days * 86_400_000).toISOString());
+  await insertSession(c.env.DB, await sha256Hex(token), accountId, new Date(Date.now() + seconds * 1000).toISOString());
   setCookie(c, cookie, token, {
     httpOnly: true,
     sameSite: 'Lax',
     secure: !isLocal(c.req.url),
     path: '/',
-    maxAge: days * 86_400,
+    maxAge: seconds,
   });
 }
 

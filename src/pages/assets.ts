@@ -9,7 +9,7 @@ export const STYLES = `
 * { box-sizing: border-box; }
 body { margin: 0; line-height: 1.5; }
 a { color: var(--accent); }
-a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible { outline: 3px solid #8aa6f5; outline-offset: 2px; }
+a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible, textarea:focus-visible { outline: 3px solid #8aa6f5; outline-offset: 2px; }
 header.top { background: var(--card); border-bottom: 1px solid var(--line); }
 header.top .bar { max-width: 1100px; margin: 0 auto; padding: .6rem 1rem; display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; }
 .brand { font-weight: 700; font-size: 1.1rem; text-decoration: none; color: var(--fg); margin-right: auto; }
@@ -27,7 +27,7 @@ h2 { font-size: 1.15rem; margin: 1.5rem 0 .6rem; }
 form.stack { display: grid; gap: .75rem; max-width: 420px; }
 form.inline { display: flex; flex-wrap: wrap; gap: .5rem .75rem; align-items: end; }
 label { display: grid; gap: .25rem; font-size: .92rem; }
-input, select { font: inherit; padding: .5rem .6rem; border: 1px solid #b9c0c9; border-radius: 6px; background: #fff; min-width: 0; }
+input, select, textarea { font: inherit; padding: .5rem .6rem; border: 1px solid #b9c0c9; border-radius: 6px; background: #fff; min-width: 0; }
 button, .button { font: inherit; padding: .5rem .9rem; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: #fff; cursor: pointer; text-decoration: none; display: inline-block; }
 button.secondary, .button.secondary { background: #fff; color: var(--accent); }
 button.danger { background: #fff; color: var(--bad); border-color: var(--bad); }
@@ -35,7 +35,7 @@ button.danger { background: #fff; color: var(--bad); border-color: var(--bad); }
 .notice { padding: .7rem .9rem; border-radius: 8px; margin-bottom: 1rem; border: 1px solid; }
 .notice.error { color: var(--bad); border-color: #f1b3ad; background: #fef3f2; }
 .notice.ok { color: var(--ok); border-color: #a6e3c3; background: #ecfdf3; }
-.table-wrap { overflow-x: auto; }
+.table-wrap { overflow-x: auto; margin-bottom: 1rem; }
 table { border-collapse: collapse; width: 100%; background: var(--card); font-size: .92rem; }
 th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -47,6 +47,19 @@ pre { background: #0f1720; color: #e6edf3; padding: .8rem 1rem; border-radius: 8
 figure.chart { margin: 0; } figure.chart > svg { width: 100%; height: auto; display: block; }
 .legend { display: flex; flex-wrap: wrap; gap: .3rem 1rem; list-style: none; padding: 0; margin: .5rem 0 0; font-size: .85rem; }
 .legend svg.swatch { vertical-align: -1px; }
+form.grid-form { display: grid; gap: .75rem 1rem; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr)); align-items: end; }
+form.grid-form .wide { grid-column: 1 / -1; }
+label.check { display: flex; gap: .4rem; align-items: center; }
+.tabs { display: flex; gap: .5rem; margin: 0 0 1rem; flex-wrap: wrap; }
+.tabs a { padding: .3rem .8rem; border: 1px solid var(--line); border-radius: 999px; background: var(--card); text-decoration: none; }
+.tabs a[aria-current="page"] { background: var(--accent); border-color: var(--accent); color: #fff; }
+caption { text-align: left; font-weight: 600; padding: 1.2rem 0 .4rem; }
+td.actions { display: flex; gap: .4rem; align-items: center; }
+td.actions form { margin: 0; }
+td.wrap { white-space: normal; min-width: 12rem; }
+.small { font-size: .8rem; }
+.spaced { margin: .75rem 0; }
+.bad { color: var(--bad); }
 footer { max-width: 1100px; margin: 0 auto; padding: 1rem; color: var(--muted); font-size: .85rem; }
 @media (max-width: 640px) { h1 { font-size: 1.35rem; } .stat .value { font-size: 1.25rem; } main { padding-top: .75rem; } }
 `;

@@ -3,18 +3,22 @@ import { usd } from './format';
 
 /**
  * The dashboard's usage chart, drawn on the server as SVG: bars by day stacked by model,
- * cost above and tokens below. No charting library: this is the one chart, SVG needs no
+ * cost above and tokens below. No charting library: the one kind of chart, SVG needs no
  * script (so the page's CSP stays 'self' and the bundle gains nothing), and the numbers
- * come from D1's daily totals, never from rows shipped to the browser.
+ * come from D1's daily (or hourly) totals, never from rows shipped to the browser.
  */
 
 const PALETTE = ['#2451d6', '#e8731a', '#1c9d6b', '#b83fb0', '#d4a20f', '#11899e', '#c7372f', '#6a6ed8'];
 const W = 720;
 const PANEL = 150;
 const GAP = 40;
-const LEFT = 56;
+const LEFT = 72;
 
-export function UsageChart(props: { label: string; costLabel: string; tokensLabel: string; days: string[]; totals: DayModelTotal[] }) {
+/** `days` are the bars' keys (days, or hours on the operator's 24-hour view); `tick` names one under its bar. */
+export function UsageChart(props: {
+  label: string; costLabel: string; tokensLabel: string; days: string[]; totals: DayModelTotal[]; tick?: (day: string) => string;
+}) {
+  const tick = props.tick ?? ((day: string) => day.slice(5));
   const { days, totals } = props;
   const models = [...new Set(totals.map((t) => t.model))].sort();
   const color = (m: string) => PALETTE[models.indexOf(m) % PALETTE.length];
@@ -53,7 +57,7 @@ export function UsageChart(props: { label: string; costLabel: string; tokensLabe
         {panel(GAP, 'cost', props.costLabel)}
         {panel(GAP + PANEL + GAP, 'tokens', props.tokensLabel)}
         {days.map((day, i) => i % labelEvery === 0 && (
-          <text x={LEFT + i * step + step / 2} y={height - 6} font-size="10" text-anchor="middle" fill="#5b6470">{day.slice(5)}</text>
+          <text x={LEFT + i * step + step / 2} y={height - 6} font-size="10" text-anchor="middle" fill="#5b6470">{tick(day)}</text>
         ))}
       </svg>
       <ul class="legend">

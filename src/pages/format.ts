@@ -10,3 +10,8 @@ export const perMillion = (micros: number | null): string => (micros === null ? 
 
 /** An ISO time as 'YYYY-MM-DD HH:MM:SS' UTC. */
 export const when = (iso: string): string => `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+
+/** A share as a percentage with one decimal; '—' for none. */
+export const percent = (share: number | null): string => (share === null ? '—' : `${(share * 100).toFixed(1)}%`);
+
+export const count = (n: number): string => n.toLocaleString('en-US');

@@ -30,14 +30,24 @@ const CONSOLE_NAV = [
   ['/console/settings', 'nav.settings'], ['/pricing', 'nav.pricing'], ['/docs', 'nav.docs'],
 ] as const;
 
-export function Layout(props: { page: Page; title: string; signedIn?: boolean; children: Child }) {
-  const { page, title, signedIn } = props;
+/** The operator console's pages, in English only (DESIGN.md fixes these names). */
+const OPERATOR_NAV = [
+  ['/operator', 'Overview'], ['/operator/accounts', 'Accounts'], ['/operator/models', 'Models'], ['/operator/channels', 'Channels'],
+  ['/operator/codes', 'Redemption codes'], ['/operator/usage', 'Usage'],
+] as const;
+
+/** A page of the public site, of the customer console (`signedIn`) or of the operator console (`operator`). */
+export function Layout(props: { page: Page; title: string; signedIn?: boolean; operator?: boolean; children: Child }) {
+  const { page, title, operator } = props;
   const { t } = page;
-  const links = signedIn ? CONSOLE_NAV : PUBLIC_NAV;
+  const signedIn = props.signedIn || operator;
+  const links: ReadonlyArray<readonly [string, string]> = operator ? OPERATOR_NAV
+    : (signedIn ? CONSOLE_NAV : PUBLIC_NAV).map(([href, key]) => [href, t(key)] as const);
+  const current = (href: string) => page.path === href || (operator && href !== '/operator' && page.path.startsWith(`${href}/`));
   return (
     <>
     {raw('<!DOCTYPE html>')}
-    <html lang={page.lang === 'zh' ? 'zh-CN' : 'en'}>
+    <html lang={page.lang === 'zh' && !operator ? 'zh-CN' : 'en'}>
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -48,16 +58,18 @@ export function Layout(props: { page: Page; title: string; signedIn?: boolean; c
       <body>
         <header class="top">
           <div class="bar">
-            <a class="brand" href={signedIn ? '/console' : '/'}>{page.site}</a>
+            <a class="brand" href={operator ? '/operator' : signedIn ? '/console' : '/'}>{operator ? `${page.site} · Operator` : page.site}</a>
             <nav aria-label={t('nav.main')}>
               <ul>
-                {links.map(([href, key]) => (
-                  <li><a href={href} aria-current={page.path === href ? 'page' : undefined}>{t(key)}</a></li>
+                {links.map(([href, label]) => (
+                  <li><a href={href} aria-current={current(href) ? 'page' : undefined}>{label}</a></li>
                 ))}
-                <li><a href={page.switchHref} hreflang={page.lang === 'en' ? 'zh-CN' : 'en'}>{t('lang.switch')}</a></li>
+                {!operator && <li><a href={page.switchHref} hreflang={page.lang === 'en' ? 'zh-CN' : 'en'}>{t('lang.switch')}</a></li>}
                 {signedIn && (
                   <li>
-                    <form method="post" action="/logout"><button type="submit" class="link-button">{t('nav.logout')}</button></form>
+                    <form method="post" action={operator ? '/operator/logout' : '/logout'}>
+                      <button type="submit" class="link-button">{operator ? 'Sign out' : t('nav.logout')}</button>
+                    </form>
                   </li>
                 )}
               </ul>

@@ -7,11 +7,12 @@ import { SCRIPT, STYLES } from '../pages/assets';
 import { ErrorPage } from '../pages/error';
 import { pageOf } from '../pages/layout';
 import { consolePages } from './console';
+import { operatorPages } from './operator';
 import { signin } from './signin';
 import { site } from './site';
 
 /**
- * Every web page: the public site, sign-in and the console. Pages get a strict
+ * Every web page: the public site, sign-in, the customer console and the operator console. Pages get a strict
  * Content-Security-Policy (only this origin's script and style; Turnstile's frame on
  * sign-up; forms may go to Stripe Checkout), are never cached, and no state change is
  * taken from another site's page.
@@ -22,7 +23,7 @@ pages.get('/assets/app.css', (c) => c.body(STYLES, 200, { 'content-type': 'text/
 pages.get('/assets/app.js', (c) => c.body(SCRIPT, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=3600' }));
 
 /** The pages' paths: their middleware must not touch /v1, /admin or unknown routes. */
-const PAGE_PATHS = ['/', '/pricing', '/docs', '/signup', '/login', '/logout', '/console', '/console/*'];
+const PAGE_PATHS = ['/', '/pricing', '/docs', '/signup', '/login', '/logout', '/console', '/console/*', '/operator', '/operator/*'];
 
 const headers = secureHeaders({
   contentSecurityPolicy: {
@@ -48,6 +49,7 @@ for (const path of PAGE_PATHS) pages.use(path, headers, noStore, sameOrigin);
 pages.route('/', site);
 pages.route('/', signin);
 pages.route('/console', consolePages);
+pages.route('/operator', operatorPages);
 
 /** A page's errors as a page, in the visitor's language; the API's errors stay JSON. */
 pages.onError((err, c) => {

@@ -4,7 +4,7 @@ import type { AppEnv } from '../../context';
 import { listKeys } from '../../db/keys';
 import { usd, when } from '../../pages/format';
 import { Layout, Notice, pageOf } from '../../pages/layout';
-import { attempt, readForm } from './forms';
+import { attempt, readForm } from '../forms';
 
 /** /console/keys: create (the secret shown in that one answer), list by prefix, revoke. */
 export const keys = new Hono<AppEnv>();

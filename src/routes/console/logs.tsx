@@ -4,6 +4,8 @@ import { accountState } from '../../account/client';
 import type { UsageFilter, UsageRow } from '../../account/storage';
 import type { AppEnv } from '../../context';
 import { listKeys } from '../../db/keys';
+import { toDollars } from '../../money';
+import { csv, csvHeaders } from '../../pages/csv';
 import { usd, when } from '../../pages/format';
 import { Layout, pageOf } from '../../pages/layout';
 
@@ -104,19 +106,8 @@ const CSV_COLUMNS = [
   'latency_ms', 'first_byte_ms', 'estimated',
 ] as const satisfies readonly (keyof UsageRow)[];
 
-/** RFC 4180; a cell that a spreadsheet would run as a formula is quoted with a leading '. */
-const cell = (v: unknown) => {
-  let s = v === null || v === undefined ? '' : String(v);
-  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
-
 logs.get('/logs.csv', async (c) => {
   const { accountId } = c.var.session!;
   const { rows } = await accountState(c.env, accountId).findUsage(accountId, filterOf(queryOf(c), CSV_MAX));
-  const lines = [CSV_COLUMNS.join(','), ...rows.map((r) => CSV_COLUMNS.map((k) => cell(k === 'cost' ? r.cost / 1_000_000 : r[k])).join(','))];
-  return c.body(`${lines.join('\r\n')}\r\n`, 200, {
-    'content-type': 'text/csv; charset=utf-8',
-    'content-disposition': 'attachment; filename="usage.csv"',
-  });
+  return c.body(csv(CSV_COLUMNS, rows.map((r) => ({ ...r, cost: toDollars(r.cost) }))), 200, csvHeaders('usage.csv'));
 });

@@ -8,7 +8,7 @@ import type { AppEnv } from '../../context';
 import { listLedger } from '../../db/ledger';
 import { usd, when } from '../../pages/format';
 import { Layout, Notice, pageOf } from '../../pages/layout';
-import { attempt, readForm } from './forms';
+import { attempt, readForm } from '../forms';
 
 /** /console/wallet: balance, the ledger's history, a Stripe top-up and a redemption code. */
 export const wallet = new Hono<AppEnv>();
