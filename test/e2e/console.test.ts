@@ -1,10 +1,7 @@
-import { createHmac } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeStripe } from '../support/fake-stripe.ts';
-import { FIXTURES } from '../support/fake-upstream.ts';
+import { launchChromium, screenshots } from '../support/browser.ts';
+import { payLastCheckout, startFakeStripe } from '../support/fake-stripe.ts';
 import { freePort } from '../support/ports.ts';
 import { startWorker, type RunningWorker } from '../support/worker-process.ts';
 
@@ -15,10 +12,9 @@ import { startWorker, type RunningWorker } from '../support/worker-process.ts';
  * up through the fake Stripe and its webhook → redeem a code → revoke the key → log out.
  * Screenshots of every page, at phone and desktop widths, go to test-results/console/.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ADMIN = 'e2e-console-admin';
 const WEBHOOK_SECRET = 'whsec_e2e_console';
-const SHOTS = resolve(import.meta.dirname, '../../test-results/console');
+const shoot = screenshots('console');
 
 let worker: RunningWorker;
 let stripe: { close: (cb: () => void) => void };
@@ -27,33 +23,9 @@ let browser: Browser;
 
 const admin = (method: string, path: string, body?: unknown) => worker.admin(method, path, body);
 
-/** What Stripe sends when the customer has paid: the session the fake made, completed and paid, signed. */
-async function payLastCheckout() {
-  const sessions = (await (await fetch(`${stripeUrl}/__sessions`)).json()) as Array<{ response: Record<string, unknown> }>;
-  const session = sessions.at(-1)!.response;
-  const envelope = JSON.parse(readFileSync(join(FIXTURES, 'stripe/event-envelope.stripe-mock-fixture.json'), 'utf8'));
-  const body = JSON.stringify({
-    ...envelope, id: `evt_e2e_${Date.now()}`, type: 'checkout.session.completed', created: Math.floor(Date.now() / 1000),
-    data: { object: { ...session, status: 'complete', payment_status: 'paid' } },
-  });
-  const t = Math.floor(Date.now() / 1000);
-  const signature = createHmac('sha256', WEBHOOK_SECRET).update(`${t}.${body}`).digest('hex');
-  const res = await fetch(`${worker.url}/v1/billing/webhook`, { method: 'POST', body, headers: { 'stripe-signature': `t=${t},v1=${signature}`, 'content-type': 'application/json' } });
-  expect(res.status).toBe(200);
-}
-
-async function shoot(page: Page, name: string) {
-  for (const [label, width, height] of [['desktop', 1280, 900], ['phone', 390, 844]] as const) {
-    await page.setViewportSize({ width, height });
-    await page.screenshot({ path: join(SHOTS, `${name}-${label}.png`), fullPage: true });
-  }
-  await page.setViewportSize({ width: 1280, height: 900 });
-}
-
 const balanceText = async (page: Page) => (await page.getByLabel('Balance').first().textContent())?.trim();
 
 beforeAll(async () => {
-  mkdirSync(SHOTS, { recursive: true });
   const stripePort = await freePort();
   stripeUrl = `http://127.0.0.1:${stripePort}`;
   stripe = await startFakeStripe(stripePort);
@@ -63,8 +35,7 @@ beforeAll(async () => {
   });
   await admin('PUT', '/models/echo', { input_price: 1, output_price: 2 });
   await admin('PUT', '/channels/echo', { kind: 'echo', base_url: 'http://echo.invalid', api_key_secret: 'NONE', models: { echo: 'echo' } });
-  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -143,7 +114,7 @@ describe('the customer console in Chromium', () => {
     await page.getByLabel('Amount').fill('10');
     await page.getByRole('button', { name: 'Top up' }).click();
     await page.waitForURL(/^https:\/\/checkout\.stripe\.com\//);
-    await payLastCheckout();
+    expect((await payLastCheckout(stripeUrl, worker.url, WEBHOOK_SECRET)).status).toBe(200);
     await page.goto(`${worker.url}/console/wallet`);
     expect(await balanceText(page)).toBe(`$${(11 - cost).toFixed(6).replace(/0{1,4}$/, '')}`);
 

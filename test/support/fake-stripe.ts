@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -69,4 +70,19 @@ export async function startFakeStripe(port: number): Promise<Server> {
   });
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   return server;
+}
+
+/** What Stripe sends once the customer has paid for the fake's latest Checkout Session:
+ *  that session, completed and paid, posted to the worker's webhook signed with `secret`. */
+export async function payLastCheckout(stripeUrl: string, workerUrl: string, secret: string): Promise<Response> {
+  const recorded = (await (await fetch(`${stripeUrl}/__sessions`)).json()) as RecordedSession[];
+  const session = recorded.at(-1)!.response;
+  const envelope = JSON.parse(readFileSync(join(FIXTURES, 'stripe/event-envelope.stripe-mock-fixture.json'), 'utf8'));
+  const body = JSON.stringify({
+    ...envelope, id: `evt_e2e_${Date.now()}`, type: 'checkout.session.completed', created: Math.floor(Date.now() / 1000),
+    data: { object: { ...session, status: 'complete', payment_status: 'paid' } },
+  });
+  const t = Math.floor(Date.now() / 1000);
+  const signature = createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
+  return fetch(`${workerUrl}/v1/billing/webhook`, { method: 'POST', body, headers: { 'stripe-signature': `t=${t},v1=${signature}`, 'content-type': 'application/json' } });
 }
