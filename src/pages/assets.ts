@@ -21,7 +21,9 @@ h1 { font-size: 1.6rem; margin: .5rem 0 1rem; }
 h2 { font-size: 1.15rem; margin: 1.5rem 0 .6rem; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 1rem 1.1rem; margin-bottom: 1rem; }
 .card > h2:first-child { margin-top: 0; }
-.grid { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); }
+.grid { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); margin-bottom: 1rem; }
+.grid > .card { margin-bottom: 0; }
+.grid.stats { grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); }
 .stat .label { color: var(--muted); font-size: .9rem; }
 .stat .value { font-size: 1.5rem; font-weight: 700; }
 form.stack { display: grid; gap: .75rem; max-width: 420px; }

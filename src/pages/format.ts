@@ -1,9 +1,14 @@
+import { MICROS_PER_DOLLAR } from '../money';
+
 /** Micro-dollars as people read them: at least cents, up to the µ$, no trailing zeros. */
 export function usd(micros: number): string {
   const sign = micros < 0 ? '-' : '';
   const fixed = (Math.abs(micros) / 1_000_000).toFixed(6).replace(/0{1,4}$/, '');
   return `${sign}$${fixed}`;
 }
+
+/** Dollars, as the admin actions' views give them (6 decimals at most), shown as usd(). */
+export const usdOf = (dollars: number): string => usd(Math.round(dollars * MICROS_PER_DOLLAR));
 
 /** USD per 1M tokens, from a price in µ$ per 1M tokens. */
 export const perMillion = (micros: number | null): string => (micros === null ? '—' : usd(micros));

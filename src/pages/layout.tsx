@@ -36,12 +36,13 @@ const OPERATOR_NAV = [
   ['/operator/codes', 'Redemption codes'], ['/operator/usage', 'Usage'],
 ] as const;
 
-/** A page of the public site, of the customer console (`signedIn`) or of the operator console (`operator`). */
+/** A page of the public site, of the customer console (`signedIn`) or of the operator console
+ *  (`operator`; signed in unless `signedIn={false}`: its sign-in page, with no links). */
 export function Layout(props: { page: Page; title: string; signedIn?: boolean; operator?: boolean; children: Child }) {
   const { page, title, operator } = props;
   const { t } = page;
-  const signedIn = props.signedIn || operator;
-  const links: ReadonlyArray<readonly [string, string]> = operator ? OPERATOR_NAV
+  const signedIn = props.signedIn ?? operator;
+  const links: ReadonlyArray<readonly [string, string]> = operator ? (signedIn ? OPERATOR_NAV : [])
     : (signedIn ? CONSOLE_NAV : PUBLIC_NAV).map(([href, key]) => [href, t(key)] as const);
   const current = (href: string) => page.path === href || (operator && href !== '/operator' && page.path.startsWith(`${href}/`));
   return (
@@ -59,7 +60,7 @@ export function Layout(props: { page: Page; title: string; signedIn?: boolean; o
         <header class="top">
           <div class="bar">
             <a class="brand" href={operator ? '/operator' : signedIn ? '/console' : '/'}>{operator ? `${page.site} · Operator` : page.site}</a>
-            <nav aria-label={t('nav.main')}>
+            {(signedIn || !operator) && <nav aria-label={t('nav.main')}>
               <ul>
                 {links.map(([href, label]) => (
                   <li><a href={href} aria-current={current(href) ? 'page' : undefined}>{label}</a></li>
@@ -73,7 +74,7 @@ export function Layout(props: { page: Page; title: string; signedIn?: boolean; o
                   </li>
                 )}
               </ul>
-            </nav>
+            </nav>}
           </div>
         </header>
         <main>{props.children}</main>

@@ -4,17 +4,14 @@ import * as act from '../../admin/actions';
 import { accountState } from '../../account/client';
 import { PASSWORD_MAX, PASSWORD_MIN } from '../../auth/password';
 import type { AppEnv } from '../../context';
-import { count, usd, when } from '../../pages/format';
+import { count, usd, usdOf, when } from '../../pages/format';
 import { Layout, Notice, pageOf } from '../../pages/layout';
-import { MICROS_PER_DOLLAR } from '../../money';
 import { attempt, formFields, readForm } from '../forms';
 import { parse } from '../../validate';
 
 /** /operator/accounts: search, and one account's page (balance, keys, usage, ledger) with
  *  its changes: credit, group, suspension, password, key revocation. */
 export const accountsPage = new Hono<AppEnv>();
-
-const micros = (dollars: number) => Math.round(dollars * MICROS_PER_DOLLAR);
 
 accountsPage.get('/', async (c) => {
   const q = z.string().trim().max(254).catch('').parse(c.req.query('q') ?? '');
@@ -35,7 +32,7 @@ accountsPage.get('/', async (c) => {
             {accounts.length === 0 && <tr><td colspan={6} class="muted">No accounts.</td></tr>}
             {accounts.map((a) => (
               <tr><td><a href={`/operator/accounts/${a.id}`}>{a.email}</a></td><td><code>{a.id}</code></td><td>{a.group}</td>
-                <td class="num">{usd(micros(a.balance))}</td><td>{a.suspended ? 'suspended' : 'active'}</td><td>{when(a.created_at)}</td></tr>
+                <td class="num">{usdOf(a.balance)}</td><td>{a.suspended ? 'suspended' : 'active'}</td><td>{when(a.created_at)}</td></tr>
             ))}
           </tbody>
         </table>
@@ -58,9 +55,9 @@ async function render(c: Context<AppEnv>, id: string, notice?: { kind: 'ok' | 'e
       <p><a href="/operator/accounts">← Accounts</a></p>
       <h1>{account.email}</h1>
       {notice && <Notice kind={notice.kind}>{notice.text}</Notice>}
-      <div class="grid">
+      <div class="grid stats">
         <section class="card stat"><div class="label" id="balance-label">Balance</div>
-          <div class="value" aria-labelledby="balance-label" role="status">{usd(micros(account.balance))}</div></section>
+          <div class="value" aria-labelledby="balance-label" role="status">{usdOf(account.balance)}</div></section>
         <section class="card stat"><div class="label">Group</div><div class="value">{account.group}</div></section>
         <section class="card stat"><div class="label">Status</div><div class="value">{account.suspended ? 'Suspended' : 'Active'}</div></section>
       </div>
@@ -127,7 +124,7 @@ async function render(c: Context<AppEnv>, id: string, notice?: { kind: 'ok' | 'e
             <th scope="col">Reason</th></tr></thead>
           <tbody>
             {ledger.map((r) => (
-              <tr><td>{when(r.created_at)}</td><td>{r.kind}</td><td class="num">{usd(micros(r.amount))}</td><td class="num">{usd(micros(r.balance_after))}</td>
+              <tr><td>{when(r.created_at)}</td><td>{r.kind}</td><td class="num">{usdOf(r.amount)}</td><td class="num">{usdOf(r.balance_after)}</td>
                 <td class="muted">{r.requests ? `${r.requests} requests` : r.reason ?? ''}</td></tr>
             ))}
           </tbody>

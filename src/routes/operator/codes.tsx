@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import * as act from '../../admin/actions';
 import type { AppEnv } from '../../context';
 import { csv } from '../../pages/csv';
-import { when } from '../../pages/format';
+import { usdOf, when } from '../../pages/format';
 import { Layout, Notice, pageOf } from '../../pages/layout';
 import { parse } from '../../validate';
 import { attempt, formFields } from '../forms';
@@ -55,7 +55,7 @@ async function render(c: Context<AppEnv>, shown: { created?: Created; notice?: {
             {codes.length === 0 && <tr><td colspan={8} class="muted">No codes yet.</td></tr>}
             {codes.map((k) => (
               <tr>
-                <td><code>{k.id}</code></td><td class="num">{`$${k.amount}`}</td><td>{k.state}</td><td class="muted">{k.note ?? ''}</td>
+                <td><code>{k.id}</code></td><td class="num">{usdOf(k.amount)}</td><td>{k.state}</td><td class="muted">{k.note ?? ''}</td>
                 <td>{k.expires_at ? when(k.expires_at) : '—'}</td>
                 <td>{k.redeemed_by ? <><a href={`/operator/accounts/${k.redeemed_by}`}>{k.redeemed_by}</a> {when(k.redeemed_at!)}</> : '—'}</td>
                 <td>{when(k.created_at)}</td>

@@ -2,6 +2,7 @@ import { Hono, type Context } from 'hono';
 import * as act from '../../admin/actions';
 import { modelId } from '../../auth/api-keys';
 import type { AppEnv } from '../../context';
+import { usdOf } from '../../pages/format';
 import { Layout, Notice, pageOf } from '../../pages/layout';
 import { parse } from '../../validate';
 import { attempt, formFields } from '../forms';
@@ -11,7 +12,7 @@ export const modelsPage = new Hono<AppEnv>();
 
 type Model = Awaited<ReturnType<typeof act.modelsList>>[number];
 
-const price = (dollars: number | null) => (dollars === null ? '—' : `$${dollars}`);
+const price = (dollars: number | null) => (dollars === null ? '—' : usdOf(dollars));
 
 function ModelForm(props: { model?: Model }) {
   const m = props.model;
@@ -81,5 +82,5 @@ modelsPage.post('/', async (c) => {
     return act.putModel(c.env, c.var.operator!.actor, model, parse(act.ModelSchema, fields));
   });
   if (!done.ok) return render(c, { kind: 'error', text: done.message }, 400);
-  return render(c, { kind: 'ok', text: `Saved ${done.value.id}: $${done.value.input_price} in, $${done.value.output_price} out per 1M tokens.` });
+  return render(c, { kind: 'ok', text: `Saved ${done.value.id}: ${usdOf(done.value.input_price)} in, ${usdOf(done.value.output_price)} out per 1M tokens.` });
 });

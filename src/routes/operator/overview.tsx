@@ -38,14 +38,20 @@ function Breakdown(props: { caption: string; rows: Array<Totals & { name: string
   );
 }
 
+/** An audit row's detail as "field: value" pairs, which wrap where JSON would not. */
+const detailText = (detail: Record<string, unknown>) =>
+  Object.entries(detail).map(([k, v]) => `${k}: ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`).join(' · ');
+
 overviewPage.get('/', async (c) => {
   const period = PeriodSchema.catch('7d').parse(c.req.query('period'));
   const [o, changes] = await Promise.all([overview(c.env, period), auditLog(c.env, 20)]);
   const hourly = o.bucket === 'hour';
   // The chart shows every bucket; the table only those with something in them, newest first.
   const active = o.byBucket.filter((b) => b.requests > 0 || b.revenue !== 0).reverse();
-  const stat = (label: string, value: string) => (
-    <section class="card stat"><div class="label">{label}</div><div class="value">{value}</div></section>
+  const stat = (label: string, value: string, id = `stat-${label.toLowerCase().replace(/ /g, '-')}`) => (
+    <section class="card stat" aria-labelledby={id}>
+      <div class="label" id={id}>{label}</div><div class="value">{value}</div>
+    </section>
   );
   return c.html(
     <Layout page={pageOf(c)} title="Overview" operator>
@@ -53,7 +59,7 @@ overviewPage.get('/', async (c) => {
       <nav aria-label="Period" class="tabs">
         {PERIODS.map((p) => <a href={`/operator?period=${p}`} aria-current={p === period ? 'page' : undefined}>{PERIOD_NAMES[p]}</a>)}
       </nav>
-      <div class="grid" aria-label={`Totals for the last ${PERIOD_NAMES[period]}`}>
+      <div class="grid stats" aria-label={`Totals for the last ${PERIOD_NAMES[period]}`}>
         {stat('Revenue', usd(o.totals.revenue))}
         {stat('Spend', usd(o.totals.cost))}
         {stat('Requests', count(o.totals.requests))}
@@ -99,7 +105,7 @@ overviewPage.get('/', async (c) => {
             {changes.length === 0 && <tr><td colspan={5} class="muted">No changes yet.</td></tr>}
             {changes.map((r) => (
               <tr><td>{when(r.at)}</td><td>{r.actor}</td><td>{r.action}</td><td><code>{r.target}</code></td>
-                <td class="muted wrap">{r.detail ? JSON.stringify(r.detail) : ''}</td></tr>
+                <td class="muted wrap">{r.detail ? detailText(r.detail) : ''}</td></tr>
             ))}
           </tbody>
         </table>

@@ -12,7 +12,7 @@ export const operatorSignin = new Hono<AppEnv>();
 
 function SignIn(props: { page: Page; next?: string; error?: string }) {
   return (
-    <Layout page={props.page} title="Operator sign-in">
+    <Layout page={props.page} title="Operator sign-in" operator signedIn={false}>
       <h1>Operator sign-in</h1>
       {props.error && <Notice kind="error">{props.error}</Notice>}
       <form class="stack card" method="post" action={`/operator/login${props.next ? `?next=${encodeURIComponent(props.next)}` : ''}`}>

@@ -3,9 +3,8 @@ import * as act from '../../admin/actions';
 import type { AppEnv } from '../../context';
 import { ApiError } from '../../errors';
 import { csv, csvHeaders } from '../../pages/csv';
-import { count, usd, when } from '../../pages/format';
+import { count, usdOf, when } from '../../pages/format';
 import { Layout, Notice, pageOf } from '../../pages/layout';
-import { MICROS_PER_DOLLAR } from '../../money';
 import { parse } from '../../validate';
 import { attempt } from '../forms';
 
@@ -73,7 +72,7 @@ usagePage.get('/usage', async (c) => {
               <tr>
                 <td>{when(r.created_at)}</td><td><a href={`/operator/accounts/${r.account_id}`}><code>{r.account_id}</code></a></td>
                 <td>{r.key_name}</td><td>{r.model}</td><td>{r.channel ?? '—'}</td><td class="num">{count(r.input_tokens)}</td>
-                <td class="num">{count(r.output_tokens)}</td><td class="num">{usd(Math.round(r.cost * MICROS_PER_DOLLAR))}</td>
+                <td class="num">{count(r.output_tokens)}</td><td class="num">{usdOf(r.cost)}</td>
                 <td>{r.status}</td><td class="num">{`${r.latency_ms} ms`}</td>
               </tr>
             ))}
