@@ -67,6 +67,7 @@ console.log(`
   demo API key:   ${demoKey}
   demo model:     echo   (answers with your last message; no provider key needed)
   admin token:    ${adminToken ?? '(the ADMIN_TOKEN line of .dev.vars, not dev-admin-token)'}
+  consoles:       ${base}/signup (customers), ${base}/operator (you, with the admin token)
 
   In another terminal:
   export DEMO_KEY=${demoKey}
