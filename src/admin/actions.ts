@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { accountState, withReserveReleased } from '../account/client';
 import type { UsageRow, UsageStatus } from '../account/storage';
-import { concurrency, issueKey, keyView, modelId, NewKeySchema, perMinute, revokeKeyEverywhere, type NewKey } from '../auth/api-keys';
+import { concurrency, issueKey, keyView, modelId, perMinute, revokeKeyEverywhere, type NewKey } from '../auth/api-keys';
 import { forgetAccountKeys, forgetCatalog } from '../auth/customer';
 import { hashPassword, PASSWORD_MAX, PASSWORD_MIN } from '../auth/password';
 import { createCodes } from '../billing/redeem';
@@ -96,11 +96,12 @@ export const ChannelSchema = z.object({
   if (problem) ctx.addIssue({ code: 'custom', path: ['base_url'], message: problem });
 });
 
-const STATUSES = ['success', 'failed', 'cancelled', 'timeout'] as const satisfies readonly UsageStatus[];
+export const STATUSES = ['success', 'failed', 'cancelled', 'timeout'] as const satisfies readonly UsageStatus[];
 const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(d)), 'must be a date');
 
 export const UsageQuerySchema = z.object({
-  account: z.string().min(1).max(100).optional(),
+  /** An account's id, or its email. */
+  account: z.string().trim().min(1).max(254).optional(),
   key: z.string().min(1).max(100).optional(),
   model: z.string().min(1).max(200).optional(),
   channel: z.string().min(1).max(100).optional(),
@@ -133,6 +134,14 @@ async function accountOr404(env: Env, id: string): Promise<AccountRow> {
   const account = await getAccount(env.DB, id);
   if (!account) throw new ApiError('not_found', `No account with id '${id}'.`);
   return account;
+}
+
+/** An account by id, or by its email (exactly, in any case). */
+async function accountNamed(env: Env, idOrEmail: string): Promise<AccountRow> {
+  if (!idOrEmail.includes('@')) return accountOr404(env, idOrEmail);
+  const [match] = (await searchAccounts(env.DB, idOrEmail, 1)).filter((a) => a.email.toLowerCase() === idOrEmail.toLowerCase());
+  if (!match) throw new ApiError('not_found', `No account with email '${idOrEmail}'.`);
+  return match;
 }
 
 const audit = (env: Env, actor: string, action: string, target: string, detail?: Record<string, unknown>) =>
@@ -338,7 +347,7 @@ export async function usageAcross(env: Env, q: UsageQuery): Promise<Array<Return
   const from = q.from ? new Date(Date.parse(q.from)).toISOString() : null;
   const to = q.to ? nextDay(q.to) : null;
   const days = from ? Math.ceil((Date.now() - Date.parse(from)) / 86_400_000) + 1 : 2;
-  const accounts = q.account ? [(await accountOr404(env, q.account)).id] : await recentlyActiveAccounts(env.DB, days, ACROSS_ACCOUNTS_MAX);
+  const accounts = q.account ? [(await accountNamed(env, q.account)).id] : await recentlyActiveAccounts(env.DB, days, ACROSS_ACCOUNTS_MAX);
   const filter = { limit: q.limit, keyId: q.key ?? null, model: q.model ?? null, channel: q.channel ?? null, status: q.status ?? null, from, to };
   const perAccount = await Promise.all(accounts.map(async (id) => {
     const { rows } = await accountState(env, id).findUsage(id, filter);

@@ -81,11 +81,8 @@ export interface HoldSize {
   choices: number;
 }
 
-/** One day's totals for one key and model, as a flush adds them to usage_daily. */
-export interface DailyTotal {
-  day: string;
-  key_id: string;
-  model: string;
+/** What a flush adds to a row of totals: its requests, failures, tokens and µ$. */
+interface Counts {
   requests: number;
   failed: number;
   input_tokens: number;
@@ -94,18 +91,19 @@ export interface DailyTotal {
   cost: number;
 }
 
+/** One day's totals for one key and model, as a flush adds them to usage_daily. */
+export interface DailyTotal extends Counts {
+  day: string;
+  key_id: string;
+  model: string;
+}
+
 /** One hour's totals for one model and channel ('' = none reached), as a flush adds them
  *  to usage_hourly; latency_ms is summed. */
-export interface HourlyTotal {
+export interface HourlyTotal extends Counts {
   hour: string;
   model: string;
   channel: string;
-  requests: number;
-  failed: number;
-  input_tokens: number;
-  output_tokens: number;
-  cached_tokens: number;
-  cost: number;
   latency_ms: number;
 }
 

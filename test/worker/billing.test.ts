@@ -4,7 +4,7 @@ import { holdMicros, holdSize } from '../../src/billing/hold';
 import type { ModelRow } from '../../src/db/catalog';
 import {
   accountObject, adminCall, balanceOf, call, db, disconnectMidStream, expectLedgerInvariant, newAccount, newKey, newModel, openHolds,
-  recordedRequests, sleep, unique, usageCount, usageRow,
+  recordedRequests, unique, usageCount, usageRow,
 } from './helpers';
 
 const PRICES = { input_price: 2, output_price: 8, cached_input_price: 0.5 };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import readme from '../../README.md?raw';
 import { ERRORS } from '../../src/errors';
-import { call, db, newAccount, newKey, setup, usageCount } from './helpers';
+import { call, newAccount, newKey, setup, usageCount } from './helpers';
 
 describe('the error catalogue', () => {
   it("is the README's error table, row for row", () => {

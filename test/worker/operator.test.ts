@@ -394,6 +394,8 @@ describe('usage and the overview', () => {
     expect((await adminCall('GET', `/usage?account=${a.id}&from=${today}&to=${today}`)).body.data).toHaveLength(1);
     expect((await adminCall('GET', `/usage?account=${a.id}&to=2000-01-01`)).body.data).toHaveLength(0);
     expect((await adminCall('GET', '/usage?status=exploded')).status).toBe(400);
+    expect((await adminCall('GET', `/usage?account=${encodeURIComponent(b.email.toUpperCase())}`)).body.data).toHaveLength(2);
+    expect((await adminCall('GET', `/usage?account=nobody-${encodeURIComponent(b.email)}`)).status).toBe(404);
 
     const html = await (await page(`/operator/usage?account=${encodeURIComponent(b.email)}`, cookie)).text();
     expect(html).toContain(failing);

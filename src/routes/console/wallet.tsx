@@ -6,8 +6,9 @@ import { redeem } from '../../billing/redeem';
 import { config } from '../../config';
 import type { AppEnv } from '../../context';
 import { listLedger } from '../../db/ledger';
-import { usd, when } from '../../pages/format';
+import { usd } from '../../pages/format';
 import { Layout, Notice, pageOf } from '../../pages/layout';
+import { LedgerRows } from '../../pages/ledger';
 import { attempt, readForm } from '../forms';
 
 /** /console/wallet: balance, the ledger's history, a Stripe top-up and a redemption code. */
@@ -54,10 +55,7 @@ async function render(c: Context<AppEnv>, notice?: { kind: 'ok' | 'error'; text:
           <thead><tr><th scope="col">{t('logs.time')}</th><th scope="col">{t('wallet.kind')}</th><th scope="col" class="num">{t('wallet.change')}</th>
             <th scope="col" class="num">{t('wallet.after')}</th><th scope="col">{t('wallet.note')}</th></tr></thead>
           <tbody>
-            {ledger.map((r) => (
-              <tr><td>{when(r.created_at)}</td><td>{r.kind}</td><td class="num">{usd(r.amount)}</td><td class="num">{usd(r.balance_after)}</td>
-                <td class="muted">{r.requests ? `${r.requests} requests` : r.reason ?? ''}</td></tr>
-            ))}
+            <LedgerRows rows={ledger} money={usd} />
           </tbody>
         </table>
       </div>

@@ -6,6 +6,7 @@ import { PASSWORD_MAX, PASSWORD_MIN } from '../../auth/password';
 import type { AppEnv } from '../../context';
 import { count, usd, usdOf, when } from '../../pages/format';
 import { Layout, Notice, pageOf } from '../../pages/layout';
+import { LedgerRows } from '../../pages/ledger';
 import { attempt, formFields, readForm } from '../forms';
 import { parse } from '../../validate';
 
@@ -123,10 +124,7 @@ async function render(c: Context<AppEnv>, id: string, notice?: { kind: 'ok' | 'e
           <thead><tr><th scope="col">Time</th><th scope="col">Kind</th><th scope="col" class="num">Change</th><th scope="col" class="num">Balance after</th>
             <th scope="col">Reason</th></tr></thead>
           <tbody>
-            {ledger.map((r) => (
-              <tr><td>{when(r.created_at)}</td><td>{r.kind}</td><td class="num">{usdOf(r.amount)}</td><td class="num">{usdOf(r.balance_after)}</td>
-                <td class="muted">{r.requests ? `${r.requests} requests` : r.reason ?? ''}</td></tr>
-            ))}
+            <LedgerRows rows={ledger} money={usdOf} />
           </tbody>
         </table>
       </div>

@@ -1,7 +1,6 @@
 import { Hono, type Context } from 'hono';
 import * as act from '../../admin/actions';
 import type { AppEnv } from '../../context';
-import { ApiError } from '../../errors';
 import { csv, csvHeaders } from '../../pages/csv';
 import { count, usdOf, when } from '../../pages/format';
 import { Layout, Notice, pageOf } from '../../pages/layout';
@@ -13,29 +12,22 @@ export const usagePage = new Hono<AppEnv>();
 
 const SHOWN = 200;
 const CSV_MAX = 10_000;
-const STATUSES = ['success', 'failed', 'cancelled', 'timeout'] as const;
 const CSV_COLUMNS = [
   'request_id', 'created_at', 'account_id', 'key_id', 'key_name', 'model', 'channel', 'input_tokens', 'output_tokens', 'cached_tokens',
   'cache_write_tokens', 'cost', 'status', 'latency_ms', 'first_byte_ms', 'estimated',
 ] as const;
 
-/** The filters from the query string; an account may be named by its email. */
-async function queryOf(c: Context<AppEnv>, limit: number): Promise<act.UsageQuery> {
+/** The filters from the query string, as GET /admin/usage takes them. */
+function queryOf(c: Context<AppEnv>, limit: number): act.UsageQuery {
   const params = Object.fromEntries([...new URL(c.req.url).searchParams].filter(([k, v]) => v !== '' && k !== 'limit'));
-  const q = parse(act.UsageQuerySchema, { ...params, limit });
-  if (q.account?.includes('@')) {
-    const [match] = (await act.findAccounts(c.env, q.account, 1)).filter((a) => a.email.toLowerCase() === q.account!.toLowerCase());
-    if (!match) throw new ApiError('not_found', `No account with email '${q.account}'.`);
-    return { ...q, account: match.id };
-  }
-  return q;
+  return parse(act.UsageQuerySchema, { ...params, limit });
 }
 
 usagePage.get('/usage', async (c) => {
   const params = new URL(c.req.url).searchParams;
   const value = (k: string) => params.get(k) ?? '';
   const [found, channels] = await Promise.all([
-    attempt(async () => act.usageAcross(c.env, await queryOf(c, SHOWN))),
+    attempt(async () => act.usageAcross(c.env, queryOf(c, SHOWN))),
     act.channelsList(c.env),
   ]);
   const rows = found.ok ? found.value : [];
@@ -51,7 +43,7 @@ usagePage.get('/usage', async (c) => {
           <select name="channel"><option value="">any</option>{channels.map((ch) => <option value={ch.id} selected={value('channel') === ch.id}>{ch.id}</option>)}</select>
         </label>
         <label>Status
-          <select name="status"><option value="">any</option>{STATUSES.map((s) => <option value={s} selected={value('status') === s}>{s}</option>)}</select>
+          <select name="status"><option value="">any</option>{act.STATUSES.map((s) => <option value={s} selected={value('status') === s}>{s}</option>)}</select>
         </label>
         <label>From<input name="from" type="date" value={value('from')} /></label>
         <label>To<input name="to" type="date" value={value('to')} /></label>
@@ -84,6 +76,6 @@ usagePage.get('/usage', async (c) => {
 });
 
 usagePage.get('/usage.csv', async (c) => {
-  const rows = await act.usageAcross(c.env, await queryOf(c, CSV_MAX));
+  const rows = await act.usageAcross(c.env, queryOf(c, CSV_MAX));
   return c.body(csv(CSV_COLUMNS, rows), 200, csvHeaders('usage-all-accounts.csv'));
 });
