@@ -13,14 +13,26 @@ import { randomToken, sha256Hex } from './keys';
  */
 export const CUSTOMER_COOKIE = 'tg_session';
 
+/** What a kind of session is: its cookie, how long it lasts, and what else its stored hash
+ *  covers (`bind`): the operator's covers ADMIN_TOKEN, so changing the token ends them all. */
+export interface SessionKind {
+  cookie: string;
+  seconds: (c: Context<AppEnv>) => number;
+  bind?: (c: Context<AppEnv>) => string;
+}
+
+export const CUSTOMER_SESSION: SessionKind = { cookie: CUSTOMER_COOKIE, seconds: (c) => config(c.env).SESSION_DAYS * 86_400 };
+
+const hashOf = (c: Context<AppEnv>, kind: SessionKind, token: string) => sha256Hex(kind.bind ? `${token}:${kind.bind(c)}` : token);
+
 const isLocal = (url: string) => ['localhost', '127.0.0.1', '[::1]'].includes(new URL(url).hostname);
 
-/** Opens a session for the account (null: the operator) lasting `seconds`, the customer
- *  console's SESSION_DAYS unless given. */
-export async function startSession(c: Context<AppEnv>, cookie: string, accountId: string | null, seconds = config(c.env).SESSION_DAYS * 86_400): Promise<void> {
+/** Opens a session of this kind for the account (null: the operator). */
+export async function startSession(c: Context<AppEnv>, kind: SessionKind, accountId: string | null): Promise<void> {
   const token = randomToken();
-  await insertSession(c.env.DB, await sha256Hex(token), accountId, new Date(Date.now() + seconds * 1000).toISOString());
-  setCookie(c, cookie, token, {
+  const seconds = kind.seconds(c);
+  await insertSession(c.env.DB, await hashOf(c, kind, token), accountId, new Date(Date.now() + seconds * 1000).toISOString());
+  setCookie(c, kind.cookie, token, {
     httpOnly: true,
     sameSite: 'Lax',
     secure: !isLocal(c.req.url),
@@ -30,18 +42,18 @@ export async function startSession(c: Context<AppEnv>, cookie: string, accountId
 }
 
 /** The session the request's cookie names, if it is open: its account and token hash. */
-export async function currentSession(c: Context<AppEnv>, cookie: string): Promise<{ accountId: string | null; tokenHash: string } | null> {
-  const token = getCookie(c, cookie);
+export async function currentSession(c: Context<AppEnv>, kind: SessionKind): Promise<{ accountId: string | null; tokenHash: string } | null> {
+  const token = getCookie(c, kind.cookie);
   if (!token || token.length > 100) return null;
-  const tokenHash = await sha256Hex(token);
+  const tokenHash = await hashOf(c, kind, token);
   const row = await findSession(c.env.DB, tokenHash);
   return row ? { accountId: row.account_id, tokenHash } : null;
 }
 
-export async function endSession(c: Context<AppEnv>, cookie: string): Promise<void> {
-  const session = await currentSession(c, cookie);
+export async function endSession(c: Context<AppEnv>, kind: SessionKind): Promise<void> {
+  const session = await currentSession(c, kind);
   if (session) await deleteSession(c.env.DB, session.tokenHash);
-  deleteCookie(c, cookie, { path: '/' });
+  deleteCookie(c, kind.cookie, { path: '/' });
 }
 
 /**
@@ -61,7 +73,7 @@ export const sameOrigin: MiddlewareHandler<AppEnv> = async (c, next) => {
 
 /** The console's pages: a signed-in customer, or off to the log-in page (and back after). */
 export const requireCustomer: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const session = await currentSession(c, CUSTOMER_COOKIE);
+  const session = await currentSession(c, CUSTOMER_SESSION);
   if (!session?.accountId) {
     const url = new URL(c.req.url);
     return c.redirect(`/login?next=${encodeURIComponent(c.req.method === 'GET' ? url.pathname + url.search : '/console')}`, 303);

@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { hashPassword, PASSWORD_MAX, PASSWORD_MIN, verifyPassword } from '../auth/password';
-import { CUSTOMER_COOKIE, endSession, startSession } from '../auth/session';
+import { CUSTOMER_SESSION, endSession, startSession } from '../auth/session';
 import { turnstilePasses } from '../auth/turnstile';
 import { config } from '../config';
 import type { AppEnv } from '../context';
@@ -72,7 +72,7 @@ signin.post('/signup', async (c) => {
     credit: cfg.SIGNUP_CREDIT, creditKind: 'signup', passwordHash: await hashPassword(form.password),
   });
   if (!account) return again(t('auth.taken'), 400);
-  await startSession(c, CUSTOMER_COOKIE, account.id);
+  await startSession(c, CUSTOMER_SESSION, account.id);
   return c.redirect('/console', 303);
 });
 
@@ -98,11 +98,11 @@ signin.post('/login', async (c) => {
     return c.html(<AuthForm page={page} kind="login" email={form.email} next={next} error={t('auth.bad')} />, 401);
   }
   await limiter.succeeded(FAILED_ATTEMPTS);
-  await startSession(c, CUSTOMER_COOKIE, account.id);
+  await startSession(c, CUSTOMER_SESSION, account.id);
   return c.redirect(safeNext(next), 303);
 });
 
 signin.post('/logout', async (c) => {
-  await endSession(c, CUSTOMER_COOKIE);
+  await endSession(c, CUSTOMER_SESSION);
   return c.redirect('/', 303);
 });

@@ -6,13 +6,13 @@ import { priceList } from '../db/catalog';
 import { ERRORS } from '../errors';
 import { perMillion, usd } from '../pages/format';
 import { Layout, pageOf } from '../pages/layout';
-import { currentSession, CUSTOMER_COOKIE } from '../auth/session';
+import { currentSession, CUSTOMER_SESSION } from '../auth/session';
 
 /** The public pages: home, pricing (per the visitor's group) and this deployment's API docs. */
 export const site = new Hono<AppEnv>();
 
 async function signedInGroup(c: Parameters<typeof currentSession>[0]): Promise<{ signedIn: boolean; group: string }> {
-  const session = await currentSession(c, CUSTOMER_COOKIE);
+  const session = await currentSession(c, CUSTOMER_SESSION);
   const account = session?.accountId ? await getAccount(c.env.DB, session.accountId) : null;
   return { signedIn: account !== null, group: account?.group_name ?? 'default' };
 }

@@ -1,4 +1,7 @@
+import { env } from 'cloudflare:workers';
+import { createExecutionContext } from 'cloudflare:test';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { app } from '../../src/app';
 import { costMicros } from '../../src/money';
 import { ADMIN_TOKEN, adminCall, balanceOf, call, db, expectLedgerInvariant, flushAccounts, newAccount, newKey, newModel, unique, usageRow } from './helpers';
 
@@ -69,6 +72,17 @@ describe('operator sign-in', () => {
     const overview = await page('/operator', s.cookie);
     expect(overview.status).toBe(200);
     expect(await overview.text()).toContain('Overview');
+  });
+
+  it('ends every operator session when ADMIN_TOKEN changes', async () => {
+    const { cookie } = await signIn();
+    const underToken = (token: string) => app.fetch(
+      new Request(`${ORIGIN}/operator`, { headers: { cookie }, redirect: 'manual' }), { ...env, ADMIN_TOKEN: token }, createExecutionContext(),
+    );
+    expect((await underToken(ADMIN_TOKEN)).status).toBe(200);
+    const rotated = await underToken('a-new-admin-token');
+    expect(rotated.status).toBe(303);
+    expect(rotated.headers.get('location')).toMatch(/^\/operator\/login/);
   });
 
   it('refuses a wrong token with no cookie, and signs out for good', async () => {

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { isAdminToken } from '../../auth/admin';
-import { OPERATOR_COOKIE, OPERATOR_SESSION_SECONDS } from '../../auth/operator';
+import { OPERATOR_SESSION } from '../../auth/operator';
 import { endSession, startSession } from '../../auth/session';
 import type { AppEnv } from '../../context';
 import { Layout, Notice, pageOf, type Page } from '../../pages/layout';
@@ -45,11 +45,11 @@ operatorSignin.post('/login', async (c) => {
   }
   if (!token || !(await isAdminToken(c.env, token))) return c.html(<SignIn page={page} next={next} error="That is not the admin token." />, 401);
   await limiter.succeeded(FAILED_ATTEMPTS);
-  await startSession(c, OPERATOR_COOKIE, null, OPERATOR_SESSION_SECONDS);
+  await startSession(c, OPERATOR_SESSION, null);
   return c.redirect(safeNext(next), 303);
 });
 
 operatorSignin.post('/logout', async (c) => {
-  await endSession(c, OPERATOR_COOKIE);
+  await endSession(c, OPERATOR_SESSION);
   return c.redirect('/operator/login', 303);
 });
