@@ -31,7 +31,9 @@ const MAX_TOKENS = 16;
 export async function probeChannel(env: Env, channel: ChannelRow): Promise<ProbeResult> {
   const [model, upstreamModel] = Object.entries(parseJsonColumn<Record<string, string>>(channel.models) ?? {})[0] ?? ['', ''];
   const route: Route = { ...channel, upstream_model: upstreamModel };
-  const chat = ChatRequestSchema.parse({ model: upstreamModel, messages: [{ role: 'user', content: 'Say OK.' }], max_tokens: MAX_TOKENS });
+  // max_completion_tokens: OpenAI's reasoning models refuse max_tokens with a 400, and
+  // every model takes the newer name.
+  const chat = ChatRequestSchema.parse({ model: upstreamModel, messages: [{ role: 'user', content: 'Say OK.' }], max_completion_tokens: MAX_TOKENS });
   const request: UpstreamRequest = channel.kind === 'anthropic' ? { path: '/messages', body: { ...messagesRequest(chat, MAX_TOKENS), model: upstreamModel } }
     : channel.kind === 'gemini' ? { path: gemini.geminiPath(upstreamModel, false), body: gemini.geminiRequest(chat, MAX_TOKENS) }
     : { path: '/chat/completions', body: chat };

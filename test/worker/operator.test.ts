@@ -3,7 +3,7 @@ import { createExecutionContext } from 'cloudflare:test';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { app } from '../../src/app';
 import { costMicros } from '../../src/money';
-import { ADMIN_TOKEN, adminCall, balanceOf, call, db, expectLedgerInvariant, flushAccounts, newAccount, newKey, newModel, unique, usageRow } from './helpers';
+import { ADMIN_TOKEN, adminCall, balanceOf, call, db, expectLedgerInvariant, flushAccounts, newAccount, newKey, newModel, recordedRequests, unique, usageRow } from './helpers';
 
 /**
  * The operator console (DESIGN.md "Operator console"): ADMIN_TOKEN exchanged for a hashed,
@@ -313,6 +313,24 @@ describe("operator actions are the admin API's, and audited", () => {
     expect(after.data.find((ch: any) => ch.id === id).enabled).toBe(false);
     const actions = await db.prepare('SELECT action FROM audit_log WHERE target = ? ORDER BY id').bind(id).all<{ action: string }>();
     expect(actions.results.map((r) => r.action)).toEqual(['channel.put', 'channel.test', 'channel.put']);
+  });
+
+  it('tests Anthropic and Gemini channels in their own APIs, through the admin API too', async () => {
+    for (const [kind, fixture, path, limit, tokens] of [
+      ['anthropic', 'anthropic/messages-nonstream-text-sonnet-4-5.json', '/messages', { max_tokens: 16 }, [12, 29]],
+      ['gemini', 'gemini/generateContent-text-gemini-3-pro-preview.json', '/models/upstream-model:generateContent', { generationConfig: { maxOutputTokens: 16 } }, [9, 28 + 244]],
+    ] as const) {
+      const tag = unique(kind);
+      const { channelIds: [id] } = await newModel([{ fixture, kind, options: `id=${tag}` }]);
+      const { status, body } = await adminCall('POST', `/channels/${id}/test`);
+      expect(status).toBe(200);
+      expect(body).toMatchObject({ ok: true, status: 200, usage: { input_tokens: tokens[0], output_tokens: tokens[1] }, error: null });
+      const [sent] = await recordedRequests(tag);
+      expect(sent!.path.endsWith(`${fixture}${path}`)).toBe(true);
+      expect(sent!.body).toMatchObject(limit);
+      expect(await lastAudit(id!)).toMatchObject({ actor: 'admin-api', action: 'channel.test' });
+    }
+    expect((await adminCall('POST', '/channels/no-such-channel/test')).status).toBe(404);
   });
 
   it('shows a failing channel test with its status, and a bad channel form as an error', async () => {
