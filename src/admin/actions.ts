@@ -337,23 +337,42 @@ export async function testChannel(env: Env, actor: string, id: string): Promise<
 /** How many accounts a usage query without `account` reads rows from. */
 export const ACROSS_ACCOUNTS_MAX = 50;
 
+/** How many rows a merge across accounts asks an account for at a time. */
+const MERGE_PAGE = 500;
+
 /**
  * Usage rows across accounts, newest first. Rows live with their accounts; without an
  * account, the rows of those active in the period (from the daily totals, the most active
- * ACROSS_ACCOUNTS_MAX of them; the last two days when no period is given) are merged.
+ * ACROSS_ACCOUNTS_MAX of them; the last two days when no period is given) are merged. The
+ * merge asks an account for its next page only once its rows so far are used up, so it
+ * holds at most a page per account, not `limit` rows from each.
  */
-export async function usageAcross(env: Env, q: UsageQuery): Promise<Array<ReturnType<typeof usageView> & { account_id: string; key_id: string }>> {
+export async function usageAcross(
+  env: Env, q: UsageQuery, mergePage = MERGE_PAGE,
+): Promise<Array<ReturnType<typeof usageView> & { account_id: string; key_id: string }>> {
   const nextDay = (d: string) => new Date(Date.parse(d) + 86_400_000).toISOString();
   const from = q.from ? new Date(Date.parse(q.from)).toISOString() : null;
   const to = q.to ? nextDay(q.to) : null;
   const days = from ? Math.ceil((Date.now() - Date.parse(from)) / 86_400_000) + 1 : 2;
   const accounts = q.account ? [(await accountNamed(env, q.account)).id] : await recentlyActiveAccounts(env.DB, days, ACROSS_ACCOUNTS_MAX);
-  const filter = { limit: q.limit, keyId: q.key ?? null, model: q.model ?? null, channel: q.channel ?? null, status: q.status ?? null, from, to };
-  const perAccount = await Promise.all(accounts.map(async (id) => {
-    const { rows } = await accountState(env, id).findUsage(id, filter);
-    return rows.map((r: UsageRow) => ({ account_id: id, key_id: r.key_id, ...usageView(r) }));
-  }));
-  return perAccount.flat().sort((a, b) => b.created_at.localeCompare(a.created_at)).slice(0, q.limit);
+  const filter = { keyId: q.key ?? null, model: q.model ?? null, channel: q.channel ?? null, status: q.status ?? null, from, to };
+  const limit = accounts.length === 1 ? q.limit : Math.min(q.limit, mergePage);
+  const sources = accounts.map((id) => ({ id, rows: [] as UsageRow[], at: 0, next: null as number | null, more: true }));
+  const fill = async (s: (typeof sources)[number]) => {
+    const page = await accountState(env, s.id).findUsage(s.id, { ...filter, limit, before: s.next });
+    Object.assign(s, { rows: page.rows, at: 0, next: page.next, more: page.next !== null });
+  };
+  await Promise.all(sources.map(fill));
+  const merged = [];
+  while (merged.length < q.limit) {
+    let newest: (typeof sources)[number] | undefined;
+    for (const s of sources) if (s.at < s.rows.length && (!newest || s.rows[s.at]!.created_at > newest.rows[newest.at]!.created_at)) newest = s;
+    if (!newest) break;
+    const r = newest.rows[newest.at++]!;
+    merged.push({ account_id: newest.id, key_id: r.key_id, ...usageView(r) });
+    if (newest.at === newest.rows.length && newest.more) await fill(newest);
+  }
+  return merged;
 }
 
 export const auditLog = async (env: Env, limit: number) =>

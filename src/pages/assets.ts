@@ -56,9 +56,11 @@ label.check { display: flex; gap: .4rem; align-items: center; }
 .tabs a { padding: .3rem .8rem; border: 1px solid var(--line); border-radius: 999px; background: var(--card); text-decoration: none; }
 .tabs a[aria-current="page"] { background: var(--accent); border-color: var(--accent); color: #fff; }
 caption { text-align: left; font-weight: 600; padding: 1.2rem 0 .4rem; }
-td.actions { display: flex; gap: .4rem; align-items: center; }
-td.actions form { margin: 0; }
+.actions { display: flex; gap: .4rem; align-items: center; }
+.actions form { margin: 0; }
 td.wrap { white-space: normal; min-width: 12rem; }
+td.wrap.short { min-width: 6rem; }
+.url { white-space: normal; overflow-wrap: anywhere; min-width: 12rem; max-width: 24rem; }
 .small { font-size: .8rem; }
 .spaced { margin: .75rem 0; }
 .bad { color: var(--bad); }

@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { createExecutionContext } from 'cloudflare:test';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { usageAcross } from '../../src/admin/actions';
 import { app } from '../../src/app';
 import { costMicros } from '../../src/money';
 import { ADMIN_TOKEN, adminCall, balanceOf, call, db, expectLedgerInvariant, flushAccounts, newAccount, newKey, newModel, recordedRequests, unique, usageRow } from './helpers';
@@ -437,6 +438,13 @@ describe('usage and the overview', () => {
     const lines = (await csv.text()).trim().split('\r\n');
     expect(lines[0]).toBe('request_id,created_at,account_id,key_id,key_name,model,channel,input_tokens,output_tokens,cached_tokens,cache_write_tokens,cost,status,latency_ms,first_byte_ms,estimated');
     expect(lines.slice(1).map((l) => l.split(',')[0]).sort()).toEqual(ids.slice(0, 2).sort());
+
+    // The merge across accounts gives the same rows, newest first, however small its pages.
+    await usageRow((await chat(ka.key, model)).headers.get('x-request-id')!);
+    const across = await usageAcross(env as never, { model, limit: 100 });
+    expect(across.map((r) => r.account_id)).toEqual([a.id, b.id, a.id]);
+    expect(await usageAcross(env as never, { model, limit: 100 }, 1)).toEqual(across);
+    expect(await usageAcross(env as never, { model, limit: 2 }, 1)).toEqual(across.slice(0, 2));
   });
 
   it('sums the hourly totals by model and channel to exactly what was done, and revenue from top-ups less refunds', async () => {

@@ -10,8 +10,6 @@ import { attempt, formFields } from '../forms';
 /** /operator/channels: every upstream with its health; add, edit, enable, disable and test. */
 export const channelsPage = new Hono<AppEnv>();
 
-type Channel = Awaited<ReturnType<typeof act.channelsList>>[number];
-
 function ChannelForm(props: { channel?: act.ChannelView }) {
   const ch = props.channel;
   return (
@@ -48,7 +46,6 @@ function TestResult(props: { id: string; result: ProbeResult }) {
 async function render(c: Context<AppEnv>, shown: { notice?: { kind: 'ok' | 'error'; text: string }; test?: { id: string; result: ProbeResult } } = {}, status: 200 | 400 = 200) {
   const channels = await act.channelsList(c.env);
   const editing = channels.find((ch) => ch.id === c.req.query('edit'));
-  const health = (ch: Channel) => ch.health;
   return c.html(
     <Layout page={pageOf(c)} title="Channels" operator>
       <h1>Channels</h1>
@@ -64,21 +61,21 @@ async function render(c: Context<AppEnv>, shown: { notice?: { kind: 'ok' | 'erro
             {channels.length === 0 && <tr><td colspan={9} class="muted">No channels yet.</td></tr>}
             {channels.map((ch) => (
               <tr>
-                <td><code>{ch.id}</code><div class="muted small">{ch.kind === 'echo' ? 'built in' : ch.base_url}</div></td>
-                <td>{ch.kind}</td><td class="wrap">{Object.keys(ch.models).join(', ')}</td>
+                <td><code>{ch.id}</code><div class="muted small url">{ch.kind === 'echo' ? 'built in' : ch.base_url}</div></td>
+                <td>{ch.kind}</td><td class="wrap short">{Object.keys(ch.models).join(', ')}</td>
                 <td class="num">{ch.priority}</td><td class="num">{ch.weight}</td>
-                <td>{ch.enabled ? health(ch).state : 'disabled'}
-                  {health(ch).cool_down_until && <div class="muted small">until {when(health(ch).cool_down_until!)}</div>}</td>
-                <td class="num">{percent(health(ch).recent.success_rate)}<div class="muted small">{count(health(ch).recent.attempts)} attempts</div></td>
-                <td class="num">{health(ch).recent.latency_ms === null ? '—' : `${health(ch).recent.latency_ms} ms`}</td>
-                <td class="actions">
+                <td>{ch.enabled ? ch.health.state : 'disabled'}
+                  {ch.health.cool_down_until && <div class="muted small">until {when(ch.health.cool_down_until!)}</div>}</td>
+                <td class="num">{percent(ch.health.recent.success_rate)}<div class="muted small">{count(ch.health.recent.attempts)} attempts</div></td>
+                <td class="num">{ch.health.recent.latency_ms === null ? '—' : `${ch.health.recent.latency_ms} ms`}</td>
+                <td><div class="actions">
                   <form method="post" action="/operator/channels/test"><input type="hidden" name="id" value={ch.id} />
                     <button type="submit" class="secondary" aria-label={`Test ${ch.id}`}>Test</button></form>
                   <form method="post" action="/operator/channels/enabled"><input type="hidden" name="id" value={ch.id} />
                     <input type="hidden" name="enabled" value={ch.enabled ? 'false' : 'true'} />
                     <button type="submit" class={ch.enabled ? 'danger' : ''} aria-label={`${ch.enabled ? 'Disable' : 'Enable'} ${ch.id}`}>{ch.enabled ? 'Disable' : 'Enable'}</button></form>
                   <a href={`/operator/channels?edit=${encodeURIComponent(ch.id)}#edit`} aria-label={`Edit ${ch.id}`}>Edit</a>
-                </td>
+                </div></td>
               </tr>
             ))}
           </tbody>
