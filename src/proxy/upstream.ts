@@ -161,10 +161,19 @@ async function send(env: Env, route: Route, request: UpstreamRequest, call: Upst
         headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...credentials(route, apiKey), ...request.headers },
         body: JSON.stringify(request.body),
         signal: controller.signal,
+        // A redirect would take the channel's key (x-api-key, x-goog-api-key, even
+        // Authorization) to whatever host it names: never followed, it is a failure.
+        redirect: 'manual',
       });
     } catch (err) {
       const detail = `channel ${route.id}: ${String(err)}`;
       return timedOut() ? timeout(route, detail) : new UpstreamFailure('upstream_error', 'The upstream provider could not be reached.', { route, detail });
+    }
+    if (response.status >= 300 && response.status < 400) {
+      await response.body?.cancel();
+      return new UpstreamFailure('upstream_error', `The upstream provider answered with a redirect (HTTP ${response.status}), which the gateway does not follow.`, {
+        route, detail: `channel ${route.id}: HTTP ${response.status} to ${sanitise(response.headers.get('location') ?? '')}`, upstreamStatus: response.status,
+      });
     }
     if (!response.ok) {
       const text = await response.text().catch(() => '');
