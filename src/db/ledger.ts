@@ -73,14 +73,6 @@ export async function applyLedgerEntry(db: D1Database, e: LedgerEntry): Promise<
   return results[1]?.results[0]?.balance ?? null;
 }
 
-/** What sizes a hold, from the request alone: see billing/hold.ts for the bound. */
-export interface HoldSize {
-  promptTokens: number;
-  /** Output tokens per choice the request allows; null = the model's maximum, else the default. */
-  outputCap: number | null;
-  choices: number;
-}
-
 /** What a flush adds to a row of totals: its requests, failures, tokens and µ$. */
 interface Counts {
   requests: number;

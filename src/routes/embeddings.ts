@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { readCustomerJson } from '../auth/customer';
 import type { AppEnv } from '../context';
-import { collectText, estimateTokens } from '../proxy/estimate';
+import { measurePrompt } from '../billing/prompt';
 import { relayJson, startRelay } from './relay';
 import { EmbeddingsRequestSchema } from './schemas';
 
@@ -11,7 +11,7 @@ export const embeddings = new Hono<AppEnv>();
 embeddings.post('/embeddings', async (c) => {
   const startedAt = Date.now();
   const body = await readCustomerJson(c, EmbeddingsRequestSchema);
-  const relay = await startRelay(c, body, estimateTokens(collectText(body.input)), startedAt, {
+  const relay = await startRelay(c, body, measurePrompt(body), startedAt, {
     generates: false,
     serves: (route) => route.kind === 'openai' || route.kind === 'echo', // the native Anthropic and Gemini APIs are not wired for embeddings
   });
