@@ -23,16 +23,39 @@ export interface Ending {
   channel: string | null;
   /** Usage the upstream reported, if any. */
   usage: TokenCounts | null;
-  /** Output the gateway counted itself; null when nothing was generated. */
+  /** Whether `usage` is final: a whole answer's, or the event a provider documents as a
+   *  stream's last word on it (chat's usage chunk, Anthropic's message_delta, Responses'
+   *  response.completed, Gemini's last chunk). An early report (Anthropic's message_start,
+   *  with its placeholder output_tokens: 1) is not. */
+  usageFinal: boolean;
+  /** Output the gateway counted itself (the text relayed); null when nothing was generated. */
   estimatedOutput: number | null;
   firstByteMs: number | null;
+  /** A Responses API answer the provider stored (store: true): its id and its output items'. */
+  stored?: { responseId: string; itemIds: string[] } | null;
 }
 
-/** The tokens to bill for an ending: reported, else the gateway's count (flagged). */
-function billedTokens(r: RequestContext, e: Pick<Ending, 'usage' | 'estimatedOutput'>): { tokens: TokenCounts; estimated: boolean } {
-  if (e.usage) return { tokens: e.usage, estimated: false };
-  if (e.estimatedOutput === null) return { tokens: estimatedCounts(0, 0), estimated: false };
-  return { tokens: estimatedCounts(r.promptEstimate, e.estimatedOutput), estimated: true };
+type Billable = Pick<Ending, 'usage' | 'usageFinal' | 'estimatedOutput'>;
+
+/**
+ * The tokens to bill for an ending: the final usage where the upstream reported it; else
+ * (a stream cut before its usage event, an upstream that reports none) the gateway's
+ * count, flagged — the prompt estimate and the output actually relayed, each raised to
+ * what an early report already said, so never below what the relayed text proves.
+ */
+function billedTokens(r: RequestContext, e: Billable): { tokens: TokenCounts; estimated: boolean } {
+  if (e.usage && e.usageFinal) return { tokens: e.usage, estimated: false };
+  if (!e.usage && e.estimatedOutput === null) return { tokens: estimatedCounts(0, 0), estimated: false };
+  const early = e.usage ?? estimatedCounts(0, 0);
+  return {
+    tokens: {
+      input_tokens: Math.max(early.input_tokens, r.promptEstimate),
+      output_tokens: Math.max(early.output_tokens, e.estimatedOutput ?? 0),
+      cached_tokens: early.cached_tokens,
+      cache_write_tokens: early.cache_write_tokens ?? 0,
+    },
+    estimated: true,
+  };
 }
 
 export interface Charge {
@@ -51,7 +74,7 @@ export interface Charge {
  * charge more: the difference is the operator's to take up with the upstream, and the
  * usage row keeps what was reported beside what was charged.
  */
-export function charge(r: RequestContext, e: Pick<Ending, 'usage' | 'estimatedOutput'>): Charge {
+export function charge(r: RequestContext, e: Billable): Charge {
   const { tokens, estimated } = billedTokens(r, e);
   const reportedCost = costMicros(r.model, tokens);
   return { tokens, estimated, reportedCost, cost: Math.min(reportedCost, r.held), capped: reportedCost > r.held };
@@ -65,8 +88,16 @@ export function charge(r: RequestContext, e: Pick<Ending, 'usage' | 'estimatedOu
 export function receipt(r: RequestContext, e: Ending): Receipt {
   const c = charge(r, e);
   if (c.capped) {
-    console.warn(JSON.stringify({ request_id: r.requestId, charge_capped_at_hold: { reported_cost: c.reportedCost, held: r.held, tokens: c.tokens } }));
+    // The provider's own report says the request cost more than it was held for: the
+    // operator pays the difference, so this is an alert, not a note (README, "Money").
+    console.error(JSON.stringify({
+      alert: 'charge_capped_at_hold', request_id: r.requestId, account_id: r.principal.accountId, model: r.model.id, channel: e.channel,
+      reported_cost: c.reportedCost, held: r.held, uncharged: c.reportedCost - r.held, tokens: c.tokens, estimated: c.estimated,
+    }));
   }
+  const stored = e.stored
+    ? [{ id: e.stored.responseId, tokens: c.tokens.input_tokens + c.tokens.output_tokens }, ...e.stored.itemIds.map((id) => ({ id, tokens: c.tokens.output_tokens }))]
+    : undefined;
   return {
     channel: e.channel,
     ...c.tokens,
@@ -80,5 +111,6 @@ export function receipt(r: RequestContext, e: Ending): Receipt {
     estimated: c.estimated,
     created_at: now(),
     tokens_used: c.tokens.input_tokens + c.tokens.output_tokens,
+    ...(stored ? { stored } : {}),
   };
 }

@@ -50,7 +50,10 @@ export class MessagesStreamMeter extends MeterState {
         return raw;
       }
       case 'message_delta':
+        // message_start's counts are early (output_tokens: 1 is a placeholder); the
+        // cumulative counts here are the final ones.
         this.usage = this.tracker.update(data.usage);
+        if (isObject(data.usage)) this.usageFinal = true;
         if (isObject(data.delta) && data.delta.stop_reason) this.sawContent = true;
         return raw;
       case 'message_stop':

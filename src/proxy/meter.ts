@@ -7,6 +7,7 @@ import type { StreamMeter } from './stream';
 export abstract class MeterState implements StreamMeter {
   abstract readonly dialect: StreamMeter['dialect'];
   usage: TokenCounts | null = null;
+  usageFinal = false;
   sawDone = false;
   sawContent = false;
   upstreamError: unknown = null;

@@ -133,7 +133,12 @@ export class ChatStreamMeter extends MeterState {
 
     const rawUsage = isObject(chunk.usage) ? chunk.usage : isObject(chunk.x_groq) ? chunk.x_groq.usage : undefined;
     const usage = rawUsage === undefined ? null : normaliseUsage(rawUsage);
-    if (usage) this.usage = usage;
+    // OpenAI-format servers report usage once, at the end (the usage chunk, or the last
+    // content chunk for DeepSeek, GLM, Mistral and Groq): it is final when it comes.
+    if (usage) {
+      this.usage = usage;
+      this.usageFinal = true;
+    }
 
     const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
     let carriesContent = false;

@@ -1,3 +1,4 @@
+import type { Ending } from '../billing/settle';
 import { anthropicErrorBody, ApiError, errorBody, type Dialect, type ErrorCode } from '../errors';
 import type { TokenCounts } from '../money';
 import { SseFramer } from './sse';
@@ -15,7 +16,12 @@ export interface StreamMeter {
   readonly dialect: Dialect;
   /** One complete upstream event in; what the client gets for it out ('' for nothing). */
   inspect(raw: string): string;
+  /** The usage reported so far, and whether it came from the event the provider documents
+   *  as final (billing/settle.ts charges a stream cut before it from what was relayed). */
   readonly usage: TokenCounts | null;
+  readonly usageFinal: boolean;
+  /** A Responses API answer the provider stored, once known (responses-stream.ts). */
+  readonly stored?: Ending['stored'];
   /** The stream's own end passed: `[DONE]`, or `message_stop`. */
   readonly sawDone: boolean;
   /** Generated content (or a finish reason) passed: a stream without it cost nothing. */
@@ -38,6 +44,7 @@ export abstract class TranslatedStream<M extends StreamMeter> implements StreamM
 
   abstract inspect(raw: string): string;
   get usage() { return this.meter.usage; }
+  get usageFinal() { return this.meter.usageFinal; }
   get sawDone() { return this.meter.sawDone; }
   get sawContent() { return this.meter.sawContent; }
   get upstreamError() { return this.meter.upstreamError; }

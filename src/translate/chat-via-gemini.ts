@@ -265,6 +265,8 @@ export class ChatFromGeminiStream extends MeterState {
     if (m.reasoning !== '' || m.content !== '' || m.toolCalls.length > 0) this.sawContent = true;
     const finish = finishOf(candidate, this.toolIndex > 0);
     if (finish) this.finish = finish;
+    // The counts so far are final on the chunk that finishes the candidate (Gemini's last).
+    if (finish && this.usage) this.usageFinal = true;
     return out;
   }
 
