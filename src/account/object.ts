@@ -1,13 +1,14 @@
 import { DurableObject } from 'cloudflare:workers';
 import { config, type Env } from '../config';
 import { flushOutcome, flushStatements, readFunds } from '../db/ledger';
-import { correctTokens, decide, type Decision, type Limits } from '../ratelimit/windows';
-import { AccountStorage, type Funds, type Hold, type UsageFilter, type UsageRow } from './storage';
+import { ACCOUNT_WINDOW, correctTokens, decide, type Decision, type Limits } from '../ratelimit/windows';
+import { AccountStorage, STORED_RETENTION_MS, type Funds, type Hold, type UsageFilter, type UsageRow } from './storage';
 
 /** What an isolate knows of a key, from its cache, for the object's decision. */
 export interface KeyTerms {
   id: string;
   name: string;
+  /** The key's own limits (its account's are HoldRequest.accountLimits). */
   limits: Limits;
   spendLimit: number | null;
   /** api_keys.spent when the isolate read the key: where this object starts counting. */
@@ -18,25 +19,37 @@ export interface HoldRequest {
   accountId: string;
   requestId: string;
   key: KeyTerms;
+  /** The account's limits, which bound all its keys together (absent: none). */
+  accountLimits?: Limits;
   model: string;
-  /** µ$: the request's worst-case cost (billing/hold.ts). */
+  /** µ$: the request's worst-case cost (billing/hold.ts), before `references`. */
   amount: number;
-  /** Tokens counted against the key's tpm until the real usage is known. */
+  /** Tokens counted against the tpm windows until the real usage is known. */
   tokens: number;
+  /** Stored state the request builds on (a previous response, item references): each must
+   *  be this account's own, and its tokens are held at `promptPrice` (µ$ per 1M tokens). */
+  references?: { ids: string[]; promptPrice: number };
   /** The clock, for tests of the rate windows; the object's own otherwise. */
   nowMs?: number;
 }
 
+/** `held` and `storedTokens`: the hold and the prompt tokens of its references, as placed. */
 export type HoldAnswer =
-  | { ok: true; available: number; rate: Decision }
+  | { ok: true; available: number; rate: Decision; held: number; storedTokens: number }
   | { ok: false; reason: 'revoked' | 'suspended' }
-  | { ok: false; reason: 'balance' | 'spend_limit'; available: number }
+  | { ok: false; reason: 'unknown_reference'; id: string }
+  | { ok: false; reason: 'balance' | 'spend_limit'; available: number; needed: number; storedTokens: number }
   | { ok: false; reason: 'rate'; rate: Decision };
 
-/** How a request ended, for its usage row: what the isolate measured and priced. */
-export type Receipt = Omit<UsageRow, 'request_id' | 'key_id' | 'key_name' | 'model'> & { tokens_used: number };
+/** How a request ended, for its usage row: what the isolate measured and priced, and the
+ *  Responses API state it stored at the provider (its response and items, with their tokens). */
+export type Receipt = Omit<UsageRow, 'request_id' | 'key_id' | 'key_name' | 'model'> & {
+  tokens_used: number;
+  stored?: Array<{ id: string; tokens: number }>;
+};
 
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
+const UNLIMITED_LIMITS: Limits = { rpm: null, tpm: null, concurrency: null };
 /** Longest a debit elsewhere may keep this object from taking a new reservation. */
 const RELEASE_LEASE_MS = 5_000;
 
@@ -70,6 +83,10 @@ export class AccountState extends DurableObject<Env> {
   private flushDueAt: number | null = null;
   private alarmAt: number | null = null;
   private lastActive = Date.now();
+  /** The account's tpm as the last admitted request named it, to correct its window at
+   *  settlement (after a restart, unknown until the next admission: the window then keeps a
+   *  settled request's reservation until it drains, never less). */
+  private accountTpm: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -96,30 +113,45 @@ export class AccountState extends DurableObject<Env> {
       if (funds.suspended) return { ok: false, reason: 'suspended' };
       const key = this.store.key(r.key.id, r.key.spent, funds.seq);
       if (key.revoked) return { ok: false, reason: 'revoked' };
-      const { decision, commit } = decide(this.store, r.key.id, r.key.limits, r.tokens, nowMs);
+      const stored = this.store.storedTokens(r.references?.ids ?? []);
+      if (stored.missing !== null) return { ok: false, reason: 'unknown_reference', id: stored.missing };
+      const storedTokens = stored.tokens;
+      const amount = r.amount + Math.ceil((storedTokens * (r.references?.promptPrice ?? 0)) / 1_000_000);
+      const tokens = r.tokens + storedTokens;
+      const accountLimits = r.accountLimits ?? UNLIMITED_LIMITS;
+      const { decision, commit } = decide(this.store, r.key.id, { key: r.key.limits, account: accountLimits }, tokens, nowMs);
       if (!decision.allowed) return { ok: false, reason: 'rate', rate: decision };
       if (r.key.spendLimit !== null) {
         const left = r.key.spendLimit - key.spent - this.store.heldByKey(r.key.id);
-        if (r.amount > left) return { ok: false, reason: 'spend_limit', available: Math.max(0, Math.min(left, this.available())) };
+        if (amount > left) return { ok: false, reason: 'spend_limit', available: Math.max(0, Math.min(left, this.available())), needed: amount, storedTokens };
       }
-      if (this.held + this.pending + r.amount > Math.min(funds.reserved, this.cap)) {
+      if (this.held + this.pending + amount > Math.min(funds.reserved, this.cap)) {
         // Short: take what the balance has now (one D1 transaction, shared by every
         // request that is short at the same time), then decide again, once.
         if (attempt === 0) {
           await (this.topUp ??= this.exclusive(() => this.flush(UNLIMITED)).finally(() => (this.topUp = null)));
           continue;
         }
-        return { ok: false, reason: 'balance', available: this.available() };
+        return { ok: false, reason: 'balance', available: this.available(), needed: amount, storedTokens };
       }
       commit();
+      this.accountTpm = accountLimits.tpm;
       this.store.addHold({
         request_id: r.requestId, key_id: r.key.id, key_name: r.key.name, model: r.model,
-        amount: r.amount, tokens: r.tokens, tpm: r.key.limits.tpm, created_at: nowMs,
+        amount, tokens, tpm: r.key.limits.tpm, created_at: nowMs,
       });
-      this.held += r.amount;
+      this.held += amount;
       await this.alarmBy(nowMs + config(this.env).HOLD_TIMEOUT_MINUTES * 60_000);
-      return { ok: true, available: this.available(), rate: decision };
+      return { ok: true, available: this.available(), rate: decision, held: amount, storedTokens };
     }
+  }
+
+  /** Whether the key may be used now, as admit() decides it first: for the routes that place
+   *  no hold, so that a revoked key or a suspended account is refused there too. */
+  async keyStatus(accountId: string, keyId: string, spentInD1: number): Promise<'ok' | 'revoked' | 'suspended'> {
+    await this.ready(accountId);
+    if (this.funds!.suspended) return 'suspended';
+    return this.store.key(keyId, spentInD1, this.funds!.seq).revoked ? 'revoked' : 'ok';
   }
 
   /** Ends a request: its hold goes, its charge (never above the hold) and usage row come.
@@ -221,6 +253,7 @@ export class AccountState extends DurableObject<Env> {
       }, now);
     }
     this.store.dropUsageBefore(new Date(now - cfg.USAGE_RETENTION_DAYS * 86_400_000).toISOString(), this.funds.seq);
+    this.store.dropStoredBefore(now - STORED_RETENTION_MS);
     if (this.store.hasUnflushed() || this.store.isStaged(this.funds.seq + 1)) {
       this.flushDueAt = null;
       await this.exclusive(() => this.flush(UNLIMITED));
@@ -235,11 +268,13 @@ export class AccountState extends DurableObject<Env> {
   }
 
   private close(hold: Hold, receipt: Receipt, nowMs: number): void {
-    const { tokens_used, ...row } = receipt;
+    const { tokens_used, stored, ...row } = receipt;
     const cost = Math.min(row.cost, hold.amount);
     this.store.addUsage({ ...row, cost, capped: row.capped || row.cost > hold.amount, request_id: hold.request_id, key_id: hold.key_id, key_name: hold.key_name, model: hold.model });
+    if (stored) this.store.addStored(stored, nowMs);
     this.store.addKeySpend(hold.key_id, cost);
     correctTokens(this.store, hold.key_id, hold.tpm, hold.tokens, tokens_used, nowMs);
+    correctTokens(this.store, ACCOUNT_WINDOW, this.accountTpm, hold.tokens, tokens_used, nowMs);
     this.held -= hold.amount;
     this.pending += cost;
     this.flushDueAt ??= Date.now() + config(this.env).FLUSH_DELAY_SECONDS * 1000;

@@ -62,7 +62,19 @@ const SCHEMA = `
   );
   -- Rows arrive in settlement order, so rowid order is time order: no index on created_at.
   CREATE INDEX IF NOT EXISTS usage_flush ON usage(flush);
+  -- Responses API state this account stored at the provider (store: true): only this account
+  -- may build on it, and what it adds to a prompt is held for. A response by its id (tokens:
+  -- its input plus output, the history it carries on) and each of its output items (tokens:
+  -- the response's output, more than any one item holds). Kept STORED_RETENTION_MS.
+  CREATE TABLE IF NOT EXISTS stored (
+    id TEXT PRIMARY KEY,
+    tokens INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
 `;
+
+/** OpenAI keeps stored responses 30 days. */
+export const STORED_RETENTION_MS = 30 * 86_400_000;
 
 export type UsageStatus = 'success' | 'failed' | 'cancelled' | 'timeout';
 
@@ -226,6 +238,13 @@ export class AccountStorage {
     return sum;
   }
 
+  /** All the account's holds younger than `sinceMs`: its requests in flight. */
+  inFlightAll(sinceMs: number): number {
+    let n = 0;
+    for (const keyId of this.holdsByKey.keys()) n += this.inFlight(keyId, sinceMs);
+    return n;
+  }
+
   /** The key's holds younger than `sinceMs`: its requests in flight. */
   inFlight(keyId: string, sinceMs: number): number {
     let n = 0;
@@ -361,6 +380,27 @@ export class AccountStorage {
    *  others stay until D1 has them. */
   dropUsageBefore(beforeIso: string, appliedSeq: number): void {
     this.sql.exec('DELETE FROM usage WHERE created_at < ? AND flush <= ?', beforeIso, appliedSeq);
+  }
+
+  /** The tokens of the stored state `ids` name, or the first id this account never stored. */
+  storedTokens(ids: readonly string[]): { tokens: number; missing: null } | { tokens: null; missing: string } {
+    let tokens = 0;
+    for (const id of ids) {
+      const row = this.sql.exec<{ tokens: number }>('SELECT tokens FROM stored WHERE id = ?', id).toArray()[0];
+      if (!row) return { tokens: null, missing: id };
+      tokens += row.tokens;
+    }
+    return { tokens, missing: null };
+  }
+
+  addStored(entries: ReadonlyArray<{ id: string; tokens: number }>, createdAt: number): void {
+    for (const e of entries) {
+      this.sql.exec('INSERT INTO stored (id, tokens, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING', e.id, e.tokens, createdAt);
+    }
+  }
+
+  dropStoredBefore(createdBeforeMs: number): void {
+    this.sql.exec('DELETE FROM stored WHERE created_at < ?', createdBeforeMs);
   }
 
   oldestUsage(): string | null {

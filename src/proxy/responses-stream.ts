@@ -1,4 +1,5 @@
-import { eventJson, isObject, renamed } from './sse';
+import type { Ending } from '../billing/settle';
+import { eventJson, isObject, renamed, type Json } from './sse';
 import { MeterState } from './meter';
 import { responsesUsage } from './usage';
 
@@ -10,13 +11,15 @@ const TERMINAL: Record<string, 'done' | 'failed'> = { 'response.completed': 'don
  * model id of the response object (response.created … response.completed): the usage (from
  * the terminal response.completed or response.incomplete), the generated text, reasoning
  * and function-call arguments (for an estimate when no usage comes), whether any content
- * came, the terminal event, and `error` / response.failed.
+ * came, the terminal event, and `error` / response.failed. Where the request stored the
+ * response (`stores`), its id and its output items' ids, for the account's object to own.
  * https://platform.openai.com/docs/api-reference/responses-streaming
  */
 export class ResponsesStreamMeter extends MeterState {
   readonly dialect = 'openai';
+  stored: Ending['stored'] = null;
 
-  constructor(private readonly publicModel?: string) {
+  constructor(private readonly publicModel?: string, private readonly stores = false) {
     super();
   }
 
@@ -30,20 +33,32 @@ export class ResponsesStreamMeter extends MeterState {
       this.output.add(data.delta);
       this.sawContent = true;
     }
-    if (type === 'response.output_item.added' && isObject(data.item) && data.item.type !== 'message' && data.item.type !== 'reasoning') {
-      this.output.add(JSON.stringify(data.item));
-      this.sawContent = true;
+    if (type === 'response.output_item.added' && isObject(data.item)) {
+      if (this.stored && typeof data.item.id === 'string') this.stored.itemIds.push(data.item.id);
+      if (data.item.type !== 'message' && data.item.type !== 'reasoning') {
+        this.output.add(JSON.stringify(data.item));
+        this.sawContent = true;
+      }
     }
     const response = isObject(data.response) ? data.response : null;
     if (!response) return raw;
+    if (this.stores && typeof response.id === 'string') this.stored = storedOf(response, this.stored?.itemIds ?? []);
     const end = TERMINAL[type];
     if (end) {
       this.sawDone = true;
       this.usage = responsesUsage(response.usage) ?? this.usage;
+      this.usageFinal = true;
       if (end === 'failed') this.upstreamError = response.error ?? response;
       else this.sawContent ||= Array.isArray(response.output) && response.output.length > 0;
     }
     const foreign = this.publicModel !== undefined && typeof response.model === 'string' && response.model !== this.publicModel;
     return foreign ? renamed(raw, event, data, response, this.publicModel!) : raw;
   }
+}
+
+/** A stored response's id and its output items' ids (those seen so far, where the response
+ *  object does not list them yet). */
+export function storedOf(response: Json, seen: string[] = []): NonNullable<Ending['stored']> {
+  const listed = Array.isArray(response.output) ? response.output.flatMap((item) => (isObject(item) && typeof item.id === 'string' ? [item.id] : [])) : [];
+  return { responseId: String(response.id), itemIds: [...new Set([...seen, ...listed])] };
 }

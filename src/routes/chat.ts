@@ -2,7 +2,9 @@ import { Hono } from 'hono';
 import { readCustomerJson } from '../auth/customer';
 import type { AppEnv } from '../context';
 import type { Route } from '../db/catalog';
-import { chatOutputEstimate, collectText, estimatePromptTokens, estimateTokens } from '../proxy/estimate';
+import { measurePrompt } from '../billing/prompt';
+import { chatOutputEstimate, collectText, estimateTokens } from '../proxy/estimate';
+import { withChatOutputCap } from '../proxy/output-cap';
 import { ChatStreamMeter } from '../proxy/sse';
 import { isCompletion, isMessage, type UpstreamRequest } from '../proxy/upstream';
 import { anthropicUsage, chatUsageOf, geminiUsage } from '../proxy/usage';
@@ -19,7 +21,7 @@ chat.post('/chat/completions', async (c) => {
   const body = await readCustomerJson(c, ChatRequestSchema);
   const stream = body.stream === true;
   const translated: { messages?: Record<string, unknown>; gemini?: Record<string, unknown> } = {};
-  const relay = await startRelay(c, body, estimatePromptTokens(body.messages), startedAt, { check: (routes, maxOutputTokens) => {
+  const relay = await startRelay(c, body, measurePrompt(body), startedAt, { check: (routes, maxOutputTokens) => {
     // Translated once, before anything is held: what a channel's API cannot take is a 400 now.
     if (routes.some((r) => r.kind === 'anthropic')) translated.messages = messagesRequest(body, maxOutputTokens);
     if (routes.some((r) => r.kind === 'gemini')) translated.gemini = gemini.geminiRequest(body, maxOutputTokens);
@@ -27,7 +29,7 @@ chat.post('/chat/completions', async (c) => {
   const request = (route: Route): UpstreamRequest => {
     if (route.kind === 'anthropic') return { path: '/messages', body: { ...translated.messages, model: route.upstream_model } };
     if (route.kind === 'gemini') return { path: gemini.geminiPath(route.upstream_model, stream), body: translated.gemini! };
-    return { path: '/chat/completions', body: upstreamBody(body, route.upstream_model, stream) };
+    return { path: '/chat/completions', body: upstreamBody(body, route.upstream_model, relay.maxOutputTokens, stream) };
   };
   const upstream = await relay.forward(
     request,
@@ -61,10 +63,11 @@ chat.post('/chat/completions', async (c) => {
   return relayStream(c, relay, upstream, meter);
 });
 
-/** The client's body for one channel: that channel's model id, and on streams usage always
- *  asked for (the meter removes the usage chunk again when the client did not ask). */
-function upstreamBody(body: ChatRequest, upstreamModel: string, stream: boolean): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...body, model: upstreamModel };
+/** The client's body for one channel: that channel's model id, the output cap the hold was
+ *  sized for, and on streams usage always asked for (the meter removes the usage chunk
+ *  again when the client did not ask). */
+function upstreamBody(body: ChatRequest, upstreamModel: string, maxOutputTokens: number, stream: boolean): Record<string, unknown> {
+  const out = withChatOutputCap({ ...body, model: upstreamModel }, upstreamModel, maxOutputTokens);
   if (stream) out.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
   return out;
 }

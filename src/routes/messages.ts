@@ -1,10 +1,12 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
-import { readCustomerJson } from '../auth/customer';
+import { confirm, readCustomerJson } from '../auth/customer';
 import { config } from '../config';
 import type { AppEnv } from '../context';
 import type { Route } from '../db/catalog';
-import { chatOutputEstimate, collectText, estimatePromptTokens, estimateTokens } from '../proxy/estimate';
+import { measurePrompt } from '../billing/prompt';
+import { chatOutputEstimate, collectText, estimateTokens } from '../proxy/estimate';
+import { withChatOutputCap } from '../proxy/output-cap';
 import { orderRoutes } from '../proxy/channels';
 import { MessagesStreamMeter } from '../proxy/messages-stream';
 import { ANTHROPIC_VERSION, callUpstream, isCompletion, isMessage, UpstreamFailure, type UpstreamRequest } from '../proxy/upstream';
@@ -38,15 +40,12 @@ function withSystemMoved<B extends CountTokensRequest>(body: B): B {
   return { ...body, system, messages: body.messages.filter((m) => m.role !== 'system') };
 }
 
-const promptEstimate = (body: CountTokensRequest) =>
-  estimatePromptTokens([...(body.system === undefined ? [] : [{ content: body.system }]), ...body.messages, ...(body.tools ?? [])]);
-
 messages.post('/messages', async (c) => {
   const startedAt = Date.now();
   const body = withSystemMoved(await readCustomerJson(c, MessagesRequestSchema));
   const stream = body.stream === true;
   const translated: { chat?: Record<string, unknown> } = {};
-  const relay = await startRelay(c, body, promptEstimate(body), startedAt, { serves: (route) => route.kind !== 'gemini', check: (routes) => {
+  const relay = await startRelay(c, body, measurePrompt(body), startedAt, { serves: (route) => route.kind !== 'gemini', check: (routes) => {
     // Translated once, before anything is held: what chat cannot take is a 400 now.
     if (routes.some((r) => r.kind !== 'anthropic')) translated.chat = chatRequest(body);
   } });
@@ -54,7 +53,7 @@ messages.post('/messages', async (c) => {
   const request = (route: Route): UpstreamRequest =>
     route.kind === 'anthropic'
       ? { path: '/messages', body: { ...body, model: route.upstream_model }, headers }
-      : { path: '/chat/completions', body: { ...translated.chat, model: route.upstream_model } };
+      : { path: '/chat/completions', body: withChatOutputCap({ ...translated.chat, model: route.upstream_model }, route.upstream_model, relay.maxOutputTokens) };
   const upstream = await relay.forward(
     request,
     stream ? undefined : (parsed, sent) => (sent.path === '/messages' ? isMessage(parsed) : isCompletion(parsed)),
@@ -83,6 +82,7 @@ messages.post('/messages', async (c) => {
 messages.post('/messages/count_tokens', async (c) => {
   const body = withSystemMoved(await readCustomerJson(c, CountTokensRequestSchema));
   const { principal, catalog } = await c.var.auth.withCatalog();
+  await confirm(c, principal);
   allowedModel(catalog.models.get(body.model) ?? null, body.model, principal);
   const routes = orderRoutes((catalog.routes.get(body.model) ?? []).filter((r) => r.kind === 'anthropic'));
   if (routes.length > 0) {
@@ -103,5 +103,5 @@ messages.post('/messages/count_tokens', async (c) => {
       if (!(err instanceof UpstreamFailure) || err.status < 500) throw err;
     }
   }
-  return c.json({ input_tokens: promptEstimate(body) });
+  return c.json({ input_tokens: measurePrompt(body).estimate });
 });

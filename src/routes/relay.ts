@@ -2,7 +2,8 @@ import type { Context } from 'hono';
 import { accountState } from '../account/client';
 import type { HoldAnswer } from '../account/object';
 import { forgetKey } from '../auth/customer';
-import { holdMicros, holdSize, insufficientBalance, outputTokens } from '../billing/hold';
+import { holdMicros, holdSize, insufficientBalance, promptPrice, requestedOutput } from '../billing/hold';
+import type { PromptSize } from '../billing/prompt';
 import { charge, receipt, type Ending, type RequestContext } from '../billing/settle';
 import { config } from '../config';
 import type { AppEnv } from '../context';
@@ -38,7 +39,7 @@ export interface Relay {
 }
 
 const noOutput = (status: Ending['status'], channel: string | null): Ending => ({
-  status, channel, usage: null, estimatedOutput: null, firstByteMs: null,
+  status, channel, usage: null, usageFinal: false, estimatedOutput: null, firstByteMs: null,
 });
 
 /**
@@ -50,14 +51,15 @@ const noOutput = (status: Ending['status'], channel: string | null): Ending => (
  * 3. `o.check`, given the channels that may serve the request (those `o.serves` allows): a route refuses here what the
  *    channels' APIs cannot take (a translation's 400).
  * 4. One call to the account's object, which decides the rest together: 401 for a key
- *    revoked since this isolate read it, 429 for a rate limit, 402 when the balance (or
- *    the key's spend limit) cannot cover the worst-case cost, else the hold is placed. A
- *    refused request changes nothing there.
+ *    revoked since this isolate read it, 404 for stored state (a previous response) that is
+ *    not the account's own, 429 for a rate limit (the key's or the account's), 402 when the
+ *    balance (or the key's spend limit) cannot cover the worst-case cost, else the hold is
+ *    placed. A refused request changes nothing there.
  */
 export async function startRelay(
   c: Context<AppEnv>,
   body: Parameters<typeof holdSize>[0] & { model: string },
-  promptEstimate: number,
+  prompt: PromptSize,
   startedAt: number,
   o: {
     /** Which kinds of channel speak an API this route can use (default: all). */
@@ -77,11 +79,10 @@ export async function startRelay(
   const priced = catalog.models.get(body.model) ?? null;
   if (!priced && all.length > 0) console.warn(JSON.stringify({ request_id: requestId, unpriced_model: body.model }));
   const model = allowedModel(priced, body.model, principal);
-  const size = holdSize(body, o.generates);
-  const maxOutputTokens = outputTokens(size, model, cfg.DEFAULT_MAX_OUTPUT_TOKENS);
+  const size = holdSize(body, prompt, model, cfg.DEFAULT_MAX_OUTPUT_TOKENS, o.generates);
+  const maxOutputTokens = size.outputTokens;
   o.check?.(routes, maxOutputTokens);
 
-  const held = holdMicros(model, size, cfg.DEFAULT_MAX_OUTPUT_TOKENS);
   const account = accountState(c.env, principal.accountId);
   let answer: HoldAnswer;
   try {
@@ -89,11 +90,13 @@ export async function startRelay(
       accountId: principal.accountId,
       requestId,
       key: { id: principal.keyId, name: principal.keyName, limits: principal.limits, spendLimit: principal.spendLimit, spent: principal.spent },
+      accountLimits: principal.accountLimits,
       model: model.id,
-      amount: held,
+      amount: holdMicros(model, size),
       // Counted against tpm until the real usage is known, as OpenAI does: the prompt
-      // plus the output the request allows.
-      tokens: promptEstimate + (size.outputCap ?? 0),
+      // plus the output the request asks for.
+      tokens: prompt.estimate + (requestedOutput(body) ?? 0),
+      references: prompt.references.length > 0 ? { ids: prompt.references, promptPrice: promptPrice(model) } : undefined,
     });
   } catch (err) {
     throw new ApiError('account_unavailable', 'Billing is unavailable for this account right now; nothing was charged. Please retry shortly.', {
@@ -107,18 +110,21 @@ export async function startRelay(
         throw new ApiError('invalid_api_key', 'This API key has been revoked.');
       case 'suspended':
         throw suspended();
+      case 'unknown_reference':
+        throw unknownReference(answer.id, body);
       case 'rate':
         c.set('rateLimit', answer.rate);
         throw rateLimited(answer.rate);
       default:
         c.set('balance', answer.available);
-        throw insufficientBalance(answer, model, size, cfg.DEFAULT_MAX_OUTPUT_TOKENS);
+        throw insufficientBalance({ ...answer, promptTokens: size.promptTokens + answer.storedTokens }, model, size);
     }
   }
   c.set('balance', answer.available);
   c.set('rateLimit', answer.rate);
 
-  const request: RequestContext = { requestId, principal, model, startedAt, promptEstimate, held };
+  const { held } = answer;
+  const request: RequestContext = { requestId, principal, model, startedAt, promptEstimate: prompt.estimate + answer.storedTokens, held };
   const settleWhenEnded = (ending: Promise<Ending>) =>
     c.executionCtx.waitUntil(
       ending
@@ -155,7 +161,7 @@ export async function startRelay(
     }
   };
   const showCost = (usage: Record<string, unknown>, counts: TokenCounts) =>
-    withCost(usage, toDollars(charge(request, { usage: counts, estimatedOutput: null }).cost));
+    withCost(usage, toDollars(charge(request, { usage: counts, usageFinal: true, estimatedOutput: null }).cost));
   return { request, maxOutputTokens, settle, settleAtEnd, forward, showCost };
 }
 
@@ -167,13 +173,17 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
 
 /** Settles a whole answer: its reported usage, else `estimateOutput`'s count of its output
  *  (null: it generated nothing, and costs nothing). */
-export function settleWhole(relay: Relay, upstream: UpstreamSuccess, usage: TokenCounts | null, estimateOutput: () => number | null): void {
+export function settleWhole(
+  relay: Relay, upstream: UpstreamSuccess, usage: TokenCounts | null, estimateOutput: () => number | null, stored: Ending['stored'] = null,
+): void {
   relay.settle({
     status: 'success',
     channel: upstream.route.id,
     usage,
+    usageFinal: true,
     estimatedOutput: usage ? null : estimateOutput(),
     firstByteMs: Date.now() - relay.request.startedAt,
+    stored,
   });
 }
 
@@ -212,8 +222,11 @@ export function relayStream(c: Context<AppEnv>, relay: Relay, upstream: Upstream
     onEnd: ({ end, firstByteMs }) =>
       ended(
         !meter.sawContent && end !== 'cancelled'
-          ? { status: 'failed', channel, usage: null, estimatedOutput: null, firstByteMs }
-          : { status: end, channel, usage: meter.usage, estimatedOutput: meter.usage ? null : meter.estimatedOutputTokens, firstByteMs },
+          ? { ...noOutput('failed', channel), firstByteMs }
+          : {
+            status: end, channel, usage: meter.usage, usageFinal: meter.usageFinal, estimatedOutput: meter.estimatedOutputTokens, firstByteMs,
+            stored: meter.stored ?? null,
+          },
       ),
   });
   return new Response(clientStream, {
@@ -232,14 +245,23 @@ function withCost(usage: Record<string, unknown>, cost: number): Record<string, 
 
 const UPSTREAM_COST_FIELDS = ['cost', 'cost_details', 'cost_in_usd_ticks', 'is_byok'];
 
+/** Stored state the account does not own (or that does not exist): 404, as for a response
+ *  id OpenAI does not know, with the code its clients look for to start the thread anew. */
+function unknownReference(id: string, body: Record<string, unknown>): ApiError {
+  return id === body.previous_response_id
+    ? new ApiError('previous_response_not_found', `Previous response with id '${id}' not found.`, { param: 'previous_response_id' })
+    : new ApiError('item_not_found', `Item with id '${id}' not found.`, { param: 'input' });
+}
+
 /** 429 with OpenAI's headers; Retry-After in seconds and retry-after-ms, which the
  *  official SDKs honour before their own backoff. */
 function rateLimited(d: Decision): ApiError {
   const reason = d.reason ?? 'requests';
   const what = reason === 'requests' ? 'requests per minute' : reason === 'tokens' ? 'tokens per minute' : 'concurrent requests';
   const wait = Math.max(1, d.retryAfterMs);
+  const whose = d.scope === 'account' ? "on this key's account (all its keys together)" : 'on this API key';
   return new ApiError(`rate_limit_${reason}`,
-    `Rate limit reached for ${what} on this API key. Please try again in ${(wait / 1000).toFixed(3)}s.`, {
+    `Rate limit reached for ${what} ${whose}. Please try again in ${(wait / 1000).toFixed(3)}s.`, {
       headers: { ...rateLimitHeaders(d), 'retry-after': String(Math.ceil(wait / 1000)), 'retry-after-ms': String(wait) },
     });
 }
