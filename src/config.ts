@@ -36,6 +36,8 @@ const ConfigSchema = z.object({
   TURNSTILE_SITE_KEY: z.string().min(1).optional(),
   TURNSTILE_SECRET_KEY: z.string().min(1).optional(),
   TURNSTILE_VERIFY_URL: z.string().url().default('https://challenges.cloudflare.com/turnstile/v0/siteverify'),
+  /** The most unrevoked API keys one account may hold (its rate limits bound them together). */
+  MAX_KEYS_PER_ACCOUNT: intVar(50),
   /** How long a console session lasts without signing in again. */
   SESSION_DAYS: intVar(30),
   MAX_BODY_BYTES: intVar(4 * 1024 * 1024),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { accountState } from '../account/client';
-import type { Env } from '../config';
+import { config, type Env } from '../config';
+import { ApiError } from '../errors';
 import { insertKey, revokeKey, type KeyRow } from '../db/keys';
 import { dollars, toDollars } from '../money';
 import { forgetKey } from './customer';
@@ -40,10 +41,12 @@ export const keyView = (row: KeyRow) => ({
   revoked_at: row.revoked_at,
 });
 
-/** Creates a key; the secret is in the answer this once and stored only as its hash. */
-export async function issueKey(db: D1Database, accountId: string, k: NewKey): Promise<{ key: string; row: KeyRow }> {
+/** Creates a key; the secret is in the answer this once and stored only as its hash. An
+ *  account holds at most MAX_KEYS_PER_ACCOUNT unrevoked keys. */
+export async function issueKey(env: Env, accountId: string, k: NewKey): Promise<{ key: string; row: KeyRow }> {
   const key = generateKey();
-  const row = await insertKey(db, {
+  const max = config(env).MAX_KEYS_PER_ACCOUNT;
+  const row = await insertKey(env.DB, {
     account_id: accountId,
     name: k.name,
     key_hash: await hashKey(key),
@@ -54,7 +57,10 @@ export async function issueKey(db: D1Database, accountId: string, k: NewKey): Pr
     models: k.models ?? null,
     expires_at: k.expires_at ? new Date(k.expires_at).toISOString() : null,
     spend_limit: k.spend_limit ?? null,
-  });
+  }, max);
+  if (!row) {
+    throw new ApiError('too_many_keys', `This account has ${max} active API keys, the most it may have. Revoke one it no longer uses first.`);
+  }
   return { key, row };
 }
 

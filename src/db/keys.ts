@@ -1,5 +1,5 @@
 import { suspendedSql } from './accounts';
-import { effectiveLimits, type Limits } from '../ratelimit/windows';
+import type { Limits } from '../ratelimit/windows';
 import { newId, now, parseJsonColumn } from './ids';
 
 export interface KeyRow {
@@ -26,8 +26,10 @@ export interface Principal {
   group: string;
   /** Model ids this key is limited to; null = whatever the account's group may use. */
   allowedModels: string[] | null;
-  /** The key's rate limits, each narrowed by the account's default. */
+  /** The key's own rate limits. */
   limits: Limits;
+  /** The account's, which bound all its keys together. */
+  accountLimits: Limits;
   spendLimit: number | null;
   /** What D1 says the key has spent (its flushed charges), when it was read. */
   spent: number;
@@ -37,10 +39,13 @@ export interface Principal {
   suspended: boolean;
 }
 
+/** Inserts the key unless its account has `maxActive` unrevoked keys already (null then):
+ *  counted and inserted in one statement, so keys created together cannot pass the limit. */
 export async function insertKey(
   db: D1Database,
   k: Omit<KeyRow, 'id' | 'spent' | 'revoked_at' | 'created_at' | 'models'> & { models: string[] | null; key_hash: string },
-): Promise<KeyRow> {
+  maxActive: number,
+): Promise<KeyRow | null> {
   const row: KeyRow = {
     id: newId('key'),
     account_id: k.account_id,
@@ -56,15 +61,16 @@ export async function insertKey(
     revoked_at: null,
     created_at: now(),
   };
-  await db
+  const { meta } = await db
     .prepare(
       `INSERT INTO api_keys (id, account_id, name, key_hash, prefix, rpm, tpm, max_concurrency, models, expires_at, spend_limit, spent, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
+       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12
+       WHERE (SELECT COUNT(*) FROM api_keys WHERE account_id = ?2 AND revoked_at IS NULL) < ?13`,
     )
     .bind(row.id, row.account_id, row.name, k.key_hash, row.prefix, row.rpm, row.tpm, row.max_concurrency, row.models, row.expires_at,
-      row.spend_limit, row.created_at)
+      row.spend_limit, row.created_at, maxActive)
     .run();
-  return row;
+  return meta.changes === 1 ? row : null;
 }
 
 /** Marks the key revoked (only if it is `accountId`'s, when given); returns its account and
@@ -119,10 +125,8 @@ export function toPrincipal(row: unknown): Principal | null {
     accountId: r.account_id,
     group: r.group_name,
     allowedModels: parseJsonColumn<string[]>(r.models),
-    limits: effectiveLimits(
-      { rpm: r.rpm, tpm: r.tpm, concurrency: r.max_concurrency },
-      { rpm: r.account_rpm, tpm: r.account_tpm, concurrency: r.account_concurrency },
-    ),
+    limits: { rpm: r.rpm, tpm: r.tpm, concurrency: r.max_concurrency },
+    accountLimits: { rpm: r.account_rpm, tpm: r.account_tpm, concurrency: r.account_concurrency },
     spendLimit: r.spend_limit,
     spent: r.spent,
     expiresAt: r.expires_at,

@@ -71,7 +71,7 @@ keys.get('/', (c) => render(c));
 
 keys.post('/', async (c) => {
   const done = await attempt(async () =>
-    issueKey(c.env.DB, c.var.session!.accountId, await readForm(c, NewKeySchema, { numbers: ['rpm', 'tpm', 'spend_limit'], lists: ['models'] })),
+    issueKey(c.env, c.var.session!.accountId, await readForm(c, NewKeySchema, { numbers: ['rpm', 'tpm', 'spend_limit'], lists: ['models'] })),
   );
   return done.ok ? render(c, { key: done.value.key }, 201) : render(c, { error: done.message }, 400);
 });
