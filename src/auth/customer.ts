@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { z } from 'zod';
+import { accountState } from '../account/client';
 import type { AppEnv } from '../context';
 import { IsolateCache } from '../cache';
 import { config } from '../config';
@@ -10,6 +11,7 @@ import { ApiError } from '../errors';
 import { toDollars } from '../money';
 import { rateLimitHeaders } from '../ratelimit/headers';
 import { readJson } from '../validate';
+import { suspended } from '../routes/access';
 import { BALANCE_HEADER } from '../routes/headers';
 import { hashKey, isWellFormedKey } from './keys';
 
@@ -120,6 +122,31 @@ function usable(p: Principal | null): Principal {
   if (p.expiresAt !== null && Date.parse(p.expiresAt) <= Date.now()) throw new ApiError('invalid_api_key', 'This API key has expired.');
   return p;
 }
+
+/**
+ * Confirms the principal with its account's object, which learns of a revocation or a
+ * suspension the moment it happens, where this isolate's copy may be CACHE_SECONDS old: the
+ * routes that place no hold (models, usage, billing, count_tokens) call it, so a revoked key
+ * or a suspended account is refused from the next request on everywhere, as the model
+ * routes' admission refuses them.
+ */
+export async function confirm(c: Context<AppEnv>, principal: Principal): Promise<Principal> {
+  let status: 'ok' | 'revoked' | 'suspended';
+  try {
+    status = await accountState(c.env, principal.accountId).keyStatus(principal.accountId, principal.keyId, principal.spent);
+  } catch (err) {
+    throw new ApiError('account_unavailable', 'This account cannot be reached right now. Please retry shortly.', { detail: `account object: ${String(err)}` });
+  }
+  if (status === 'revoked') {
+    forgetKey(c.var.auth.keyHash);
+    throw new ApiError('invalid_api_key', 'This API key has been revoked.');
+  }
+  if (status === 'suspended' || principal.suspended) throw suspended();
+  return principal;
+}
+
+/** The request's key, looked up and confirmed (see confirm). */
+export const confirmedPrincipal = async (c: Context<AppEnv>) => confirm(c, await c.var.auth.principal());
 
 /** A customer route's JSON body; when it is bad, a bad key still answers 401 first. */
 export async function readCustomerJson<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.infer<S>> {

@@ -6,7 +6,7 @@ import { redeem } from '../billing/redeem';
 import { verifyWebhook } from '../billing/stripe';
 import { handleStripeEvent } from '../billing/webhook';
 import { config } from '../config';
-import { readCustomerJson } from '../auth/customer';
+import { confirmedPrincipal, readCustomerJson } from '../auth/customer';
 import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
 import { toDollars } from '../money';
@@ -15,7 +15,7 @@ import { toDollars } from '../money';
 export const billing = new Hono<AppEnv>();
 
 billing.get('/billing/balance', async (c) => {
-  const principal = await c.var.auth.principal();
+  const principal = await confirmedPrincipal(c);
   const balance = await accountState(c.env, principal.accountId).balance(principal.accountId);
   c.set('balance', balance);
   return c.json({ balance: toDollars(balance), currency: 'usd' });
@@ -23,13 +23,13 @@ billing.get('/billing/balance', async (c) => {
 
 billing.post('/billing/checkout', async (c) => {
   const body = await readCustomerJson(c, z.object({ amount: topupAmount(config(c.env)) }));
-  const principal = await c.var.auth.principal();
+  const principal = await confirmedPrincipal(c);
   return c.json(await startCheckout(c.env, principal.accountId, body.amount));
 });
 
 billing.post('/billing/redeem', async (c) => {
   const body = await readCustomerJson(c, z.object({ code: z.string().trim().min(1).max(100) }));
-  const principal = await c.var.auth.principal();
+  const principal = await confirmedPrincipal(c);
   const { credited, balance } = await redeem(c.env, principal.accountId, body.code);
   c.set('balance', balance);
   return c.json({ balance: toDollars(balance), credited: toDollars(credited), currency: 'usd' });

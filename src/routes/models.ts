@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { confirm } from '../auth/customer';
 import type { AppEnv } from '../context';
 import { modelAllowed, type ModelRow } from '../db/catalog';
 import { ApiError } from '../errors';
@@ -15,6 +16,7 @@ const modelObject = (m: ModelRow) => ({
 
 models.get('/models', async (c) => {
   const { principal, catalog } = await c.var.auth.withCatalog();
+  await confirm(c, principal);
   const data = [...catalog.models.values()].sort((a, b) => a.id.localeCompare(b.id)).filter((m) => modelAllowed(m, principal.group, principal.allowedModels)).map(modelObject);
   return c.json({ object: 'list', data });
 });
@@ -22,6 +24,7 @@ models.get('/models', async (c) => {
 models.get('/models/:id{.+}', async (c) => {
   const id = c.req.param('id');
   const { principal, catalog } = await c.var.auth.withCatalog();
+  await confirm(c, principal);
   const model = catalog.models.get(id);
   // A model this key may not use answers like one that does not exist: 404, not 403.
   if (!model || !modelAllowed(model, principal.group, principal.allowedModels)) {

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { confirmedPrincipal } from '../auth/customer';
 import type { AppEnv } from '../context';
 import { accountState } from '../account/client';
 import type { UsageRow } from '../account/storage';
@@ -31,7 +32,7 @@ export const usageView = (r: UsageRow) => ({
 export const usage = new Hono<AppEnv>();
 
 usage.get('/usage', async (c) => {
-  const principal = await c.var.auth.principal();
+  const principal = await confirmedPrincipal(c);
   const { limit } = parse(LimitQuerySchema, c.req.query());
   const rows = await accountState(c.env, principal.accountId).usage(principal.accountId, limit);
   return c.json({ data: rows.map(usageView) });
