@@ -14,6 +14,7 @@ import { listAudit, recordAudit } from '../db/audit';
 import { getChannel, listChannels, listModels, upsertChannel, upsertModel, type ChannelRow, type ModelRow } from '../db/catalog';
 import { parseJsonColumn } from '../db/ids';
 import { listKeys } from '../db/keys';
+import { deleteAccountSessions } from '../db/sessions';
 import { applyLedgerEntry, listLedger } from '../db/ledger';
 import { codeState, disableCode as disableCodeRow, listCodes } from '../db/redemption';
 import { ApiError } from '../errors';
@@ -176,6 +177,9 @@ export async function changeAccount(env: Env, actor: string, id: string, body: z
     const still = await suspendedStatement(env.DB, id).first();
     await accountState(env, id).setSuspended(id, still !== null);
   }
+  // A password set by the operator (a recovery, or a takeover stopped) and a suspension end
+  // every console session the account had: whoever held one must sign in again.
+  if (body.password !== undefined || body.suspended === true) await deleteAccountSessions(env.DB, id);
   // Isolates read the group (which models) and suspension with the key: forget what they hold.
   if (body.group !== undefined || body.suspended !== undefined) forgetAccountKeys(id);
   const { password, ...changed } = body;
@@ -202,7 +206,7 @@ export async function ledgerOf(env: Env, id: string, limit?: number) {
 
 export async function createKey(env: Env, actor: string, accountId: string, body: NewKey) {
   await accountOr404(env, accountId);
-  const { key, row } = await issueKey(env.DB, accountId, body);
+  const { key, row } = await issueKey(env, accountId, body);
   await audit(env, actor, 'key.create', row.id, { account: accountId, name: row.name });
   const { revoked_at: _revoked, ...view } = keyView(row);
   return { ...view, key /* shown this once; only its hash is stored */ };

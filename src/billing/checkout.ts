@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { config, type Config, type Env } from '../config';
 import { createTopup, setSession } from '../db/topups';
 import { ApiError } from '../errors';
+import { attempts, CHECKOUT_STARTS } from '../ratelimit/attempts';
 import { stripe } from './stripe';
 
 /** A top-up amount in dollars, within the deployment's bounds, in whole cents. */
@@ -13,9 +14,18 @@ export const topupAmount = (cfg: Config) =>
     .max(cfg.TOPUP_MAX_DOLLARS, `must be at most ${cfg.TOPUP_MAX_DOLLARS}`)
     .refine((d) => Math.round(d * 100) / 100 === d, 'must be whole cents (at most 2 decimals)');
 
-/** A Stripe Checkout Session for a top-up of `dollars`: the API's and the wallet page's. */
+/** A Stripe Checkout Session for a top-up of `dollars`: the API's and the wallet page's.
+ *  Each start costs a call to Stripe and a pending top-up row, so an account may start only
+ *  CHECKOUT_STARTS of them an hour. */
 export async function startCheckout(env: Env, accountId: string, dollars: number): Promise<{ url: string | null; session_id: string }> {
   const cfg = config(env);
+  const allowed = await attempts(env, `checkout:${accountId}`).begin(CHECKOUT_STARTS);
+  if (!allowed.ok) {
+    const seconds = Math.ceil(allowed.retryAfterMs / 1000);
+    throw new ApiError('too_many_checkouts', `Too many top-ups started from this account; try again in ${Math.ceil(seconds / 60)} minutes.`, {
+      headers: { 'retry-after': String(seconds) },
+    });
+  }
   const cents = Math.round(dollars * 100);
   const client = stripe(env);
   const topup = await createTopup(env.DB, accountId, cents);

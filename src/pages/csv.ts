@@ -1,8 +1,12 @@
-/** RFC 4180; a cell that a spreadsheet would run as a formula is quoted with a leading '. */
+/**
+ * RFC 4180, safe to open in a spreadsheet (OWASP's CSV injection advice): a formula
+ * character at the start of the cell, or after a `;` or tab (where spreadsheets in many
+ * locales split cells), gets a leading ' so it is text; and a cell holding a separator of
+ * any locale (`,` `;` tab) or a line break is quoted, so nothing splits it.
+ */
 const cell = (v: unknown) => {
-  let s = v === null || v === undefined ? '' : String(v);
-  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  const s = (v === null || v === undefined ? '' : String(v)).replace(/(^|[;\t])([=+\-@\t\r])/g, "$1'$2");
+  return /[",;\t\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 
 /** A CSV file of `rows`, with a header line of `columns`. */

@@ -7,7 +7,7 @@ import { config } from '../config';
 import type { AppEnv } from '../context';
 import { createAccount, credentialsByEmail } from '../db/accounts';
 import { Layout, Notice, pageOf, type Page } from '../pages/layout';
-import { attempts, FAILED_ATTEMPTS } from '../ratelimit/attempts';
+import { ADDRESS_ATTEMPTS, attempts, beginAll, FAILED_ATTEMPTS, SIGNUPS, SOURCE_ATTEMPTS, sourceOf } from '../ratelimit/attempts';
 
 /** Sign-up, log-in and log-out of the customer console. */
 export const signin = new Hono<AppEnv>();
@@ -65,6 +65,11 @@ signin.post('/signup', async (c) => {
   if (form.password.length < PASSWORD_MIN || form.password.length > PASSWORD_MAX) {
     return again(t('auth.short', { min: PASSWORD_MIN, max: PASSWORD_MAX }), 400);
   }
+  const signups = await attempts(c.env, `signup:${sourceOf(c.req.header('cf-connecting-ip'))}`).begin(SIGNUPS);
+  if (!signups.ok) {
+    c.header('retry-after', String(Math.ceil(signups.retryAfterMs / 1000)));
+    return c.html(<AuthForm page={page} kind="signup" email={form.email} error={t('auth.too_many_signups')} turnstileKey={cfg.TURNSTILE_SITE_KEY} />, 429);
+  }
   const token = typeof body['cf-turnstile-response'] === 'string' ? body['cf-turnstile-response'] : undefined;
   if (!(await turnstilePasses(c.env, token, c.req.header('cf-connecting-ip')))) return again(t('auth.turnstile'), 403);
   const account = await createAccount(c.env.DB, {
@@ -85,9 +90,14 @@ signin.post('/login', async (c) => {
   const next = c.req.query('next');
   const email = form.email.trim().toLowerCase();
   // Counted before the password is checked, per email whether or not it has an account,
-  // so that the answers (and the lock-out) never tell the two apart.
-  const limiter = attempts(c.env, `login:${email}`);
-  const attempt = await limiter.begin(FAILED_ATTEMPTS);
+  // so that the answers (and the lock-out) never tell the two apart. The contract's rule
+  // (10 failures, then 15 minutes) holds per address and source, so an attacker failing on
+  // a customer's address locks out only the attacker's own source; a source failing on
+  // many addresses, and one address failed from many sources, are throttled too.
+  const source = sourceOf(c.req.header('cf-connecting-ip'));
+  const attempt = await beginAll(c.env, [
+    [`login:${email}:${source}`, FAILED_ATTEMPTS], [`login-source:${source}`, SOURCE_ATTEMPTS], [`login:${email}`, ADDRESS_ATTEMPTS],
+  ]);
   if (!attempt.ok) {
     const minutes = Math.ceil(attempt.retryAfterMs / 60_000);
     c.header('retry-after', String(Math.ceil(attempt.retryAfterMs / 1000)));
@@ -97,7 +107,7 @@ signin.post('/login', async (c) => {
   if (!(await verifyPassword(form.password, account?.password_hash ?? null)) || !account) {
     return c.html(<AuthForm page={page} kind="login" email={form.email} next={next} error={t('auth.bad')} />, 401);
   }
-  await limiter.succeeded(FAILED_ATTEMPTS);
+  await attempt.succeeded();
   await startSession(c, CUSTOMER_SESSION, account.id);
   return c.redirect(safeNext(next), 303);
 });

@@ -5,7 +5,7 @@ import { OPERATOR_SESSION } from '../../auth/operator';
 import { endSession, startSession } from '../../auth/session';
 import type { AppEnv } from '../../context';
 import { Layout, Notice, pageOf, type Page } from '../../pages/layout';
-import { attempts, FAILED_ATTEMPTS } from '../../ratelimit/attempts';
+import { attempts, FAILED_ATTEMPTS, sourceOf } from '../../ratelimit/attempts';
 
 /** Signing in to the operator console with ADMIN_TOKEN, and out. */
 export const operatorSignin = new Hono<AppEnv>();
@@ -36,7 +36,7 @@ operatorSignin.post('/login', async (c) => {
   const token = z.string().max(1000).catch('').parse(body.token);
   // Counted apart from customers' log-ins (by the caller's address: there is one token),
   // before the token is compared, so guesses sent together are each counted.
-  const limiter = attempts(c.env, `operator:${c.req.header('cf-connecting-ip') ?? 'local'}`);
+  const limiter = attempts(c.env, `operator:${sourceOf(c.req.header('cf-connecting-ip'))}`);
   const attempt = await limiter.begin(FAILED_ATTEMPTS);
   if (!attempt.ok) {
     const minutes = Math.ceil(attempt.retryAfterMs / 60_000);

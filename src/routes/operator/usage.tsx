@@ -14,7 +14,7 @@ const SHOWN = 200;
 const CSV_MAX = 10_000;
 const CSV_COLUMNS = [
   'request_id', 'created_at', 'account_id', 'key_id', 'key_name', 'model', 'channel', 'input_tokens', 'output_tokens', 'cached_tokens',
-  'cache_write_tokens', 'cost', 'status', 'latency_ms', 'first_byte_ms', 'estimated',
+  'cache_write_tokens', 'cost', 'reported_cost', 'capped', 'status', 'latency_ms', 'first_byte_ms', 'estimated',
 ] as const;
 
 /** The filters from the query string, as GET /admin/usage takes them. */
@@ -64,7 +64,8 @@ usagePage.get('/usage', async (c) => {
               <tr>
                 <td>{when(r.created_at)}</td><td><a href={`/operator/accounts/${r.account_id}`}><code>{r.account_id}</code></a></td>
                 <td>{r.key_name}</td><td>{r.model}</td><td>{r.channel ?? '—'}</td><td class="num">{count(r.input_tokens)}</td>
-                <td class="num">{count(r.output_tokens)}</td><td class="num">{usdOf(r.cost)}</td>
+                <td class="num">{count(r.output_tokens)}</td>
+                <td class="num">{usdOf(r.cost)}{r.capped && <><br /><small class="muted">capped at the hold; reported {usdOf(r.reported_cost)}</small></>}</td>
                 <td>{r.status}</td><td class="num">{`${r.latency_ms} ms`}</td>
               </tr>
             ))}
