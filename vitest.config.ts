@@ -30,6 +30,7 @@ export default defineConfig({
                 CACHE_SECONDS: '2',
                 HEALTH_COOL_DOWN_MS: '1000',
                 HEALTH_REPORT_MS: '20',
+                MAX_KEYS_PER_ACCOUNT: '20',
                 STRIPE_SECRET_KEY: 'sk_test_fake_0123456789',
                 STRIPE_WEBHOOK_SECRET: 'whsec_test_secret',
                 STRIPE_API_BASE: stripeApiBase,

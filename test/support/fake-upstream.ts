@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -25,7 +25,11 @@ import { join, resolve } from 'node:path';
  *          stream=F (answer requests with "stream": true from fixture F instead, its
  *          slashes written as ~: one channel for both kinds of request),
  *          prompt_tokens=N (the recording, with every usage prompt_tokens value set to N:
- *          an upstream reporting absurd usage),
+ *          an upstream reporting absurd usage), completion_tokens=N (likewise: an upstream
+ *          that generated past the cap it was sent), input_tokens=N (likewise for the Responses
+ *          and Messages APIs' input_tokens: an upstream reporting what a large prompt cost),
+ *          redirect (answer 307 to the same path on the fake's second address, another
+ *          origin: the request lands there tagged {id}-redirected if it is followed),
  *          no_responses (answer 404 to /responses: an upstream without the Responses API),
  *          retry_after=S (send a retry-after: S header).
  * POST {base_url}/messages/count_tokens answers Anthropic's documented `{"input_tokens": N}`
@@ -83,9 +87,14 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function withPromptTokens(bytes: Buffer, n: string | undefined): Buffer {
-  if (n === undefined) return bytes;
-  return Buffer.from(bytes.toString('latin1').replace(/"prompt_tokens"(\s*):(\s*)\d+/g, `"prompt_tokens"$1:$2${n}`), 'latin1');
+function withUsage(bytes: Buffer, options: Record<string, string>): Buffer {
+  let text: string | null = null;
+  for (const field of ['prompt_tokens', 'completion_tokens', 'input_tokens']) {
+    const n = options[field];
+    if (n === undefined) continue;
+    text = (text ?? bytes.toString('latin1')).replace(new RegExp(`"${field}"(\\s*):(\\s*)\\d+`, 'g'), `"${field}"$1:$2${n}`);
+  }
+  return text === null ? bytes : Buffer.from(text, 'latin1');
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -93,7 +102,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function startFakeUpstream(): Promise<{ url: string; server: Server }> {
   const requests: RecordedRequest[] = [];
   const failing = new Map<string, number>();
-  const server = createServer(async (req, res) => {
+  let elsewhere = '';
+  const handler = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (req.method === 'POST' && url.pathname === '/__fail') {
       const status = Number(url.searchParams.get('status'));
@@ -130,6 +140,12 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
       : decodeURIComponent(segments.slice(0, segments.length - endpoint).join('/'));
     requests.push({ id: options.id ?? '', path: url.pathname, headers: req.headers, body });
     if ('hang' in options) return; // never answers; the gateway's timeout must fire
+    if ('redirect' in options) {
+      const target = url.pathname.replace(/^\/o:[^/]*/, `/o:id=${options.id ?? ''}-redirected`);
+      res.writeHead(307, { location: `${elsewhere}${target}` });
+      res.end();
+      return;
+    }
     if ('no_responses' in options && segments.at(-1) === 'responses') {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end('{"error":{"message":"Not Found","type":"invalid_request_error"}}');
@@ -149,7 +165,7 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
         res.flushHeaders(); // headers, then silence
         return;
       }
-      res.end(withPromptTokens(readFileSync(join(FIXTURES, fixture)), options.prompt_tokens));
+      res.end(withUsage(readFileSync(join(FIXTURES, fixture)), options));
       return;
     }
     res.writeHead(status, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
@@ -167,11 +183,19 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
       if (i === stall) return; // keeps the connection open, sends nothing more
       if (delay > 0) await sleep(delay);
       if (res.destroyed) return;
-      res.write(withPromptTokens(events[i] as Buffer, options.prompt_tokens));
+      res.write(withUsage(events[i] as Buffer, options));
     }
     res.end();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, server };
+  };
+  // The same fake on a second port: another origin, where a redirect leads.
+  const server = createServer(handler);
+  const second = createServer(handler);
+  const listen = async (s: Server) => {
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+  };
+  const url = await listen(server);
+  elsewhere = await listen(second);
+  server.on('close', () => second.close());
+  return { url, server };
 }

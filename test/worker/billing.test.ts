@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { holdMicros, holdSize } from '../../src/billing/hold';
+import { measurePrompt } from '../../src/billing/prompt';
 import type { ModelRow } from '../../src/db/catalog';
 import {
   accountObject, adminCall, balanceOf, call, db, disconnectMidStream, expectLedgerInvariant, newAccount, newKey, newModel, openHolds,
@@ -129,7 +130,8 @@ describe("the hold, placed by the account's object", () => {
     const reader = res.body!.getReader();
     await reader.read();
     const held = await accountObject(account.id).balance(account.id);
-    expect(10_000_000 - held).toBe(holdMicros(row(model, prices), holdSize(body), 16_384));
+    const priced = row(model, prices);
+    expect(10_000_000 - held).toBe(holdMicros(priced, holdSize(body, measurePrompt(body), priced, 16_384)));
     expect(await openHolds(account.id)).toBe(1);
     while (!(await reader.read()).done);
     await usageRow(res.headers.get('x-request-id')!);

@@ -39,7 +39,8 @@ describe('POST /v1/chat/completions, whole responses', () => {
     expect(JSON.stringify(seen!.headers)).not.toContain(key);
     expect(seen!.headers['x-secret-client-header']).toBeUndefined();
     expect(seen!.headers.cookie).toBeUndefined();
-    expect(seen!.body).toEqual({ model: 'upstream-model', messages: hello, temperature: 0.3, some_future_field: { a: 1 } });
+    // …and the output cap the hold was sized for (DEFAULT_MAX_OUTPUT_TOKENS), which the client named none of
+    expect(seen!.body).toEqual({ model: 'upstream-model', messages: hello, temperature: 0.3, some_future_field: { a: 1 }, max_tokens: 16_384 });
     const text = await res.text();
     expect(text).not.toContain(UPSTREAM_KEY);
   });

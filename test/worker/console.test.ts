@@ -16,10 +16,16 @@ const SIGNUP_CREDIT = 1_000_000; // wrangler.toml's SIGNUP_CREDIT = "1" dollar
 
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 
-async function post(path: string, fields: Record<string, string>, opts: { cookie?: string; origin?: string | null } = {}) {
+/** A random client address: sign-ups are throttled per source, and these tests stand for
+ *  many customers signing up, each from their own network. */
+const someone = () => `2001:db8:${crypto.randomUUID().slice(0, 4)}:${crypto.randomUUID().slice(0, 4)}::1`;
+
+async function post(path: string, fields: Record<string, string>, opts: { cookie?: string; origin?: string | null; source?: string } = {}) {
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
   if (opts.origin !== null) headers.origin = opts.origin ?? ORIGIN;
   if (opts.cookie) headers.cookie = opts.cookie;
+  const source = opts.source ?? (path === '/signup' ? someone() : undefined);
+  if (source) headers['cf-connecting-ip'] = source;
   return call(path, { method: 'POST', body: form(fields), headers, redirect: 'manual' });
 }
 
@@ -122,6 +128,24 @@ describe('sign-up and sessions', () => {
   });
 });
 
+describe("the operator's changes end the customer's sessions", () => {
+  it('a password set by the operator, and a suspension, sign the customer out everywhere', async () => {
+    const s = await signUp();
+    expect((await page('/console', s.cookie)).status).toBe(200);
+    expect((await adminCall('PATCH', `/accounts/${s.accountId}`, { password: 'set by the operator' })).status).toBe(200);
+    expect((await page('/console', s.cookie)).status).toBe(303);
+    const again = (await post('/login', { email: s.email, password: 'set by the operator' })).headers.get('set-cookie')!.split(';')[0]!;
+    expect((await page('/console', again)).status).toBe(200);
+    expect((await adminCall('PATCH', `/accounts/${s.accountId}`, { suspended: true })).status).toBe(200);
+    expect((await page('/console', again)).status).toBe(303);
+    // A name change ends nothing.
+    await adminCall('PATCH', `/accounts/${s.accountId}`, { suspended: false });
+    const third = (await post('/login', { email: s.email, password: 'set by the operator' })).headers.get('set-cookie')!.split(';')[0]!;
+    await adminCall('PATCH', `/accounts/${s.accountId}`, { name: 'Renamed' });
+    expect((await page('/console', third)).status).toBe(200);
+  });
+});
+
 describe('password change', () => {
   it('throttles guesses of the current password: the 11th within 15 minutes is refused, the right one included', async () => {
     const s = await signUp();
@@ -181,6 +205,34 @@ describe('log-in answers and throttling', () => {
     expect(await locked.text()).toMatch(/Too many failed attempts for this email\. Try again in 15 minutes\./);
     expect(locked.headers.get('set-cookie')).toBeNull();
     expect((await post('/login', { email: other.email, password: other.password })).status).toBe(303);
+  });
+
+  it("an attacker failing on a customer's address locks out only the attacker's own source", async () => {
+    const s = await signUp();
+    const attacker = '203.0.113.7';
+    for (let i = 0; i < 10; i++) expect((await post('/login', { email: s.email, password: `wrong ${i}` }, { source: attacker })).status).toBe(401);
+    expect((await post('/login', { email: s.email, password: s.password }, { source: attacker })).status).toBe(429);
+    // The customer, from home, is let in (before, the address was locked for everyone).
+    expect((await post('/login', { email: s.email, password: s.password }, { source: '198.51.100.20' })).status).toBe(303);
+  });
+
+  it('throttles one source failing on many addresses: 30 within 15 minutes, then 429 for any', async () => {
+    const s = await signUp();
+    // One /64 is one source, whichever address in it.
+    const sprayer = (i: number) => `2001:db8:77:1::${(i + 1).toString(16)}`;
+    for (let i = 0; i < 30; i++) {
+      expect((await post('/login', { email: `${unique('nobody')}@example.com`, password: 'Summer2026!' }, { source: sprayer(i) })).status).toBe(401);
+    }
+    expect((await post('/login', { email: s.email, password: s.password }, { source: sprayer(99) })).status).toBe(429);
+    expect((await post('/login', { email: s.email, password: s.password }, { source: '2001:db8:77:2::1' })).status).toBe(303);
+  });
+
+  it('throttles sign-ups from one source: 10 an hour', async () => {
+    const source = '203.0.113.50';
+    for (let i = 0; i < 10; i++) expect((await post('/signup', { email: `${unique('farm')}@example.com`, password: 'long enough password' }, { source })).status).toBe(303);
+    const refused = await post('/signup', { email: `${unique('farm')}@example.com`, password: 'long enough password' }, { source });
+    expect(refused.status).toBe(429);
+    expect(await refused.text()).toContain('Too many sign-ups');
   });
 
   it('counts guesses sent together one by one: of 25 at once, 10 are let through', async () => {

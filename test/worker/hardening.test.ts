@@ -1,7 +1,8 @@
 import { HTTPException } from 'hono/http-exception';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { toApiError } from '../../src/errors';
 import { holdMicros, holdSize } from '../../src/billing/hold';
+import { measurePrompt } from '../../src/billing/prompt';
 import { baseUrlProblem } from '../../src/proxy/base-url';
 import {
   adminCall, balanceOf, call, db, expectLedgerInvariant, newAccount, newKey, newModel, recordedRequests, unique, usageCount, usageRow,
@@ -107,7 +108,8 @@ describe('validation before anything happens', () => {
     const res = await post(key, json);
     expect(res.status).toBe(200);
     const [seen] = await recordedRequests(tag);
-    expect(seen!.body).toEqual({ ...json, model: 'upstream-model' });
+    // …with the output cap the hold was sized for (DEFAULT_MAX_OUTPUT_TOKENS) added
+    expect(seen!.body).toEqual({ ...json, model: 'upstream-model', max_tokens: 16_384 });
   });
 
   it('checks embeddings input, encoding_format and dimensions', async () => {
@@ -172,7 +174,8 @@ describe('a request is never charged more than its hold', () => {
     const row = await usageRow(res.headers.get('x-request-id')!);
     // the hold, as the pre-flight sized it: newModel's $2 / $8 per 1M tokens
     const prices = { id: model, input_price: 2_000_000, output_price: 8_000_000, cached_input_price: null, cache_write_price: null, max_output_tokens: null, owned_by: 'x', groups: null, created_at: '' };
-    const hold = holdMicros(prices, holdSize({ model, messages: hello, max_tokens: 100 }), 16_384);
+    const sent = { model, messages: hello, max_tokens: 100 };
+    const hold = holdMicros(prices, holdSize(sent, measurePrompt(sent), prices, 16_384));
     expect(row.input_tokens).toBe(1_000_000_000_000); // what was reported
     expect(row.cost).toBe(hold); // what was charged
     expect(row.reported_cost).toBe(2_000_000_000_000 + 8 * row.output_tokens); // $2 per 1M × 10^12 tokens = $2M, in µ$
@@ -261,6 +264,36 @@ describe('upstream failures are failures, and cost nothing', () => {
     const row = await usageRow(res.headers.get('x-request-id')!);
     expect(row.channel).toBe(channelIds[1]);
     expect(await balanceOf(account.id)).toBe(10_000_000 - row.cost);
+    await expectLedgerInvariant(account.id);
+  });
+});
+
+describe('upstream redirects are never followed (hole 7)', () => {
+  it("a redirecting upstream is a failure: the channel's key never reaches the host it names, and the next channel serves", async () => {
+    const tag = unique('redirect');
+    const account = await newAccount();
+    const { key } = await newKey(account.id);
+    const model = unique('model');
+    await adminCall('PUT', `/models/${model}`, { input_price: 3, output_price: 15 });
+    const channel = (id: string, options: string, priority: number) => adminCall('PUT', `/channels/${id}`, {
+      kind: 'anthropic', base_url: `${inject('upstreamUrl')}/o:${options}/anthropic/messages-nonstream-text-sonnet-4-5.json`,
+      api_key_secret: 'FAKE_UPSTREAM_KEY', models: { [model]: 'claude' }, priority,
+    });
+    await channel(unique('ch'), `id=${tag},redirect`, 10);
+    const body = { model, max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] };
+    // Alone, it fails: 502, and nothing charged.
+    const alone = await call('/v1/messages', { method: 'POST', key, json: body });
+    expect(alone.status).toBe(502);
+    expect(((await alone.json()) as any).error.message).toMatch(/redirect/);
+    expect(await recordedRequests(tag)).toHaveLength(1);
+    // Followed, the key would have gone along in x-api-key to the other origin.
+    expect(await recordedRequests(`${tag}-redirected`)).toEqual([]);
+    // With another channel behind it, the request fails over before any byte was sent.
+    await channel(unique('ch'), '', 0);
+    const served = await call('/v1/messages', { method: 'POST', key, json: body });
+    expect(served.status).toBe(200);
+    await usageRow(served.headers.get('x-request-id')!);
+    expect(await recordedRequests(`${tag}-redirected`)).toEqual([]);
     await expectLedgerInvariant(account.id);
   });
 });

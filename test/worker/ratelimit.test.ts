@@ -204,15 +204,63 @@ describe('rate limits through the gateway', () => {
     expect((await chat(key.key, model)).status).toBe(429);
   });
 
-  it("applies the account's default, which a key may narrow but not widen", async () => {
-    const { body: account } = await adminCall('POST', '/accounts', { email: `${unique('a')}@example.com`, credit: 10, rpm: 2 });
+  it("bounds the whole account by its limits: three keys get its rpm together, not three times it (hole 5)", async () => {
+    const tag = unique('rl');
+    const { body: account } = await adminCall('POST', '/accounts', { email: `${unique('a')}@example.com`, credit: 10, rpm: 3, max_concurrency: 10 });
+    const { model } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json', options: `id=${tag}` }]);
+    const keys = [await newKey(account.id), await newKey(account.id, { rpm: 50 }), await newKey(account.id)];
+    // Before, each key had the account's rpm of its own: 9 requests a minute. Now 3 in all.
+    const answers = [];
+    for (let round = 0; round < 3; round++) for (const k of keys) answers.push(await chat(k.key, model));
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 429, 429, 429, 429, 429, 429]);
+    expect(await recordedRequests(tag)).toHaveLength(3);
+    const refused = answers[3]!;
+    expect(((await refused.json()) as any).error).toMatchObject({ code: 'rate_limit_requests', message: expect.stringMatching(/account/) });
+    // The headers show the window the next request meets: the account's, with none left.
+    expect(refused.headers.get('x-ratelimit-limit-requests')).toBe('3');
+    expect(refused.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    await Promise.all(answers.map((r) => (r.bodyUsed ? null : r.body?.cancel())));
+  });
+
+  it("lets a key's own limit narrow its account's, never widen it", async () => {
+    const { body: account } = await adminCall('POST', '/accounts', { email: `${unique('a')}@example.com`, credit: 10, rpm: 5 });
     const { model } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json' }]);
-    const plain = await newKey(account.id);
-    const wider = await newKey(account.id, { rpm: 50 });
-    const narrower = await newKey(account.id, { rpm: 1 });
-    expect((await chat(plain.key, model)).headers.get('x-ratelimit-limit-requests')).toBe('2');
-    expect((await chat(wider.key, model)).headers.get('x-ratelimit-limit-requests')).toBe('2');
-    expect((await chat(narrower.key, model)).headers.get('x-ratelimit-limit-requests')).toBe('1');
+    const narrow = await newKey(account.id, { rpm: 1 });
+    const wide = await newKey(account.id, { rpm: 50 });
+    const first = await chat(narrow.key, model);
+    expect(first.headers.get('x-ratelimit-limit-requests')).toBe('1');
+    expect((await chat(narrow.key, model)).status).toBe(429);
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await chat(wide.key, model)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 429]); // the account's 5, one taken by the narrow key
+  });
+
+  it('limits requests in flight across the whole account', async () => {
+    const { body: limited } = await adminCall('POST', '/accounts', { email: `${unique('a')}@example.com`, credit: 10, max_concurrency: 1 });
+    const { model } = await newModel([{ fixture: 'openai/chat-stream-text-gpt-4o.sse', options: 'delay=20' }]);
+    const a = await newKey(limited.id);
+    const b = await newKey(limited.id);
+    const streaming = await call('/v1/chat/completions', { method: 'POST', key: a.key, json: { model, messages: hello, stream: true } });
+    expect(streaming.status).toBe(200);
+    const other = await call('/v1/chat/completions', { method: 'POST', key: b.key, json: { model, messages: hello, stream: true } });
+    expect(other.status).toBe(429);
+    expect(((await other.json()) as any).error.code).toBe('rate_limit_concurrency');
+    await streaming.text();
+    await usageRow(streaming.headers.get('x-request-id')!, 5000, limited.id);
+    const after = await call('/v1/chat/completions', { method: 'POST', key: b.key, json: { model, messages: hello, stream: true } });
+    expect(after.status).toBe(200);
+    await after.text();
+  });
+
+  it('bounds how many keys an account may hold (MAX_KEYS_PER_ACCOUNT, 20 in these tests)', async () => {
+    const account = await newAccount();
+    const made = [];
+    for (let i = 0; i < 20; i++) made.push(await newKey(account.id));
+    const over = await adminCall('POST', `/accounts/${account.id}/keys`, { name: 'one too many' });
+    expect(over.status).toBe(400);
+    expect(over.body.error.code).toBe('too_many_keys');
+    expect((await adminCall('DELETE', `/keys/${made[0]!.id}`)).status).toBe(204);
+    expect((await adminCall('POST', `/accounts/${account.id}/keys`, { name: 'in its place' })).status).toBe(201);
   });
 
   it('counts the real usage of a recorded stream against the token limit', async () => {

@@ -68,7 +68,7 @@ describe('POST /v1/responses on a channel with the Responses API: passed through
     ['openai-responses/azure-responses-nonstream-function-call-gpt-5.1.json', null],
   ] as const)('a whole response (%s) under the public model id, billed from its usage', async (fixture, counts) => {
     const { key, model } = await customer(fixture);
-    const res = await post(key, { model, input: 'long '.repeat(8000), store: true, previous_response_id: 'resp_earlier' });
+    const res = await post(key, { model, input: 'long '.repeat(8000), store: true });
     expect(res.status).toBe(200);
     const recorded = JSON.parse(await direct(fixture));
     expect(await res.json()).toEqual({ ...recorded, model });
@@ -76,14 +76,15 @@ describe('POST /v1/responses on a channel with the Responses API: passed through
     expect(await usageRow(res.headers.get('x-request-id')!)).toMatchObject({ input_tokens: t.input, cached_tokens: t.cached, output_tokens: t.output, cost: costOf(t) });
   });
 
-  it('sends the body as the client sent it, store and previous_response_id included', async () => {
+  it('sends the body as the client sent it, store and previous_response_id included, with the output cap it was held for', async () => {
     const tag = unique('req');
     const { key, model } = await customer('openai-responses/responses-nonstream-text-gpt-4.1-nano.json', { options: `id=${tag}` });
-    const body = { model, input: [{ role: 'user', content: 'hi' }], store: true, previous_response_id: 'resp_1', tools: [{ type: 'web_search' }] };
+    const first = (await (await post(key, { model, input: 'hi' })).json()) as { id: string };
+    const body = { model, input: [{ role: 'user', content: 'hi' }], store: true, previous_response_id: first.id, tools: [{ type: 'web_search' }] };
     expect((await post(key, body)).status).toBe(200);
-    const [seen] = await recordedRequests(tag);
+    const [, seen] = await recordedRequests(tag);
     expect(seen!.path).toMatch(/\/responses$/);
-    expect(seen!.body).toEqual({ ...body, model: 'upstream-model' });
+    expect(seen!.body).toEqual({ ...body, model: 'upstream-model', max_output_tokens: 16_384 });
   });
 
   it('falls back to chat completions on a channel that answers 404 to /responses, and remembers it', async () => {

@@ -106,6 +106,20 @@ describe('POST /v1/billing/checkout', () => {
   it('needs an API key', async () => {
     expect((await call('/v1/billing/checkout', { method: 'POST', json: { amount: 10 } })).status).toBe(401);
   });
+
+  it('lets one account start 10 checkouts an hour; the 11th is 429 and reaches neither Stripe nor the database', async () => {
+    const account = await newAccount();
+    const { key } = await newKey(account.id);
+    for (let i = 0; i < 10; i++) expect((await call('/v1/billing/checkout', { method: 'POST', key, json: { amount: 10 } })).status).toBe(200);
+    const refused = await call('/v1/billing/checkout', { method: 'POST', key, json: { amount: 10 } });
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as any).error).toMatchObject({ type: 'rate_limit_error', code: 'too_many_checkouts' });
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(50 * 60);
+    expect(await db.prepare('SELECT COUNT(*) AS n FROM topups WHERE account_id = ?').bind(account.id).first()).toEqual({ n: 10 });
+    // Another account is not affected.
+    const other = await newAccount();
+    expect((await call('/v1/billing/checkout', { method: 'POST', key: (await newKey(other.id)).key, json: { amount: 10 } })).status).toBe(200);
+  });
 });
 
 describe('webhook: credit exactly once', () => {

@@ -1,5 +1,10 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { measurePrompt } from '../../src/billing/prompt';
+import { csv } from '../../src/pages/csv';
+import { withChatOutputCap } from '../../src/proxy/output-cap';
+import { sourceOf } from '../../src/ratelimit/attempts';
 import type { Route } from '../../src/db/catalog';
 import { costMicros, dollars } from '../../src/money';
 import { orderRoutes } from '../../src/proxy/channels';
@@ -98,5 +103,76 @@ describe('estimates and sanitising', () => {
     expect(text).not.toContain('sk-proj');
     expect(text).not.toContain('platform.openai.com');
     expect(text).not.toContain('abc.def');
+  });
+});
+
+describe("a prompt's bound and estimate (billing/prompt.ts)", () => {
+  const utf8 = (s: string) => new TextEncoder().encode(s).byteLength;
+
+  it('bounds every string and key of any body by at least its UTF-8 bytes, wherever it sits', () => {
+    const texts = fc.string({ unit: 'grapheme', maxLength: 40 });
+    const json = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, texts, fc.array(tie('value'), { maxLength: 4 }), fc.dictionary(texts, tie('value'), { maxKeys: 4 })),
+    })).value;
+    fc.assert(fc.property(fc.dictionary(texts, json, { maxKeys: 5 }), (body) => {
+      const strings: string[] = [];
+      const walk = (v: unknown): void => {
+        if (typeof v === 'string') strings.push(v);
+        else if (Array.isArray(v)) v.forEach(walk);
+        else if (v && typeof v === 'object') for (const [k, c] of Object.entries(v)) (strings.push(k), walk(c));
+      };
+      walk(body);
+      expect(measurePrompt(body).bound).toBeGreaterThanOrEqual(strings.reduce((n, s) => n + utf8(s), 0));
+    }));
+  });
+
+  it('counts a new field of text wherever it is, but not the settings at the top', () => {
+    const base = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+    const schema = { ...base, text: { format: { type: 'json_schema', schema: { description: 'x'.repeat(10_000) } } } };
+    expect(measurePrompt(schema).bound - measurePrompt(base).bound).toBeGreaterThan(10_000);
+    expect(measurePrompt(schema).estimate - measurePrompt(base).estimate).toBeGreaterThanOrEqual(2_500);
+    expect(measurePrompt({ ...base, max_tokens: 123_456, temperature: 0.5, stream: true })).toEqual(measurePrompt(base));
+  });
+
+  it('counts media per item, never by their payload: images, audio by its length, files, hosted tools', () => {
+    const image = (url: string) => measurePrompt({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url } }] }] }).bound;
+    expect(image(`data:image/png;base64,${'A'.repeat(1_000_000)}`)).toBe(image('https://example.com/a.png'));
+    const audio = (seconds: number) => measurePrompt({ messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'A'.repeat((seconds * 1000 * 4) / 3), format: 'mp3' } }] }] }).bound;
+    expect(audio(60) - audio(0)).toBe(60 * 32); // 32 tokens a second, at 1,000 bytes a second
+    expect(measurePrompt({ tools: [{ type: 'web_search' }, { type: 'function', name: 'f' }] }).bound).toBeGreaterThan(32_000);
+    expect(measurePrompt({ tools: [{ type: 'function', name: 'f' }] }).bound).toBeLessThan(100);
+  });
+
+  it('lists the stored state a request builds on', () => {
+    expect(measurePrompt({ previous_response_id: 'resp_1', input: [{ type: 'item_reference', id: 'msg_2' }, { role: 'user', content: 'go on' }] }).references)
+      .toEqual(['resp_1', 'msg_2']);
+  });
+});
+
+describe('the output cap sent upstream (proxy/output-cap.ts)', () => {
+  it('names the field the upstream family takes, keeping a name the client chose for others', () => {
+    expect(withChatOutputCap({ model: 'x' }, 'deepseek-chat', 8192)).toEqual({ model: 'x', max_tokens: 8192 });
+    expect(withChatOutputCap({}, 'gpt-5.4-mini', 100)).toEqual({ max_completion_tokens: 100 });
+    expect(withChatOutputCap({ max_tokens: 100 }, 'o3', 100)).toEqual({ max_completion_tokens: 100 });
+    expect(withChatOutputCap({ max_completion_tokens: 100 }, 'azure-deployment', 100)).toEqual({ max_completion_tokens: 100 });
+    expect(withChatOutputCap({}, 'openai/codex-mini', 5)).toEqual({ max_completion_tokens: 5 });
+    expect(withChatOutputCap({}, 'gpt-4o', 5)).toEqual({ max_tokens: 5 });
+  });
+});
+
+describe('CSV cells a spreadsheet cannot run', () => {
+  it("neutralises a formula at the start of a cell and after ; or a tab, and quotes every locale's separators", () => {
+    const out = csv(['a'], [{ a: '=1+1' }, { a: 'ok;=HYPERLINK("x")' }, { a: 'x\t@SUM(A1)' }, { a: 'plain, text' }, { a: -5 }]);
+    expect(out.split('\r\n')).toEqual(['a', "'=1+1", '"ok;\'=HYPERLINK(""x"")"', '"x\t\'@SUM(A1)"', '"plain, text"', "'-5", '']);
+  });
+});
+
+describe('where a request comes from, for throttling', () => {
+  it('is the client address, an IPv6 one by its /64', () => {
+    expect(sourceOf('203.0.113.9')).toBe('203.0.113.9');
+    expect(sourceOf('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(sourceOf('2001:db8:1:2:bbbb:cccc:dddd:eeee')).toBe('2001:db8:1:2::/64');
+    expect(sourceOf('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(sourceOf(undefined)).toBe('local');
   });
 });
