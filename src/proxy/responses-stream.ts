@@ -1,4 +1,5 @@
 import type { Ending } from '../billing/settle';
+import type { ApiError } from '../errors';
 import { eventJson, isObject, renamed, type Json } from './sse';
 import { MeterState } from './meter';
 import { responsesUsage } from './usage';
@@ -18,6 +19,8 @@ const TERMINAL: Record<string, 'done' | 'failed'> = { 'response.completed': 'don
 export class ResponsesStreamMeter extends MeterState {
   readonly dialect = 'openai';
   stored: Ending['stored'] = null;
+  /** The sequence number the next event takes (the upstream numbers its events from 0). */
+  private nextSequence = 0;
 
   constructor(private readonly publicModel?: string, private readonly stores = false) {
     super();
@@ -28,6 +31,7 @@ export class ResponsesStreamMeter extends MeterState {
     if (!parsed) return raw;
     const { event, data } = parsed;
     const type = String(data.type ?? event);
+    if (typeof data.sequence_number === 'number') this.nextSequence = data.sequence_number + 1;
     if (type === 'error') this.upstreamError = data.error ?? data;
     if (typeof data.delta === 'string' && type.endsWith('.delta')) {
       this.output.add(data.delta);
@@ -54,6 +58,15 @@ export class ResponsesStreamMeter extends MeterState {
     const foreign = this.publicModel !== undefined && typeof response.model === 'string' && response.model !== this.publicModel;
     return foreign ? renamed(raw, event, data, response, this.publicModel!) : raw;
   }
+
+  errorEvent(err: ApiError): string {
+    return responsesErrorEvent(err, this.nextSequence++);
+  }
+}
+
+/** The Responses API's `error` stream event (ResponseErrorEvent), numbered in its sequence. */
+export function responsesErrorEvent(err: ApiError, sequenceNumber: number): string {
+  return `event: error\ndata: ${JSON.stringify({ type: 'error', code: err.code, message: err.message, param: err.param, sequence_number: sequenceNumber })}\n\n`;
 }
 
 /** A stored response's id and its output items' ids (those seen so far, where the response

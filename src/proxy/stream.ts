@@ -33,6 +33,9 @@ export interface StreamMeter {
   /** The upstream's body ended (EOF): what the client gets last, for an API whose streams
    *  end without an end event of their own (Gemini's). */
   atEnd?(): string;
+  /** The client's API's own error event, where its dialect's error body does not fit (the
+   *  Responses API's typed `error` event, numbered in its sequence). */
+  errorEvent?(err: ApiError): string;
 }
 
 /** The meter of a stream translated on its way to the client: the metering is `meter`'s,
@@ -71,9 +74,10 @@ export interface MeteredStreamOptions {
 const encoder = new TextEncoder();
 
 /** An error event in the client's API, so a stream that dies mid-way never looks complete. */
-export function errorEvent(dialect: Dialect, message: string, code: ErrorCode): Uint8Array {
+export function errorEvent(meter: Pick<StreamMeter, 'dialect' | 'errorEvent'>, message: string, code: ErrorCode): Uint8Array {
   const err = new ApiError(code, message);
-  const body = dialect === 'anthropic' ? anthropicErrorBody(err) : errorBody(err);
+  if (meter.errorEvent) return encoder.encode(meter.errorEvent(err));
+  const body = meter.dialect === 'anthropic' ? anthropicErrorBody(err) : errorBody(err);
   return encoder.encode(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
 }
 
@@ -114,7 +118,7 @@ export function meteredStream(upstream: ReadableStream<Uint8Array>, o: MeteredSt
       // the client's side is gone already
     }
   };
-  const idle = idleTimer(o.idleTimeoutMs, () => fail('timeout', errorEvent(o.meter.dialect, 'The upstream stopped sending data.', 'upstream_timeout')));
+  const idle = idleTimer(o.idleTimeoutMs, () => fail('timeout', errorEvent(o.meter, 'The upstream stopped sending data.', 'upstream_timeout')));
   // The client left: settle, and close its side, which cancels the upstream through the
   // pipe so nothing more is generated.
   const onAbort = () => {
@@ -158,7 +162,7 @@ export function meteredStream(upstream: ReadableStream<Uint8Array>, o: MeteredSt
       const tail = o.meter.atEnd?.();
       if (tail) c.enqueue(encoder.encode(tail));
       const complete = o.meter.sawDone || o.meter.upstreamError !== null;
-      if (!complete) c.enqueue(errorEvent(o.meter.dialect, 'The upstream stream ended before completion.', 'upstream_incomplete'));
+      if (!complete) c.enqueue(errorEvent(o.meter, 'The upstream stream ended before completion.', 'upstream_incomplete'));
       end(complete && o.meter.upstreamError === null ? 'success' : 'failed');
     },
     cancel() {
@@ -169,6 +173,6 @@ export function meteredStream(upstream: ReadableStream<Uint8Array>, o: MeteredSt
   // error event. A client that leaves errors the pipe too, after cancel()/the signal ended it.
   upstream
     .pipeTo(transform.writable, { preventAbort: true })
-    .catch(() => fail('failed', errorEvent(o.meter.dialect, 'The upstream connection failed mid-stream.', 'upstream_error')));
+    .catch(() => fail('failed', errorEvent(o.meter, 'The upstream connection failed mid-stream.', 'upstream_error')));
   return transform.readable;
 }

@@ -145,11 +145,16 @@ const newId = (prefix: string) => `${prefix}_${crypto.randomUUID().replace(/-/g,
 /** The Responses API's usage object for counts. */
 export const responsesUsageOf = (u: TokenCounts | null) => u && ({
   input_tokens: u.input_tokens,
-  input_tokens_details: { cached_tokens: u.cached_tokens },
+  input_tokens_details: { cached_tokens: u.cached_tokens, cache_write_tokens: u.cache_write_tokens ?? 0 },
   output_tokens: u.output_tokens,
   output_tokens_details: { reasoning_tokens: 0 },
   total_tokens: u.input_tokens + u.output_tokens,
 });
+
+/** The request's tools as a response echoes them: a function tool with every field the
+ *  API's FunctionTool requires (strict and parameters null where the request left them out). */
+const echoedTools = (tools: ResponsesRequest['tools']) =>
+  (tools ?? []).map((t) => (t.type === 'function' ? { ...t, parameters: t.parameters ?? null, strict: t.strict ?? null } : t));
 
 /** A response object as the API shows it, around `output`, echoing the request's settings. */
 function responseObject(body: ResponsesRequest, o: { id: string; createdAt: number; model: string; output: Json[]; usage: TokenCounts | null; finish: unknown; done: boolean }): Json {
@@ -162,13 +167,17 @@ function responseObject(body: ResponsesRequest, o: { id: string; createdAt: numb
     parallel_tool_calls: body.parallel_tool_calls ?? true, previous_response_id: null,
     reasoning: { effort: body.reasoning?.effort ?? null, summary: null }, store: false,
     temperature: body.temperature ?? 1, text: body.text ?? { format: { type: 'text' } }, tool_choice: body.tool_choice ?? 'auto',
-    tools: body.tools ?? [], top_p: body.top_p ?? 1, truncation: 'disabled', usage: o.done ? responsesUsageOf(o.usage) : null,
-    user: body.user ?? null, metadata: body.metadata ?? {},
+    tools: echoedTools(body.tools), top_p: body.top_p ?? 1, truncation: 'disabled',
+    // OpenAI's own in-progress responses say usage: null, which its spec does not allow
+    // (ResponseUsage is not nullable): left out until it is known.
+    ...(o.done && o.usage ? { usage: responsesUsageOf(o.usage) } : {}),
+    metadata: body.metadata ?? {}, ...(body.user === undefined ? {} : { user: body.user }),
   };
 }
 
 const messageItem = (id: string, text: string, status = 'completed') =>
-  ({ id, type: 'message', status, role: 'assistant', content: status === 'completed' ? [{ type: 'output_text', annotations: [], text }] : [] });
+  ({ id, type: 'message', status, role: 'assistant', content: status === 'completed' ? [outputText(text)] : [] });
+const outputText = (text: string) => ({ type: 'output_text', annotations: [], logprobs: [], text });
 const reasoningItem = (id: string, text: string) => ({ id, type: 'reasoning', summary: text === '' ? [] : [{ type: 'summary_text', text }] });
 const callItem = (id: string, callId: unknown, name: unknown, args: string, status = 'completed') =>
   ({ id, type: 'function_call', status, arguments: args, call_id: callId, name });
@@ -242,6 +251,10 @@ export class ResponsesFromChatStream extends TranslatedStream<ChatStreamMeter> {
     return out;
   }
 
+  errorEvent(err: ApiError): string {
+    return this.event('error', { code: err.code, message: err.message, param: err.param });
+  }
+
   private event(type: string, data: Json): string {
     return `event: ${type}\ndata: ${JSON.stringify({ type, ...data, sequence_number: this.sequence++ })}\n\n`;
   }
@@ -278,7 +291,7 @@ export class ResponsesFromChatStream extends TranslatedStream<ChatStreamMeter> {
       out += this.close();
       this.open = { kind: 'message', id: newId('msg'), text: '' };
       out += this.event('response.output_item.added', { output_index: this.index, item: messageItem(this.open.id, '', 'in_progress') })
-        + this.event('response.content_part.added', { item_id: this.open.id, output_index: this.index, content_index: 0, part: { type: 'output_text', annotations: [], text: '' } });
+        + this.event('response.content_part.added', { item_id: this.open.id, output_index: this.index, content_index: 0, part: outputText('') });
     }
     this.open.text += text;
     return out + this.event('response.output_text.delta', { item_id: this.open.id, output_index: this.index, content_index: 0, delta: text, logprobs: [] });
@@ -309,7 +322,7 @@ export class ResponsesFromChatStream extends TranslatedStream<ChatStreamMeter> {
     let out = '';
     let item: Json;
     if (open.kind === 'message') {
-      const part = { type: 'output_text', annotations: [], text: open.text };
+      const part = outputText(open.text);
       out += this.event('response.output_text.done', { ...at, content_index: 0, text: open.text, logprobs: [] })
         + this.event('response.content_part.done', { ...at, content_index: 0, part });
       item = messageItem(open.id, open.text);
@@ -318,7 +331,7 @@ export class ResponsesFromChatStream extends TranslatedStream<ChatStreamMeter> {
         + this.event('response.reasoning_summary_part.done', { ...at, summary_index: 0, part: { type: 'summary_text', text: open.text } });
       item = reasoningItem(open.id, open.text);
     } else {
-      out += this.event('response.function_call_arguments.done', { ...at, arguments: open.args });
+      out += this.event('response.function_call_arguments.done', { ...at, name: open.name, arguments: open.args });
       item = callItem(open.id, open.callId, open.name, open.args);
     }
     out += this.event('response.output_item.done', { output_index: this.index, item });
