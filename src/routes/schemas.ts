@@ -26,12 +26,14 @@ const filePart = z.looseObject({
 const videoPart = z.looseObject({ type: z.literal('video_url'), video_url: z.looseObject({ url: z.string().min(1) }) });
 const refusalPart = z.looseObject({ type: z.literal('refusal'), refusal: z.string() });
 
-const textContent = z.union([z.string(), z.array(textPart)], { error: 'must be a string or an array of text parts' });
+// OpenAI's spec: an array of content parts has at least one (minItems: 1).
+const parts = <T extends z.ZodType>(part: T) => z.array(part).min(1, 'must not be an empty array');
+const textContent = z.union([z.string(), parts(textPart)], { error: 'must be a string or an array of text parts' });
 const userContent = z.union(
-  [z.string(), z.array(z.discriminatedUnion('type', [textPart, imagePart, audioPart, filePart, videoPart]))],
+  [z.string(), parts(z.discriminatedUnion('type', [textPart, imagePart, audioPart, filePart, videoPart]))],
   { error: 'must be a string or an array of content parts (text, image_url, input_audio, file)' },
 );
-const assistantContent = z.union([z.string(), z.array(z.discriminatedUnion('type', [textPart, refusalPart]))], {
+const assistantContent = z.union([z.string(), parts(z.discriminatedUnion('type', [textPart, refusalPart]))], {
   error: 'must be a string or an array of text and refusal parts',
 });
 
@@ -84,7 +86,9 @@ const responseFormat = z.discriminatedUnion('type', [
   }),
 ], { error: "must be an object of type 'text', 'json_object' or 'json_schema'" });
 
-const stop = z.union([z.string(), z.array(z.string()).max(4)], { error: 'must be a string or an array of at most 4 strings' });
+const stop = z.union([z.string(), z.array(z.string()).min(1).max(4)], { error: 'must be a string or an array of 1 to 4 strings' });
+/** OpenAI's end-user id for abuse detection, at most 64 characters. */
+const safetyIdentifier = z.string().max(64).optional();
 
 export const ChatRequestSchema = z.looseObject({
   model: z.string().min(1, 'a model is required'),
@@ -108,18 +112,22 @@ export const ChatRequestSchema = z.looseObject({
   tool_choice: toolChoice.nullish(),
   parallel_tool_calls: z.boolean().nullish(),
   response_format: responseFormat.nullish(),
+  // Deprecated, still taken by OpenAI: between 1 and 128 functions.
+  functions: z.array(z.looseObject({ name: functionName, description: z.string().optional(), parameters: jsonObject.optional() })).min(1).max(128).nullish(),
+  prediction: z.looseObject({ type: z.literal('content'), content: z.union([z.string(), parts(textPart)]) }).nullish(),
+  safety_identifier: safetyIdentifier,
 });
 export type ChatRequest = z.infer<typeof ChatRequestSchema>;
 
 const MAX_EMBEDDING_INPUTS = 2048;
-const tokenIds = z.array(z.number().int().nonnegative()).min(1, 'must not be empty');
+const tokenIds = z.array(z.number().int().nonnegative()).min(1, 'must not be empty').max(MAX_EMBEDDING_INPUTS);
 
 export const EmbeddingsRequestSchema = z.looseObject({
   model: z.string().min(1, 'a model is required'),
   input: z.union([
     z.string().min(1, 'must not be empty'),
     z.array(z.string().min(1, 'must not hold an empty string')).min(1, 'must not be empty').max(MAX_EMBEDDING_INPUTS),
-    tokenIds.max(MAX_EMBEDDING_INPUTS * 4),
+    tokenIds,
     z.array(tokenIds).min(1, 'must not be empty').max(MAX_EMBEDDING_INPUTS),
   ], { error: `must be a non-empty string, an array of at most ${MAX_EMBEDDING_INPUTS} non-empty strings, or token ids` }),
   encoding_format: z.enum(['float', 'base64']).optional(),
@@ -139,7 +147,10 @@ export const LimitQuerySchema = z.object({
  * refuses them by name: translate/messages-via-chat.ts).
  */
 const cacheControl = z.looseObject({ type: z.literal('ephemeral'), ttl: z.enum(['5m', '1h']).optional() }).nullish();
-const textBlock = z.looseObject({ type: z.literal('text'), text: z.string(), cache_control: cacheControl });
+const textBlock = z.looseObject({ type: z.literal('text'), text: z.string().min(1, 'text content blocks must be non-empty'), cache_control: cacheControl });
+/** Anthropic's tool names and tool_use ids. */
+const toolName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, underscores or dashes');
+const toolUseId = z.string().regex(/^[a-zA-Z0-9_-]+$/, 'must be letters, digits, underscores or dashes');
 const mediaSource = z.union([
   z.looseObject({ type: z.literal('base64'), media_type: z.string().min(1), data: z.string().min(1) }),
   z.looseObject({ type: z.literal('url'), url: z.string().min(1) }),
@@ -149,10 +160,10 @@ const mediaSource = z.union([
 ], { error: "must be a source of type 'base64', 'url', 'file', 'text' or 'content'" });
 const imageBlock = z.looseObject({ type: z.literal('image'), source: mediaSource, cache_control: cacheControl });
 const documentBlock = z.looseObject({ type: z.literal('document'), source: mediaSource, cache_control: cacheControl });
-const toolUseBlock = z.looseObject({ type: z.literal('tool_use'), id: z.string().min(1), name: z.string().min(1), input: jsonObject });
+const toolUseBlock = z.looseObject({ type: z.literal('tool_use'), id: toolUseId, name: toolName, input: jsonObject });
 const toolResultBlock = z.looseObject({
   type: z.literal('tool_result'),
-  tool_use_id: z.string().min(1),
+  tool_use_id: toolUseId,
   content: z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]).optional(),
   is_error: z.boolean().optional(),
   cache_control: cacheControl,
@@ -171,7 +182,7 @@ export const MessagesMessageSchema = z.looseObject({
 });
 
 const messagesTool = z.looseObject({
-  name: z.string().min(1).max(128),
+  name: toolName,
   type: z.string().optional(),
   description: z.string().optional(),
   input_schema: jsonObject.optional(),
@@ -233,9 +244,11 @@ export const ResponsesRequestSchema = z.looseObject({
   }).optional(),
   instructions: z.string().nullish(),
   stream: z.boolean().nullish(),
-  max_output_tokens: positiveInt.nullish(),
+  max_output_tokens: z.number().int().min(16).nullish(),
   temperature: range(0, 2).nullish(),
   top_p: range(0, 1).nullish(),
+  top_logprobs: z.number().int().min(0).max(20).nullish(),
+  safety_identifier: safetyIdentifier,
   tools: z.array(z.union([responsesFunctionTool, responsesHostedTool])).nullish(),
   tool_choice: z.union([
     z.enum(['none', 'auto', 'required']),

@@ -49,6 +49,15 @@ describe('validation before anything happens', () => {
     ['unknown response_format', { response_format: { type: 'yaml' } }, 'response_format.type'],
     ['json_schema without a name', { response_format: { type: 'json_schema', json_schema: {} } }, 'response_format.json_schema.name'],
     ['no messages', { messages: [] }, 'messages'],
+    // What OpenAI's published spec shows beyond the ranges above (test/specs):
+    ['a user message with no content parts', { messages: [{ role: 'user', content: [] }] }, 'messages[0].content'],
+    ['a system message with no content parts', { messages: [{ role: 'system', content: [] }, ...hello] }, 'messages[0].content'],
+    ['an assistant message with no content parts', { messages: [...hello, { role: 'assistant', content: [] }, ...hello] }, 'messages[1].content'],
+    ['a tool message with no content parts', { messages: [{ role: 'tool', tool_call_id: 'c', content: [] }] }, 'messages[0].content'],
+    ['an empty stop list', { stop: [] }, 'stop'],
+    ['an empty functions list', { functions: [] }, 'functions'],
+    ['a safety_identifier over 64 characters', { safety_identifier: 'x'.repeat(65) }, 'safety_identifier'],
+    ['a prediction with no content parts', { prediction: { type: 'content', content: [] } }, 'prediction.content'],
   ];
 
   for (const [what, patch, param] of cases) {
@@ -64,6 +73,32 @@ describe('validation before anything happens', () => {
       expect(body.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_value', param });
       expect(body.error.message).toContain(param);
       expect(await ledgerCount(account.id)).toBe(ledgerBefore);
+      expect(await usageCount(account.id)).toBe(0);
+      expect(await recordedRequests(tag)).toEqual([]);
+    });
+  }
+
+  const otherRoutes: Array<[string, string, (model: string) => Record<string, unknown>, string]> = [
+    ['max_output_tokens under 16 (the Responses API\'s minimum)', '/v1/responses', (model) => ({ model, input: 'hi', max_output_tokens: 15 }), 'max_output_tokens'],
+    ['top_logprobs above 20 on /v1/responses', '/v1/responses', (model) => ({ model, input: 'hi', top_logprobs: 21 }), 'top_logprobs'],
+    ['an empty text block (Anthropic refuses them)', '/v1/messages', (model) => ({ model, max_tokens: 10, messages: [{ role: 'user', content: [{ type: 'text', text: '' }] }] }), 'messages[0].content[0].text'],
+    ['a tool name Anthropic refuses', '/v1/messages', (model) => ({ model, max_tokens: 10, messages: hello, tools: [{ name: 'has space', input_schema: {} }] }), 'tools[0].name'],
+    ['a tool_use id Anthropic refuses', '/v1/messages', (model) => ({
+      model, max_tokens: 10, messages: [...hello, { role: 'assistant', content: [{ type: 'tool_use', id: 'a b', name: 'f', input: {} }] }, ...hello],
+    }), 'messages[1].content[0].id'],
+    ['more than 2,048 token ids', '/v1/embeddings', (model) => ({ model, input: Array.from({ length: 2049 }, () => 1) }), 'input'],
+  ];
+
+  for (const [what, path, body, param] of otherRoutes) {
+    it(`refuses ${what} with 400 naming ${param}, before the hold or the upstream`, async () => {
+      const tag = unique('req');
+      const account = await newAccount();
+      const { key } = await newKey(account.id);
+      const { model } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json', options: `id=${tag}` }]);
+      const res = await call(path, { method: 'POST', key, json: body(model) });
+      expect(res.status).toBe(400);
+      const json = (await res.json()) as any;
+      expect(path === '/v1/messages' ? json.error.message : json.error.param).toContain(param);
       expect(await usageCount(account.id)).toBe(0);
       expect(await recordedRequests(tag)).toEqual([]);
     });
