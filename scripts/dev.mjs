@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm run dev`: create, migrate and seed the local D1 (idempotent), print the demo key,
-// then serve the gateway with `wrangler dev` on http://localhost:8787 (or $PORT).
+// `npm run dev`: migrate the local D1 (scripts/migrate.mjs: creates it, or upgrades one an
+// earlier version made, in place) and seed it (idempotent), print the demo key, then serve
+// the gateway with `wrangler dev` on http://localhost:8787 (or $PORT).
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -42,21 +43,16 @@ INSERT OR IGNORE INTO models (id, input_price, output_price, owned_by, created_a
   VALUES ('echo', 1000000, 2000000, 'tokengate', ${q(now)});
 INSERT OR IGNORE INTO channels (id, kind, base_url, api_key_secret, models, priority, weight, enabled, updated_at)
   VALUES ('echo', 'echo', 'http://echo.invalid', 'NONE', '{"echo":"echo"}', 0, 1, 1, ${q(now)});
--- fails on a database an older Tokengate made (CREATE IF NOT EXISTS adds no columns)
-SELECT reserved, flushed_seq, password_hash, suspended FROM accounts LIMIT 0;
-SELECT requests FROM ledger LIMIT 0;
-SELECT cache_write_price FROM models LIMIT 0;
-SELECT responses FROM channels LIMIT 0;
 `;
 const sqlFile = join(root, '.wrangler', 'dev-seed.sql');
-writeFileSync(sqlFile, readFileSync(join(root, 'schema.sql'), 'utf8') + seed);
+writeFileSync(sqlFile, seed);
 
-const migrate = spawnSync(wrangler, ['d1', 'execute', 'tokengate', '--local', '--file', sqlFile], { cwd: root, env, encoding: 'utf8' });
-if (migrate.status !== 0) {
-  process.stderr.write(migrate.stdout + migrate.stderr);
-  console.error(/no such column/.test(migrate.stdout + migrate.stderr)
-    ? 'The local database was made by an older Tokengate. Remove it with `rm -rf .wrangler/state` and start again (the demo key is kept).'
-    : 'Could not prepare the local D1 database.');
+const migrate = spawnSync(process.execPath, [join(root, 'scripts', 'migrate.mjs'), '--local'], { cwd: root, env, stdio: 'inherit' });
+if (migrate.status !== 0) process.exit(1);
+const seeded = spawnSync(wrangler, ['d1', 'execute', 'tokengate', '--local', '--file', sqlFile], { cwd: root, env, encoding: 'utf8' });
+if (seeded.status !== 0) {
+  process.stderr.write(seeded.stdout + seeded.stderr);
+  console.error('Could not seed the local D1 database.');
   process.exit(1);
 }
 

@@ -4,7 +4,9 @@ import { cors } from 'hono/cors';
 import { customerAuth } from './auth/customer';
 import { config } from './config';
 import type { AppEnv } from './context';
+import { missingMigrations } from './db/migrations';
 import { ApiError, renderError } from './errors';
+import { version } from '../package.json';
 import { admin } from './routes/admin';
 import { billing, stripeWebhook } from './routes/billing';
 import { chat } from './routes/chat';
@@ -36,7 +38,23 @@ app.use('*', (c, next) =>
   })(c, next),
 );
 
-app.get('/health', (c) => c.json({ status: 'ok' }));
+app.get('/health', (c) => c.json({ status: 'ok', version }));
+
+// Nothing is served from a database that lacks a migration this code needs (one that failed
+// or was never run): once an isolate has seen them all, it does not ask again.
+let migrated = false;
+app.use('*', async (c, next) => {
+  if (!migrated) {
+    const missing = await missingMigrations(c.env.DB);
+    if (missing.length > 0) {
+      throw new ApiError('database_not_migrated',
+        `The database is not migrated to this version of Tokengate: migration ${missing[0]} is not applied. (Operator: run \`npm run deploy\`, or \`node scripts/migrate.mjs --remote\`, then retry.)`,
+        { detail: `missing migrations: ${missing.join(', ')}` });
+    }
+    migrated = true;
+  }
+  await next();
+});
 
 // Browsers call /v1 with a key: preflights are answered here, before the key check, and
 // every answer (errors too) names the origins allowed and the headers a client may read.

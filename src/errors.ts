@@ -68,6 +68,7 @@ export const ERRORS = {
   no_channel: entry(503, 'upstream_error'),
   billing_unavailable: entry(503, 'api_error', false),
   account_unavailable: entry(503, 'api_error'),
+  database_not_migrated: entry(503, 'api_error', false),
   upstream_timeout: entry(504, 'upstream_error'),
 } as const satisfies Record<string, CatalogueEntry>;
 
