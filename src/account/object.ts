@@ -2,6 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { config, type Env } from '../config';
 import { flushOutcome, flushStatements, readFunds } from '../db/ledger';
 import { ACCOUNT_WINDOW, correctTokens, decide, type Decision, type Limits } from '../ratelimit/windows';
+import { migrateStorage } from './migrations';
 import { AccountStorage, STORED_RETENTION_MS, type Funds, type Hold, type UsageFilter, type UsageRow } from './storage';
 
 /** What an isolate knows of a key, from its cache, for the object's decision. */
@@ -83,13 +84,13 @@ export class AccountState extends DurableObject<Env> {
   private flushDueAt: number | null = null;
   private alarmAt: number | null = null;
   private lastActive = Date.now();
-  /** The account's tpm as the last admitted request named it, to correct its window at
-   *  settlement (after a restart, unknown until the next admission: the window then keeps a
-   *  settled request's reservation until it drains, never less). */
-  private accountTpm: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    // Storage an earlier version wrote is brought to this version's schema first: the
+    // constructor finishes before any call reaches the object, and a step that fails makes
+    // it refuse every call (account/migrations.ts).
+    migrateStorage(ctx.storage);
     this.store = new AccountStorage(ctx.storage.sql);
     this.funds = this.store.funds();
     this.held = this.store.held();
@@ -135,10 +136,9 @@ export class AccountState extends DurableObject<Env> {
         return { ok: false, reason: 'balance', available: this.available(), needed: amount, storedTokens };
       }
       commit();
-      this.accountTpm = accountLimits.tpm;
       this.store.addHold({
         request_id: r.requestId, key_id: r.key.id, key_name: r.key.name, model: r.model,
-        amount, tokens, tpm: r.key.limits.tpm, created_at: nowMs,
+        amount, tokens, tpm: r.key.limits.tpm, account_tpm: accountLimits.tpm, created_at: nowMs,
       });
       this.held += amount;
       await this.alarmBy(nowMs + config(this.env).HOLD_TIMEOUT_MINUTES * 60_000);
@@ -274,7 +274,7 @@ export class AccountState extends DurableObject<Env> {
     if (stored) this.store.addStored(stored, nowMs);
     this.store.addKeySpend(hold.key_id, cost);
     correctTokens(this.store, hold.key_id, hold.tpm, hold.tokens, tokens_used, nowMs);
-    correctTokens(this.store, ACCOUNT_WINDOW, this.accountTpm, hold.tokens, tokens_used, nowMs);
+    correctTokens(this.store, ACCOUNT_WINDOW, hold.account_tpm, hold.tokens, tokens_used, nowMs);
     this.held -= hold.amount;
     this.pending += cost;
     this.flushDueAt ??= Date.now() + config(this.env).FLUSH_DELAY_SECONDS * 1000;

@@ -2,76 +2,11 @@ import type { DailyTotal, HourlyTotal } from '../db/ledger';
 
 /**
  * The SQLite storage of an account's object (object.ts): what it must still know after an
- * eviction or a restart. Every query the object runs is here. Money is integer µ$, times
- * are ms since the epoch except usage.created_at (ISO 8601, as the API shows it).
+ * eviction or a restart. Every query the object runs is here; its tables and their history
+ * are in migrations.ts. Money is integer µ$, times are ms since the epoch except
+ * usage.created_at (ISO 8601, as the API shows it).
  */
-const SCHEMA = `
-  -- One row: the account, and the funds as the last applied flush left them in D1.
-  CREATE TABLE IF NOT EXISTS funds (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    account_id TEXT NOT NULL,
-    balance INTEGER NOT NULL,        -- D1's balance after the last applied flush
-    reserved INTEGER NOT NULL,       -- D1's reserved after it: what this object may spend
-    seq INTEGER NOT NULL,            -- that flush's number (accounts.flushed_seq)
-    suspended INTEGER NOT NULL DEFAULT 0
-  );
-  -- Keys of the account this object has seen: what their applied flushes charged (the
-  -- rest is in usage rows not yet applied), and revocation.
-  CREATE TABLE IF NOT EXISTS keys (
-    id TEXT PRIMARY KEY,
-    spent INTEGER NOT NULL,
-    revoked INTEGER NOT NULL DEFAULT 0
-  );
-  -- Each key's GCRA windows (theoretical arrival times, µs), as ratelimit/windows.ts keeps them.
-  CREATE TABLE IF NOT EXISTS windows (
-    key_id TEXT PRIMARY KEY, requests REAL NOT NULL DEFAULT 0, tokens REAL NOT NULL DEFAULT 0
-  );
-  -- Requests admitted and not yet settled; amount is their hold.
-  CREATE TABLE IF NOT EXISTS holds (
-    request_id TEXT PRIMARY KEY,
-    key_id TEXT NOT NULL,
-    key_name TEXT NOT NULL,
-    model TEXT NOT NULL,
-    amount INTEGER NOT NULL,
-    tokens INTEGER NOT NULL,         -- counted against the key's tpm until settled
-    tpm INTEGER,                     -- the key's tpm when admitted (to correct the window)
-    created_at INTEGER NOT NULL
-  );
-  -- (No index: it holds only the requests in flight.)
-  -- One row per settled request; flush is the number of the flush that charged it in D1
-  -- (NULL: not yet flushed).
-  CREATE TABLE IF NOT EXISTS usage (
-    request_id TEXT PRIMARY KEY,
-    key_id TEXT NOT NULL,
-    key_name TEXT NOT NULL,
-    model TEXT NOT NULL,
-    channel TEXT,
-    input_tokens INTEGER NOT NULL,
-    output_tokens INTEGER NOT NULL,
-    cached_tokens INTEGER NOT NULL,
-    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
-    cost INTEGER NOT NULL,
-    reported_cost INTEGER NOT NULL,
-    capped INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    latency_ms INTEGER NOT NULL,
-    first_byte_ms INTEGER,
-    estimated INTEGER NOT NULL,
-    created_at TEXT NOT NULL,
-    flush INTEGER
-  );
-  -- Rows arrive in settlement order, so rowid order is time order: no index on created_at.
-  CREATE INDEX IF NOT EXISTS usage_flush ON usage(flush);
-  -- Responses API state this account stored at the provider (store: true): only this account
-  -- may build on it, and what it adds to a prompt is held for. A response by its id (tokens:
-  -- its input plus output, the history it carries on) and each of its output items (tokens:
-  -- the response's output, more than any one item holds). Kept STORED_RETENTION_MS.
-  CREATE TABLE IF NOT EXISTS stored (
-    id TEXT PRIMARY KEY,
-    tokens INTEGER NOT NULL,
-    created_at INTEGER NOT NULL
-  );
-`;
+
 
 /** OpenAI keeps stored responses 30 days. */
 export const STORED_RETENTION_MS = 30 * 86_400_000;
@@ -131,6 +66,8 @@ export interface Hold {
   amount: number;
   tokens: number;
   tpm: number | null;
+  /** The account's tpm when admitted (null: none, or a hold placed before version 2). */
+  account_tpm: number | null;
   created_at: number;
 }
 
@@ -146,12 +83,8 @@ export class AccountStorage {
   /** Open holds by key: what admit() asks of them on every request, without a query. */
   private readonly holdsByKey = new Map<string, Map<string, Pick<Hold, 'amount' | 'created_at'>>>();
 
+  /** `sql` at this version's schema (migrations.ts brought it there). */
   constructor(private readonly sql: SqlStorage) {
-    sql.exec(SCHEMA);
-    // Objects whose usage table predates cache-write counts get the column.
-    if (sql.exec("SELECT 1 FROM pragma_table_info('usage') WHERE name = 'cache_write_tokens'").toArray().length === 0) {
-      sql.exec('ALTER TABLE usage ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0');
-    }
     for (const h of sql.exec<Hold & Record<string, SqlStorageValue>>('SELECT key_id, request_id, amount, created_at FROM holds')) this.remember(h);
   }
 
@@ -254,8 +187,8 @@ export class AccountStorage {
 
   addHold(h: Hold): void {
     this.sql.exec(
-      'INSERT INTO holds (request_id, key_id, key_name, model, amount, tokens, tpm, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      h.request_id, h.key_id, h.key_name, h.model, h.amount, h.tokens, h.tpm, h.created_at,
+      'INSERT INTO holds (request_id, key_id, key_name, model, amount, tokens, tpm, account_tpm, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      h.request_id, h.key_id, h.key_name, h.model, h.amount, h.tokens, h.tpm, h.account_tpm, h.created_at,
     );
     this.remember(h);
   }
@@ -339,7 +272,8 @@ export class AccountStorage {
       .exec<HourlyTotal & Record<string, SqlStorageValue>>(
         `SELECT substr(created_at, 1, 13) AS hour, model, COALESCE(channel, '') AS channel, COUNT(*) AS requests,
            SUM(status != 'success') AS failed, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
-           SUM(cached_tokens) AS cached_tokens, SUM(cost) AS cost, SUM(latency_ms) AS latency_ms
+           SUM(cached_tokens) AS cached_tokens, SUM(cost) AS cost, SUM(latency_ms) AS latency_ms,
+           SUM(capped) AS capped, SUM(CASE WHEN capped = 1 THEN reported_cost - cost ELSE 0 END) AS uncharged
          FROM usage WHERE flush = ? GROUP BY hour, model, channel`,
         seq,
       )
