@@ -1,5 +1,6 @@
--- Tokengate schema. Idempotent: applied on every `npm run dev`, by the test setup and by
--- `predeploy`, so every statement is CREATE ... IF NOT EXISTS.
+-- Tokengate's whole schema, for reading: what applying every file of migrations/ in
+-- order gives (a test compares the two, table by table, column by column). It is applied
+-- nowhere: databases get migrations/, through `wrangler d1 migrations apply`.
 --
 -- Money is INTEGER micro-dollars (1 USD = 1,000,000) everywhere; prices are integer
 -- micro-dollars per 1M tokens. No REAL column holds money.
@@ -116,6 +117,8 @@ CREATE TABLE IF NOT EXISTS usage_hourly (
   cached_tokens  INTEGER NOT NULL DEFAULT 0,
   cost           INTEGER NOT NULL DEFAULT 0,    -- micro-dollars charged
   latency_ms     INTEGER NOT NULL DEFAULT 0,    -- summed over the requests
+  capped         INTEGER NOT NULL DEFAULT 0,    -- requests whose charge was cut at their hold
+  uncharged      INTEGER NOT NULL DEFAULT 0,    -- micro-dollars those requests' usage cost above it
   PRIMARY KEY (hour, model, channel)
 );
 

@@ -34,7 +34,7 @@ export interface Overview {
   chart: Array<{ bucket: string; model: string; cost: number; tokens: number }>;
 }
 
-const empty = (bucket: string): BucketTotals => ({ bucket, requests: 0, failed: 0, tokens: 0, cost: 0, latency_ms: 0, revenue: 0 });
+const empty = (bucket: string): BucketTotals => ({ bucket, requests: 0, failed: 0, tokens: 0, cost: 0, latency_ms: 0, capped: 0, uncharged: 0, revenue: 0 });
 
 export async function overview(env: Env, period: Period): Promise<Overview> {
   const { bucket, keys, sinceHour } = bucketsOf(period);
@@ -48,7 +48,8 @@ export async function overview(env: Env, period: Period): Promise<Overview> {
   const byBucket = keys.map((k) => found.get(k) ?? empty(k));
   const totals = byBucket.reduce((sum, r) => ({
     bucket: period, requests: sum.requests + r.requests, failed: sum.failed + r.failed, tokens: sum.tokens + r.tokens,
-    cost: sum.cost + r.cost, latency_ms: sum.latency_ms + r.latency_ms, revenue: sum.revenue + r.revenue,
+    cost: sum.cost + r.cost, latency_ms: sum.latency_ms + r.latency_ms, capped: sum.capped + r.capped, uncharged: sum.uncharged + r.uncharged,
+    revenue: sum.revenue + r.revenue,
   }), empty(period));
   return { period, bucket, totals, byBucket, byModel, byChannel, chart };
 }
@@ -58,8 +59,8 @@ export const errorRate = (t: Totals): number | null => (t.requests === 0 ? null 
 export const meanLatency = (t: Totals): number | null => (t.requests === 0 ? null : Math.round(t.latency_ms / t.requests));
 
 function json<T extends Totals>(t: T) {
-  const { latency_ms: _sum, cost, ...rest } = t;
-  return { ...rest, spend: toDollars(cost), error_rate: errorRate(t), latency_ms: meanLatency(t) };
+  const { latency_ms: _sum, cost, uncharged, ...rest } = t;
+  return { ...rest, spend: toDollars(cost), uncharged: toDollars(uncharged), error_rate: errorRate(t), latency_ms: meanLatency(t) };
 }
 
 /** The overview as GET /admin/overview answers it: dollars, rates and mean latencies. */

@@ -91,12 +91,14 @@ export interface DailyTotal extends Counts {
 }
 
 /** One hour's totals for one model and channel ('' = none reached), as a flush adds them
- *  to usage_hourly; latency_ms is summed. */
+ *  to usage_hourly; latency_ms is summed; capped requests and their uncharged µ$ counted. */
 export interface HourlyTotal extends Counts {
   hour: string;
   model: string;
   channel: string;
   latency_ms: number;
+  capped: number;
+  uncharged: number;
 }
 
 /** A flush of an account's object: the charges of `requests` settled requests, at most one
@@ -152,14 +154,16 @@ export function flushStatements(db: D1Database, f: Flush): D1PreparedStatement[]
       .bind(f.accountId, f.seq, JSON.stringify(f.daily)),
     db
       .prepare(
-        `INSERT INTO usage_hourly (hour, model, channel, requests, failed, input_tokens, output_tokens, cached_tokens, cost, latency_ms)
+        `INSERT INTO usage_hourly (hour, model, channel, requests, failed, input_tokens, output_tokens, cached_tokens, cost, latency_ms, capped, uncharged)
          SELECT t.value ->> 'hour', t.value ->> 'model', t.value ->> 'channel', t.value ->> 'requests', t.value ->> 'failed',
-                t.value ->> 'input_tokens', t.value ->> 'output_tokens', t.value ->> 'cached_tokens', t.value ->> 'cost', t.value ->> 'latency_ms'
+                t.value ->> 'input_tokens', t.value ->> 'output_tokens', t.value ->> 'cached_tokens', t.value ->> 'cost', t.value ->> 'latency_ms',
+                t.value ->> 'capped', t.value ->> 'uncharged'
          FROM json_each(?3) t WHERE ${applies}
          ON CONFLICT (hour, model, channel) DO UPDATE SET
            requests = requests + excluded.requests, failed = failed + excluded.failed,
            input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
-           cached_tokens = cached_tokens + excluded.cached_tokens, cost = cost + excluded.cost, latency_ms = latency_ms + excluded.latency_ms`,
+           cached_tokens = cached_tokens + excluded.cached_tokens, cost = cost + excluded.cost, latency_ms = latency_ms + excluded.latency_ms,
+           capped = capped + excluded.capped, uncharged = uncharged + excluded.uncharged`,
       )
       .bind(f.accountId, f.seq, JSON.stringify(f.hourly)),
     db

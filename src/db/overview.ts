@@ -13,6 +13,9 @@ export interface Totals {
   tokens: number;
   cost: number;
   latency_ms: number; // summed
+  /** Requests whose charge was cut at their hold, and the µ$ their reported usage cost above it. */
+  capped: number;
+  uncharged: number;
 }
 
 export interface BucketTotals extends Totals {
@@ -21,7 +24,8 @@ export interface BucketTotals extends Totals {
 }
 
 const length = (b: Bucket) => (b === 'hour' ? 13 : 10);
-const SUMS = 'SUM(requests) AS requests, SUM(failed) AS failed, SUM(input_tokens + output_tokens) AS tokens, SUM(cost) AS cost, SUM(latency_ms) AS latency_ms';
+const SUMS = `SUM(requests) AS requests, SUM(failed) AS failed, SUM(input_tokens + output_tokens) AS tokens, SUM(cost) AS cost,
+  SUM(latency_ms) AS latency_ms, SUM(capped) AS capped, SUM(uncharged) AS uncharged`;
 
 /** The usage_hourly key of the hour `ms` falls in. */
 export const hourOf = (ms: number): string => new Date(ms).toISOString().slice(0, 13);
@@ -41,7 +45,7 @@ export async function totalsByBucket(db: D1Database, bucket: Bucket, sinceHour: 
   const byBucket = new Map<string, BucketTotals>();
   const of = (key: string) => {
     let t = byBucket.get(key);
-    if (!t) byBucket.set(key, (t = { bucket: key, requests: 0, failed: 0, tokens: 0, cost: 0, latency_ms: 0, revenue: 0 }));
+    if (!t) byBucket.set(key, (t = { bucket: key, requests: 0, failed: 0, tokens: 0, cost: 0, latency_ms: 0, capped: 0, uncharged: 0, revenue: 0 }));
     return t;
   };
   for (const r of (usage?.results ?? []) as unknown as BucketTotals[]) Object.assign(of(r.bucket), { ...r, revenue: 0 });

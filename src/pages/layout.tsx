@@ -4,6 +4,7 @@ import type { Child } from 'hono/jsx';
 import { config } from '../config';
 import type { AppEnv } from '../context';
 import { pageLang, translator, type Lang, type T } from './i18n';
+import { version } from '../../package.json';
 
 /** What every page needs to render: the words, the site's name and where the visitor is. */
 export interface Page {
@@ -81,6 +82,7 @@ export function Layout(props: { page: Page; title: string; signedIn?: boolean; o
         <footer>
           {page.site}
           {page.contact && <> · {t('footer.contact')}: {page.contact}</>}
+          {' · '}<span>Tokengate {version}</span>
         </footer>
       </body>
     </html>

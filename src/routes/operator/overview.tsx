@@ -5,7 +5,7 @@ import type { AppEnv } from '../../context';
 import type { Totals } from '../../db/overview';
 import { UsageChart } from '../../pages/chart';
 import { count, percent, usd, when } from '../../pages/format';
-import { Layout, pageOf } from '../../pages/layout';
+import { Layout, Notice, pageOf } from '../../pages/layout';
 import { config } from '../../config';
 
 /** /operator: revenue, spend, requests, tokens and errors for a period, by time, model and
@@ -66,6 +66,13 @@ overviewPage.get('/', async (c) => {
         {stat('Tokens', count(o.totals.tokens))}
         {stat('Error rate', percent(errorRate(o.totals)))}
       </div>
+      {o.totals.capped > 0 && (
+        <Notice kind="error">
+          {count(o.totals.capped)} {o.totals.capped === 1 ? 'request was' : 'requests were'} charged less than its provider reported: the charge
+          stops at what the request was held for, so {usd(o.totals.uncharged)} went unbilled. A per-item bound a provider outgrew, or an upstream
+          ignoring the output cap: see the Usage page (the capped rows), and the <code>charge_capped_at_hold</code> lines of the log.
+        </Notice>
+      )}
       <p class="muted">
         Revenue is Stripe top-ups less refunds and lost disputes. Spend is what customers' requests were charged.
         Figures come from the totals each account flushes within {config(c.env).FLUSH_DELAY_SECONDS + 3} seconds of its requests; times are UTC.
