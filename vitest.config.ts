@@ -1,7 +1,6 @@
-import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 import { freePort } from './test/support/ports.ts';
-import { schemaStatements } from './test/support/schema.ts';
 
 // The fake Stripe API's port is chosen here: the worker's bindings must name it.
 process.env.TOKENGATE_FAKE_STRIPE_PORT ??= String(await freePort());
@@ -24,7 +23,7 @@ export default defineConfig({
               bindings: {
                 ADMIN_TOKEN: 'test-admin-token',
                 FAKE_UPSTREAM_KEY: 'sk-upstream-secret-never-leaks-0123456789abcdef',
-                SCHEMA: schemaStatements(),
+                MIGRATIONS: await readD1Migrations('./migrations'),
                 UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '1500',
                 UPSTREAM_IDLE_TIMEOUT_MS: '1500',
                 CACHE_SECONDS: '2',

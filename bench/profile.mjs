@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
 import WebSocket from 'ws';
 import { startUpstream } from './upstream.mjs';
+import { migrate } from './migrate.mjs';
 const root = new URL('..', import.meta.url).pathname;
 const scenario = process.argv[2] ?? 'json';
 const outdir = mkdtempSync(join(tmpdir(), 'prof-'));
@@ -20,8 +21,7 @@ const mf = new Miniflare({ modules: true, modulesRoot: outdir, scriptPath: join(
   bindings: { ADMIN_TOKEN: 'a', K: 'sk-x' }, compatibilityDate: '2026-04-01', compatibilityFlags: ['enable_request_signal'], host: '127.0.0.1', port: 0, inspectorPort: 9339 });
 const url = (await mf.ready).toString().replace(/\/$/, '');
 const db = await mf.getD1Database('DB');
-const schema = readFileSync(join(root, 'schema.sql'), 'utf8').replace(/--.*$/gm, '').split(/;\s*\n/).map((s) => s.trim()).filter(Boolean);
-await db.batch(schema.map((s) => db.prepare(s)));
+await migrate(db);
 const admin = async (m, p, b) => (await fetch(`${url}/admin${p}`, { method: m, headers: { authorization: 'Bearer a', 'content-type': 'application/json' }, body: JSON.stringify(b) })).json();
 const acct = await admin('POST', '/accounts', { email: 'p@x.com', credit: 1000000 });
 const { key } = await admin('POST', `/accounts/${acct.id}/keys`, { name: 'k', rpm: 100000000, tpm: 1000000000, max_concurrency: 10000 });

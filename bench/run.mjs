@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Miniflare } from 'miniflare';
+import { migrate } from './migrate.mjs';
 
 const quick = process.argv.includes('--quick');
 const root = new URL('..', import.meta.url).pathname;
@@ -103,10 +104,9 @@ const counted = await startMiniflare(gatewayOptions(countDir, 'counting.js'));
 // `messages`: Anthropic's /v1/messages streamed from an `anthropic` channel (passed through).
 const scenarios = { json: [1, 0], stream: [EVENTS, 0], messages: [EVENTS, 0], paused: [PAUSED.events, PAUSED.pauseMs], long: [plan.streamEvents, plan.streamPauseMs] };
 const route = (scenario) => (scenario === 'messages' ? '/v1/messages' : '/v1/chat/completions');
-const schema = readFileSync(join(root, 'schema.sql'), 'utf8').replace(/--.*$/gm, '').split(/;\s*\n/).map((s) => s.trim()).filter(Boolean);
 async function setUp(target) {
   const db = await target.mf.getD1Database('DB');
-  await db.batch(schema.map((s) => db.prepare(s)));
+  await migrate(db);
   async function admin(method, path, body) {
     const res = await fetch(`${target.url}/admin${path}`, { method, headers: { authorization: 'Bearer bench-admin', 'content-type': 'application/json' }, body: JSON.stringify(body) });
     if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);

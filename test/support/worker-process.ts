@@ -1,7 +1,10 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Miniflare } from 'miniflare';
 import { inject } from 'vitest';
-import { schemaStatements } from './schema.ts';
+import { applyMigrations, readMigrations } from './migrations.ts';
+
+/** wrangler.toml's database_id, under which wrangler keeps the local database. */
+export const LOCAL_DATABASE_ID = '00000000-0000-0000-0000-000000000000';
 
 export interface RunningWorker {
   url: string;
@@ -12,17 +15,22 @@ export interface RunningWorker {
 
 /**
  * The whole worker, as `wrangler deploy` would bundle it, running in workerd through
- * Miniflare on 127.0.0.1 with a fresh local D1 and the schema applied.
+ * Miniflare on 127.0.0.1 with a fresh local D1, migrated.
  */
-export async function startWorker(bindings: Record<string, string>): Promise<RunningWorker> {
+export async function startWorker(
+  bindings: Record<string, string>,
+  o: { migrate?: boolean; persist?: string; scriptPath?: string } = {},
+): Promise<RunningWorker & { mf: Miniflare }> {
   const outdir = inject('bundleDir');
   const mf = new Miniflare({
     modules: true,
-    modulesRoot: outdir,
-    scriptPath: join(outdir, 'index.js'),
+    modulesRoot: o.scriptPath ? dirname(o.scriptPath) : outdir,
+    scriptPath: o.scriptPath ?? join(outdir, 'index.js'),
     compatibilityDate: '2026-04-01',
     compatibilityFlags: ['enable_request_signal'],
-    d1Databases: ['DB'],
+    // The id wrangler.toml names: a persisted database is the one `wrangler d1 … --local --persist-to` reaches.
+    d1Databases: { DB: LOCAL_DATABASE_ID },
+    ...(o.persist ? { d1Persist: join(o.persist, 'v3', 'd1'), durableObjectsPersist: join(o.persist, 'v3', 'do') } : {}),
     durableObjects: {
       ACCOUNTS: { className: 'AccountState', useSQLite: true },
       ATTEMPTS: { className: 'AttemptLimiter', useSQLite: true },
@@ -33,8 +41,7 @@ export async function startWorker(bindings: Record<string, string>): Promise<Run
     port: 0,
   });
   const url = (await mf.ready).toString().replace(/\/$/, '');
-  const db = await mf.getD1Database('DB');
-  await db.batch(schemaStatements().map((s) => db.prepare(s)));
+  if (o.migrate ?? true) await applyMigrations(await mf.getD1Database('DB'), await readMigrations());
   const admin = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${url}/admin${path}`, {
       method,
@@ -44,5 +51,5 @@ export async function startWorker(bindings: Record<string, string>): Promise<Run
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
     return res.status === 204 ? null : res.json();
   };
-  return { url, admin, dispose: () => mf.dispose() };
+  return { url, admin, mf, dispose: () => mf.dispose() };
 }

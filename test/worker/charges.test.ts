@@ -149,6 +149,9 @@ describe('hole 2: the output the hold was sized for is the output the upstream i
     const row = await usageRow(res.headers.get('x-request-id')!);
     expect(row).toMatchObject({ output_tokens: 40_000, reported_cost: micros(GPT, 14, 40_000), cost: held, capped: true });
     expect(await balanceOf(account.id)).toBe(50_000_000 - held);
+    // The operator's overview counts it, and what went unbilled (usage_hourly, migration 0002).
+    const overview = (await adminCall('GET', '/overview?period=24h')).body;
+    expect(overview.by_model.find((r: any) => r.name === model)).toMatchObject({ capped: 1, uncharged: (micros(GPT, 14, 40_000) - held) / 1e6 });
   });
 });
 

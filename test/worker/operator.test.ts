@@ -462,7 +462,7 @@ describe('usage and the overview', () => {
       const { body } = await adminCall('GET', `/overview?period=${period}`);
       expect(body.by_model.find((r: any) => r.name === model)).toEqual({
         name: model, requests: 2, failed: 0, tokens: 2 * (16 + 363), spend: (rows[0]!.cost + rows[1]!.cost) / 1e6, error_rate: 0,
-        latency_ms: Math.round((rows[0]!.latency_ms + rows[1]!.latency_ms) / 2),
+        latency_ms: Math.round((rows[0]!.latency_ms + rows[1]!.latency_ms) / 2), capped: 0, uncharged: 0,
       });
       expect(body.by_model.find((r: any) => r.name === failing)).toMatchObject({ requests: 1, failed: 1, spend: 0, error_rate: 1 });
       expect(body.by_channel.find((r: any) => r.name === channel)).toMatchObject({ requests: 2, failed: 0 });

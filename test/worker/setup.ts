@@ -1,12 +1,13 @@
+import { applyD1Migrations, type D1Migration } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterAll, beforeAll } from 'vitest';
 import { flushAccounts } from './helpers';
 
-// Applies schema.sql (idempotent) to the test D1 before each test file.
+// Brings the test D1 to this version's schema before each test file, as `wrangler d1
+// migrations apply` does (already applied migrations are skipped).
 beforeAll(async () => {
-  const db = (env as unknown as { DB: D1Database }).DB;
-  const statements = (env as unknown as { SCHEMA: string[] }).SCHEMA;
-  await db.batch(statements.map((s) => db.prepare(s)));
+  const e = env as unknown as { DB: D1Database; MIGRATIONS: D1Migration[] };
+  await applyD1Migrations(e.DB, e.MIGRATIONS);
 });
 
 afterAll(flushAccounts);
