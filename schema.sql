@@ -67,7 +67,8 @@ CREATE TABLE IF NOT EXISTS models (
   created_at          TEXT NOT NULL
 );
 
--- channels: upstreams. api_key_secret is the NAME of a Worker secret, never the key itself.
+-- channels: upstreams. api_key_secret is the NAME of a Worker secret, never the key itself
+-- ('' when the channel uses only keys kept in provider_keys).
 -- models: JSON object {"public-id": "upstream-id"}.
 CREATE TABLE IF NOT EXISTS channels (
   id              TEXT PRIMARY KEY,
@@ -81,8 +82,31 @@ CREATE TABLE IF NOT EXISTS channels (
   -- kind 'openai': whether the upstream has OpenAI's Responses API (0: /v1/responses is
   -- translated onto its chat completions)
   responses       INTEGER NOT NULL DEFAULT 1,
-  updated_at      TEXT NOT NULL
+  updated_at      TEXT NOT NULL,
+  -- how the key is sent: NULL is the kind's own way (Bearer for openai, x-api-key for
+  -- anthropic, x-goog-api-key for gemini); Azure OpenAI deployments take api-key
+  auth            TEXT CHECK (auth IN ('bearer', 'api-key', 'x-api-key', 'x-goog-api-key')),
+  query           TEXT                          -- fixed query parameters, JSON (Azure's api-version)
 );
+
+-- provider_keys: keys the operator pasted, sealed with AES-256-GCM under PROVIDER_KEYS_KEK
+-- (src/auth/vault.ts): ciphertext, nonce, the sealing key's id and the last four
+-- characters; nothing else of a key is ever stored. A channel with enabled keys spreads its
+-- requests over them by weight; one without uses the Worker secret it names.
+CREATE TABLE IF NOT EXISTS provider_keys (
+  id              TEXT PRIMARY KEY,                -- 'pk_' + random
+  channel_id      TEXT NOT NULL REFERENCES channels(id),
+  ciphertext      TEXT NOT NULL,                   -- base64: the sealed key and its GCM tag
+  nonce           TEXT NOT NULL,                   -- base64: 96 random bits, one per sealing
+  kek_id          TEXT NOT NULL,                   -- which PROVIDER_KEYS_KEK entry sealed it
+  last4           TEXT NOT NULL,
+  weight          INTEGER NOT NULL DEFAULT 1 CHECK (weight >= 1),
+  enabled         INTEGER NOT NULL DEFAULT 1,
+  disabled_reason TEXT,                            -- why it was taken out, by the gateway or an operator
+  disabled_at     TEXT,
+  created_at      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS provider_keys_channel ON provider_keys(channel_id);
 
 -- usage_daily: per account, key, model and UTC day, the totals of the requests its
 -- account's object flushed (the per-request rows live in that object, see README "Scale").

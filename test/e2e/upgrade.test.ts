@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FIXTURES } from '../support/fake-upstream.ts';
 import { payLastCheckout, startFakeStripe } from '../support/fake-stripe.ts';
 import { freePort } from '../support/ports.ts';
+import { MIGRATIONS } from '../../src/db/migrations.ts';
 import { startWorker } from '../support/worker-process.ts';
 
 type Running = Awaited<ReturnType<typeof startWorker>>;
@@ -144,14 +145,18 @@ afterAll(async () => {
 });
 
 describe('upgrading from 0.1.0', () => {
-  it('records every migration, and adds what 0002 adds', async () => {
+  it('records every migration, and adds what they add', async () => {
     const db = await upgraded.mf.getD1Database('DB');
-    expect((await rows(db, 'SELECT name FROM d1_migrations ORDER BY id')).map((r) => r.name)).toEqual(['0001_baseline.sql', '0002_capped_charges.sql']);
+    expect((await rows(db, 'SELECT name FROM d1_migrations ORDER BY id')).map((r) => r.name)).toEqual([...MIGRATIONS]);
     expect((await rows(db, "SELECT name FROM pragma_table_info('usage_hourly') WHERE name IN ('capped', 'uncharged')")).length).toBe(2);
   });
 
   it('loses no row: accounts, keys, ledger, prices, channels, top-ups, Stripe events, codes, sessions, daily totals, audit', async () => {
-    expect(await snapshot(await upgraded.mf.getD1Database('DB'))).toEqual(before.d1);
+    // Every row, every value it had (columns added since are new, and their defaults aside).
+    const after = await snapshot(await upgraded.mf.getD1Database('DB'));
+    for (const [table, rowsBefore] of Object.entries(before.d1)) {
+      expect(after[table]!.map((row: any) => Object.fromEntries(Object.keys(rowsBefore[0] ?? row).map((k) => [k, row[k]]))), table).toEqual(rowsBefore);
+    }
   });
 
   it("keeps every account's view — balance less its open hold and unflushed charges — and its usage rows", async () => {
