@@ -30,6 +30,8 @@ export default defineConfig({
                 HEALTH_COOL_DOWN_MS: '1000',
                 HEALTH_REPORT_MS: '20',
                 MAX_KEYS_PER_ACCOUNT: '20',
+                // Two key-encryption keys: 'rotated' seals, 'original' still opens (test/worker/provider-keys.test.ts).
+                PROVIDER_KEYS_KEK: `rotated:egVPSaAnWb7xJdsbaRdTg4XNeQgpuK/PlZdkojJMlho=,original:E2eMqqUvNE4kwTpXv/qT0naPd1ze9rE0IDiDUWk1/Hw=`,
                 STRIPE_SECRET_KEY: 'sk_test_fake_0123456789',
                 STRIPE_WEBHOOK_SECRET: 'whsec_test_secret',
                 STRIPE_API_BASE: stripeApiBase,

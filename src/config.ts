@@ -32,6 +32,8 @@ const ConfigSchema = z.object({
   SITE_NAME: z.string().min(1).default('Tokengate'),
   /** One line on every page telling customers how to reach the operator ("support@…"). */
   CONTACT: z.string().default(''),
+  /** The key-encryption keyring for provider keys kept in D1 (src/auth/vault.ts). */
+  PROVIDER_KEYS_KEK: z.string().min(1).optional(),
   /** Cloudflare Turnstile on sign-up: both set, or neither (no challenge). */
   TURNSTILE_SITE_KEY: z.string().min(1).optional(),
   TURNSTILE_SECRET_KEY: z.string().min(1).optional(),
@@ -89,8 +91,8 @@ export function config(env: Env): Config {
  *  binding such as DB passes the name rule; secret() reads only string values.) */
 export function secretNameProblem(name: string): string | null {
   if (!/^[A-Z][A-Z0-9_]*$/.test(name)) return 'must be the NAME of a Worker secret, like OPENAI_API_KEY';
-  if (name === 'ADMIN_TOKEN' || name.startsWith('STRIPE_') || name.startsWith('TURNSTILE_')) {
-    return "must not name one of the gateway's own secrets (ADMIN_TOKEN, STRIPE_*, TURNSTILE_*)";
+  if (name === 'ADMIN_TOKEN' || name.startsWith('STRIPE_') || name.startsWith('TURNSTILE_') || name.startsWith('PROVIDER_KEYS_')) {
+    return "must not name one of the gateway's own secrets (ADMIN_TOKEN, STRIPE_*, TURNSTILE_*, PROVIDER_KEYS_*)";
   }
   return null;
 }

@@ -69,6 +69,7 @@ export const ERRORS = {
   billing_unavailable: entry(503, 'api_error', false),
   account_unavailable: entry(503, 'api_error'),
   database_not_migrated: entry(503, 'api_error', false),
+  vault_not_configured: entry(503, 'api_error', false),
   upstream_timeout: entry(504, 'upstream_error'),
 } as const satisfies Record<string, CatalogueEntry>;
 

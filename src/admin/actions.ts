@@ -11,16 +11,18 @@ import {
   type AccountRow,
 } from '../db/accounts';
 import { listAudit, recordAudit } from '../db/audit';
-import { getChannel, listChannels, listModels, upsertChannel, upsertModel, type ChannelRow, type ModelRow } from '../db/catalog';
+import { CHANNEL_AUTHS, getChannel, listChannels, listModels, upsertChannel, upsertModel, type ChannelRow, type ModelRow } from '../db/catalog';
+import { asRouteKey, channelKeys } from '../db/provider-keys';
 import { parseJsonColumn } from '../db/ids';
 import { listKeys } from '../db/keys';
 import { deleteAccountSessions } from '../db/sessions';
 import { applyLedgerEntry, listLedger } from '../db/ledger';
 import { codeState, disableCode as disableCodeRow, listCodes } from '../db/redemption';
 import { ApiError } from '../errors';
-import { channelHealth } from '../health/object';
+import { sharedHealth } from '../health/view';
 import { dollars, MAX_PRICE_DOLLARS, toDollars } from '../money';
 import { baseUrlProblem } from '../proxy/base-url';
+import { upstreamModels } from '../proxy/model-list';
 import { probeChannel, type ProbeResult } from '../proxy/probe';
 import { usageView } from '../routes/usage';
 
@@ -82,10 +84,14 @@ export const channelId = z.string().min(1).max(100).regex(/^[\w.-]+$/, 'must be 
 export const ChannelSchema = z.object({
   kind: z.enum(CHANNEL_KINDS),
   base_url: z.string().max(2000),
-  api_key_secret: z.string().max(200).superRefine((secretName, ctx) => {
-    const problem = secretNameProblem(secretName);
+  // The Worker secret holding the key; empty when the channel uses only keys kept in D1
+  // (POST /admin/channels/{id}/keys).
+  api_key_secret: z.string().max(200).default('').superRefine((secretName, ctx) => {
+    const problem = secretName === '' ? null : secretNameProblem(secretName);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   }),
+  auth: z.enum(CHANNEL_AUTHS).nullish(),
+  query: z.record(z.string().regex(/^[\w.-]{1,64}$/, 'must be a query parameter name'), z.string().max(200)).nullish(),
   models: z.record(modelId, modelId).refine((m) => Object.keys(m).length > 0, 'must map at least one model'),
   priority: z.number().int().default(0),
   weight: z.number().int().min(0).max(1000).default(1),
@@ -287,26 +293,31 @@ export async function modelsList(env: Env) {
 export const catalogPropagationSeconds = (env: Env) => config(env).CACHE_SECONDS;
 
 export async function putChannel(env: Env, actor: string, id: string, body: z.infer<typeof ChannelSchema>) {
-  await upsertChannel(env.DB, { id, ...body, enabled: body.enabled ? 1 : 0, responses: body.responses ? 1 : 0 });
+  await upsertChannel(env.DB, { id, ...body, auth: body.auth ?? null, query: body.query ?? null, enabled: body.enabled ? 1 : 0, responses: body.responses ? 1 : 0 });
   forgetCatalog();
   await audit(env, actor, 'channel.put', id, body);
-  // Saved either way (secrets may be set after the channel), but the operator is told.
-  const warnings = body.kind !== 'echo' && !secret(env, body.api_key_secret)
-    ? [`The secret ${body.api_key_secret} is not set, so requests to this channel fail until it is: locally add it to .dev.vars and restart \`npm run dev\`; in production run \`wrangler secret put ${body.api_key_secret}\`.`]
-    : [];
+  // Saved either way (a secret or keys may come after the channel), but the operator is told.
+  const keys = body.kind === 'echo' ? [] : (await channelKeys(env.DB, id)).filter((k) => k.enabled === 1);
+  const warnings = body.kind === 'echo' || keys.length > 0 ? []
+    : body.api_key_secret === ''
+      ? ['This channel has no key yet: add keys to it (Channels → Keys, or POST /admin/channels/{id}/keys), or name a Worker secret.']
+      : !secret(env, body.api_key_secret)
+        ? [`The secret ${body.api_key_secret} is not set, so requests to this channel fail until it is: locally add it to .dev.vars and restart \`npm run dev\`; in production run \`wrangler secret put ${body.api_key_secret}\`, or add keys to the channel instead.`]
+        : [];
   return { id, ...body, warnings };
 }
 
 const channelView = (ch: ChannelRow) => ({
   id: ch.id, kind: ch.kind as (typeof CHANNEL_KINDS)[number], base_url: ch.base_url, api_key_secret: ch.api_key_secret,
   models: parseJsonColumn<Record<string, string>>(ch.models) ?? {}, priority: ch.priority, weight: ch.weight,
-  enabled: ch.enabled === 1, responses: ch.responses === 1, updated_at: ch.updated_at,
+  enabled: ch.enabled === 1, responses: ch.responses === 1, auth: ch.auth, query: parseJsonColumn<Record<string, string>>(ch.query),
+  updated_at: ch.updated_at,
 });
 
 /** Every channel with its health as the isolates reported it: state, failures in a row, the
  *  end of its cool-down, and its last 15 minutes' success rate and latency. */
 export async function channelsList(env: Env) {
-  const [channels, health] = await Promise.all([listChannels(env.DB), channelHealth(env).overview()]);
+  const [channels, health] = await Promise.all([listChannels(env.DB), sharedHealth(env).then((h) => h.overview())]);
   return channels.map((ch) => {
     const h = health[ch.id];
     return {
@@ -333,9 +344,19 @@ export async function channelById(env: Env, id: string): Promise<ChannelView> {
 export async function testChannel(env: Env, actor: string, id: string): Promise<ProbeResult> {
   const channel = await getChannel(env.DB, id);
   if (!channel) throw new ApiError('not_found', `No channel with id '${id}'.`);
-  const result = await probeChannel(env, channel);
+  const keys = (await channelKeys(env.DB, id)).filter((k) => k.enabled === 1).map(asRouteKey);
+  const result = await probeChannel(env, channel, keys);
   await audit(env, actor, 'channel.test', id, { ok: result.ok, status: result.status, latency_ms: result.latency_ms });
   return result;
+}
+
+/** What the channel's upstream offers (its model list, asked with one of its keys), for
+ *  the operator to pick public ids from. */
+export async function discoverModels(env: Env, id: string): Promise<string[]> {
+  const channel = await getChannel(env.DB, id);
+  if (!channel) throw new ApiError('not_found', `No channel with id '${id}'.`);
+  const keys = (await channelKeys(env.DB, id)).filter((k) => k.enabled === 1).map(asRouteKey);
+  return upstreamModels(env, { ...channel, upstream_model: '', query: parseJsonColumn<Record<string, string>>(channel.query), keys });
 }
 
 /** How many accounts a usage query without `account` reads rows from. */

@@ -76,8 +76,8 @@ export class KeyAuth {
     if (!this.lookup && !principals.has(this.keyHash, this.ttlMs) && !catalogs.has(CATALOG, this.ttlMs)) {
       const batch = this.db.batch([principalStatement(this.db, this.keyHash), ...catalogStatements(this.db)]);
       this.lookup = batch.then(([row]) => usable(this.remember(row?.results[0])));
-      const [[, models, routes], principal] = await Promise.all([batch, this.lookup]);
-      return { principal, catalog: rememberCatalog(toCatalog(models, routes)) };
+      const [[, ...catalog], principal] = await Promise.all([batch, this.lookup]);
+      return { principal, catalog: rememberCatalog(toCatalog(catalog)) };
     }
     const [principal, catalog] = await Promise.all([this.principal(), this.catalog()]);
     return { principal, catalog };
@@ -107,8 +107,7 @@ export class KeyAuth {
 }
 
 async function readCatalog(db: D1Database): Promise<Catalog> {
-  const [models, routes] = await db.batch(catalogStatements(db));
-  return rememberCatalog(toCatalog(models, routes));
+  return rememberCatalog(toCatalog(await db.batch(catalogStatements(db))));
 }
 
 function rememberCatalog(catalog: Catalog): Catalog {

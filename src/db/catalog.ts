@@ -1,4 +1,6 @@
+import type { Sealed } from '../auth/vault';
 import { now, parseJsonColumn } from './ids';
+import { enabledKeysStatement } from './provider-keys';
 
 /** Models (what is sold, at what price) and channels (where it is bought). */
 
@@ -26,6 +28,20 @@ export interface ChannelRow {
   /** 1: an `openai` channel whose upstream has the Responses API. */
   responses: number;
   updated_at: string;
+  /** How the key is sent (null: the kind's own way). */
+  auth: ChannelAuth | null;
+  /** Fixed query parameters, JSON; null: none. */
+  query: string | null;
+}
+
+export const CHANNEL_AUTHS = ['bearer', 'api-key', 'x-api-key', 'x-goog-api-key'] as const;
+export type ChannelAuth = (typeof CHANNEL_AUTHS)[number];
+
+/** A provider key of a channel, sealed, as the catalog carries it (opened only to be sent). */
+export interface RouteKey extends Sealed {
+  id: string;
+  last4: string;
+  weight: number;
 }
 
 /** A channel able to serve one particular model, with that model's upstream id. */
@@ -38,6 +54,10 @@ export interface Route {
   priority: number;
   weight: number;
   responses: number;
+  auth: ChannelAuth | null;
+  query: Record<string, string> | null;
+  /** The channel's enabled provider keys; none: it uses the Worker secret it names. */
+  keys: RouteKey[];
 }
 
 export async function upsertModel(db: D1Database, m: Omit<ModelRow, 'created_at' | 'groups'> & { groups: string[] | null }) {
@@ -54,14 +74,17 @@ export async function upsertModel(db: D1Database, m: Omit<ModelRow, 'created_at'
     .run();
 }
 
-/** Statements for a batch: every model, then every enabled channel with each model it serves. */
-export function catalogStatements(db: D1Database): [D1PreparedStatement, D1PreparedStatement] {
+/** Statements for a batch: every model, every enabled channel with each model it serves,
+ *  and the channels' enabled provider keys. */
+export function catalogStatements(db: D1Database): D1PreparedStatement[] {
   return [
     db.prepare('SELECT * FROM models'),
     db.prepare(
-      `SELECT c.id, c.kind, c.base_url, c.api_key_secret, m.key AS model, m.value AS upstream_model, c.priority, c.weight, c.responses
+      `SELECT c.id, c.kind, c.base_url, c.api_key_secret, m.key AS model, m.value AS upstream_model, c.priority, c.weight, c.responses,
+              c.auth, c.query
        FROM channels c, json_each(c.models) m WHERE c.enabled = 1`,
     ),
+    enabledKeysStatement(db),
   ];
 }
 
@@ -72,25 +95,35 @@ export interface Catalog {
 }
 
 /** Reads catalogStatements' results. */
-export function toCatalog(models: D1Result | undefined, routes: D1Result | undefined): Catalog {
+export function toCatalog([models, routes, keys]: Array<D1Result | undefined>): Catalog {
   const catalog: Catalog = { models: new Map(), routes: new Map() };
   for (const m of (models?.results ?? []) as ModelRow[]) catalog.models.set(m.id, m);
-  for (const { model, ...route } of (routes?.results ?? []) as Array<Route & { model: string }>) {
-    catalog.routes.set(model, [...(catalog.routes.get(model) ?? []), route]);
+  const keysOf = new Map<string, RouteKey[]>();
+  for (const { channel_id, ...key } of (keys?.results ?? []) as Array<RouteKey & { channel_id: string }>) {
+    keysOf.set(channel_id, [...(keysOf.get(channel_id) ?? []), key]);
+  }
+  type Row = Omit<Route, 'query' | 'keys'> & { model: string; query: string | null };
+  for (const { model, query, ...route } of (routes?.results ?? []) as Row[]) {
+    const full: Route = { ...route, query: parseJsonColumn<Record<string, string>>(query), keys: keysOf.get(route.id) ?? [] };
+    catalog.routes.set(model, [...(catalog.routes.get(model) ?? []), full]);
   }
   return catalog;
 }
 
-export async function upsertChannel(db: D1Database, c: Omit<ChannelRow, 'updated_at' | 'models'> & { models: Record<string, string> }) {
+export async function upsertChannel(
+  db: D1Database, c: Omit<ChannelRow, 'updated_at' | 'models' | 'query'> & { models: Record<string, string>; query: Record<string, string> | null },
+) {
   await db
     .prepare(
-      `INSERT INTO channels (id, kind, base_url, api_key_secret, models, priority, weight, enabled, responses, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO channels (id, kind, base_url, api_key_secret, models, priority, weight, enabled, responses, auth, query, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, base_url = excluded.base_url,
          api_key_secret = excluded.api_key_secret, models = excluded.models, priority = excluded.priority,
-         weight = excluded.weight, enabled = excluded.enabled, responses = excluded.responses, updated_at = excluded.updated_at`,
+         weight = excluded.weight, enabled = excluded.enabled, responses = excluded.responses, auth = excluded.auth, query = excluded.query,
+         updated_at = excluded.updated_at`,
     )
-    .bind(c.id, c.kind, c.base_url, c.api_key_secret, JSON.stringify(c.models), c.priority, c.weight, c.enabled, c.responses, now())
+    .bind(c.id, c.kind, c.base_url, c.api_key_secret, JSON.stringify(c.models), c.priority, c.weight, c.enabled, c.responses, c.auth,
+      c.query === null ? null : JSON.stringify(c.query), now())
     .run();
 }
 

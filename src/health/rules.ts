@@ -20,12 +20,18 @@ export interface ChannelState {
   coolUntil: number;
 }
 
-/** One attempt at a channel: ok, or failed; `latencyMs` to the response's headers. */
+/** One attempt at a channel (or, with `key`, one call with one of its provider keys, which
+ *  counts for that key's statistics only): ok, or failed; `latencyMs` to the headers. */
 export interface Outcome {
   channel: string;
   ok: boolean;
   latencyMs: number | null;
   at: number;
+  key?: string;
+  /** Why a key's call failed, as the client would have been told. */
+  error?: string;
+  /** A key resting after a rate limit, until then. */
+  coolUntil?: number;
 }
 
 export type Standing = 'healthy' | 'cooling' | 'probing';

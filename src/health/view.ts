@@ -41,9 +41,10 @@ export function byHealth(routes: Route[], env: Env, background: (work: Promise<u
   return [...ready, ...cooling];
 }
 
-/** One attempt's outcome: into this isolate's view now, and to the shared one soon. */
+/** One attempt's outcome: into this isolate's view now (a key's counts only for the key),
+ *  and to the shared one soon. */
 export function record(env: Env, background: (work: Promise<unknown>) => void, outcome: Outcome): void {
-  states.set(outcome.channel, applyOutcome(states.get(outcome.channel) ?? HEALTHY, outcome, config(env).HEALTH_COOL_DOWN_MS));
+  if (!outcome.key) states.set(outcome.channel, applyOutcome(states.get(outcome.channel) ?? HEALTHY, outcome, config(env).HEALTH_COOL_DOWN_MS));
   pending.push(outcome);
   schedule(env, background);
 }
@@ -54,21 +55,30 @@ export function record(env: Env, background: (work: Promise<unknown>) => void, o
  *  request that made it due. */
 function schedule(env: Env, background: (work: Promise<unknown>) => void, now = Date.now()): void {
   if (reporting || now - reportedAt < config(env).HEALTH_REPORT_MS) return;
+  background(report(env, now));
+}
+
+/** The shared view, with this isolate's own attempts in it: what the operator reads, so
+ *  that a quiet deployment's last calls are not held back until the next request. */
+export async function sharedHealth(env: Env) {
+  if (!reporting && pending.length > 0) await report(env);
+  return channelHealth(env);
+}
+
+async function report(env: Env, now = Date.now()): Promise<void> {
   reporting = true;
   reportedAt = now;
-  background((async () => {
-    try {
-      const batch = pending.splice(0);
-      const shared = await channelHealth(env).report(batch);
-      for (const [id, s] of Object.entries(shared)) states.set(id, s);
-      // What happened here since the batch left is not in the shared view yet.
-      const base = config(env).HEALTH_COOL_DOWN_MS;
-      for (const o of pending) states.set(o.channel, applyOutcome(states.get(o.channel) ?? HEALTHY, o, base));
-      syncedAt = Date.now();
-    } catch (err) {
-      console.error(JSON.stringify({ channel_health_report_failed: String(err) }));
-    } finally {
-      reporting = false;
-    }
-  })());
+  try {
+    const batch = pending.splice(0);
+    const shared = await channelHealth(env).report(batch);
+    for (const [id, s] of Object.entries(shared)) states.set(id, s);
+    // What happened here since the batch left is not in the shared view yet.
+    const base = config(env).HEALTH_COOL_DOWN_MS;
+    for (const o of pending) if (!o.key) states.set(o.channel, applyOutcome(states.get(o.channel) ?? HEALTHY, o, base));
+    syncedAt = Date.now();
+  } catch (err) {
+    console.error(JSON.stringify({ channel_health_report_failed: String(err) }));
+  } finally {
+    reporting = false;
+  }
 }

@@ -1,10 +1,11 @@
 import { config, type Env } from '../config';
-import type { ChannelRow, Route } from '../db/catalog';
+import type { ChannelRow, Route, RouteKey } from '../db/catalog';
 import { parseJsonColumn } from '../db/ids';
 import type { TokenCounts } from '../money';
 import { ChatRequestSchema } from '../routes/schemas';
 import * as gemini from '../translate/chat-via-gemini';
 import { messagesRequest } from '../translate/chat-via-messages';
+import { withChatOutputCap } from './output-cap';
 import { callUpstream, isCompletion, isMessage, UpstreamFailure, type UpstreamRequest } from './upstream';
 import { anthropicUsage, geminiUsage, normaliseUsage } from './usage';
 
@@ -28,15 +29,14 @@ const MAX_TOKENS = 16;
  * customer traffic, enabled or not. Nobody is charged, and the channel's health is left to
  * real traffic.
  */
-export async function probeChannel(env: Env, channel: ChannelRow): Promise<ProbeResult> {
+export async function probeChannel(env: Env, channel: ChannelRow, keys: RouteKey[]): Promise<ProbeResult> {
   const [model, upstreamModel] = Object.entries(parseJsonColumn<Record<string, string>>(channel.models) ?? {})[0] ?? ['', ''];
-  const route: Route = { ...channel, upstream_model: upstreamModel };
-  // max_completion_tokens: OpenAI's reasoning models refuse max_tokens with a 400, and
-  // every model takes the newer name.
-  const chat = ChatRequestSchema.parse({ model: upstreamModel, messages: [{ role: 'user', content: 'Say OK.' }], max_completion_tokens: MAX_TOKENS });
+  const route: Route = { ...channel, upstream_model: upstreamModel, query: parseJsonColumn<Record<string, string>>(channel.query), keys };
+  const chat = ChatRequestSchema.parse({ model: upstreamModel, messages: [{ role: 'user', content: 'Say OK.' }] });
   const request: UpstreamRequest = channel.kind === 'anthropic' ? { path: '/messages', body: { ...messagesRequest(chat, MAX_TOKENS), model: upstreamModel } }
     : channel.kind === 'gemini' ? { path: gemini.geminiPath(upstreamModel, false), body: gemini.geminiRequest(chat, MAX_TOKENS) }
-    : { path: '/chat/completions', body: chat };
+    // The cap in the field the model's family takes (reasoning models refuse max_tokens).
+    : { path: '/chat/completions', body: withChatOutputCap(chat, upstreamModel, MAX_TOKENS) };
   const cfg = config(env);
   const started = Date.now();
   try {

@@ -1,9 +1,10 @@
-import { secret, type Env } from '../config';
-import type { Route } from '../db/catalog';
+import { config, secret, type Env } from '../config';
+import type { ChannelAuth, Route, RouteKey } from '../db/catalog';
 import { ApiError, type ErrorCode } from '../errors';
 import { SHORT_RETRY_AFTER_MS } from '../health/rules';
 import { TimeoutError, withTimeout } from './timeout';
 import { echoResponse } from './echo';
+import { credentialsFor, keyFault, noteFault, openKey, type Credential, type KeyFault } from './key-pool';
 
 export type UpstreamPath =
   | '/chat/completions' | '/embeddings' | '/messages' | '/messages/count_tokens' | '/responses'
@@ -33,7 +34,12 @@ export interface UpstreamCall {
   /** Hears how each attempt went, for the channels' health: ok, failed, or null where it
    *  says nothing of the channel (the request's own fault, a short 429, the echo channel). */
   observe?: (route: Route, ok: boolean | null, latencyMs: number) => void;
+  /** Hears how each stored provider key did: for its statistics, and to disable it. */
+  onKey?: (route: Route, key: RouteKey, outcome: KeyOutcome) => void;
 }
+
+/** One call with a stored key: answered, or failed (with what that says of the key). */
+export type KeyOutcome = { ok: true; latencyMs: number } | { ok: false; fault: KeyFault | null; error: string };
 
 export interface UpstreamSuccess {
   route: Route;
@@ -57,13 +63,18 @@ export class UpstreamFailure extends ApiError {
   readonly upstreamStatus: number | null;
   /** The upstream's retry-after, where it sent one. */
   readonly retryAfterMs: number | null;
+  /** The start of the upstream's error body, to tell a refused key (never sent on). */
+  readonly upstreamBody: string;
 
-  constructor(code: ErrorCode, message: string, o: { route: Route | null; timedOut?: boolean; detail?: string; upstreamStatus?: number; retryAfterMs?: number | null }) {
+  constructor(code: ErrorCode, message: string, o: {
+    route: Route | null; timedOut?: boolean; detail?: string; upstreamStatus?: number; retryAfterMs?: number | null; upstreamBody?: string;
+  }) {
     super(code, message, { detail: o.detail });
     this.route = o.route;
     this.timedOut = o.timedOut ?? false;
     this.upstreamStatus = o.upstreamStatus ?? null;
     this.retryAfterMs = o.retryAfterMs ?? null;
+    this.upstreamBody = o.upstreamBody ?? '';
   }
 }
 
@@ -73,11 +84,19 @@ const timeout = (route: Route, detail: string) =>
 /** Anthropic's API version when the client names none (its SDKs and Claude Code always do). */
 export const ANTHROPIC_VERSION = '2023-06-01';
 
-/** How each kind of channel takes its provider key. */
-function credentials(route: Route, apiKey: string): Record<string, string> {
-  if (route.kind === 'anthropic') return { 'x-api-key': apiKey, 'anthropic-version': ANTHROPIC_VERSION };
-  if (route.kind === 'gemini') return { 'x-goog-api-key': apiKey };
-  return { authorization: `Bearer ${apiKey}` };
+/** How a channel sends its provider key: as it says, else its kind's own way. */
+export function authHeaders(route: Route, apiKey: string): Record<string, string> {
+  const auth: ChannelAuth = route.auth ?? (route.kind === 'anthropic' ? 'x-api-key' : route.kind === 'gemini' ? 'x-goog-api-key' : 'bearer');
+  const headers: Record<string, string> = auth === 'bearer' ? { authorization: `Bearer ${apiKey}` } : { [auth]: apiKey };
+  if (route.kind === 'anthropic') headers['anthropic-version'] = ANTHROPIC_VERSION;
+  return headers;
+}
+
+/** The upstream URL of a request: the channel's base URL, the API's path, and the channel's fixed query parameters. */
+export function upstreamUrl(route: Route, path: string): string {
+  const url = `${route.base_url.replace(/\/+$/, '')}${path}`;
+  const query = route.query ? new URLSearchParams(route.query).toString() : '';
+  return query === '' ? url : `${url}${url.includes('?') ? '&' : '?'}${query}`;
 }
 
 /** Statuses that are the request's own fault: another channel would answer the same. */
@@ -133,21 +152,57 @@ function retryAfterMs(headers: Headers): number | null {
 
 async function attempt(env: Env, route: Route, call: UpstreamCall): Promise<UpstreamSuccess | UpstreamFailure> {
   const request = call.request(route);
-  const result = await send(env, route, request, call);
+  const result = await withKeys(env, route, request, call);
   if (!(result instanceof UpstreamFailure) || result.upstreamStatus !== 404 || !request.fallback) return result;
   request.fallback.onFallback();
-  return request.fallback.request ? send(env, route, request.fallback.request, call) : result;
+  return request.fallback.request ? withKeys(env, route, request.fallback.request, call) : result;
 }
 
-async function send(env: Env, route: Route, request: UpstreamRequest, call: UpstreamCall): Promise<UpstreamSuccess | UpstreamFailure> {
-  if (route.kind === 'echo') return accept(route, request, await echoResponse(request.path, request.body), call);
+const misconfigured = (route: Route, why: string) =>
+  new UpstreamFailure('channel_misconfigured',
+    'The upstream channel for this model has no usable provider key. (Operator: add keys to the channel, or set the secret it names.)',
+    { route, detail: `channel ${route.id}: ${why}` });
 
-  const apiKey = secret(env, route.api_key_secret);
-  if (!apiKey) {
-    return new UpstreamFailure('channel_misconfigured',
-      'The upstream channel for this model has no provider key configured. (Operator: set the secret the channel names, then restart `npm run dev` or redeploy.)',
-      { route, detail: `channel ${route.id}: secret ${route.api_key_secret} is not set` });
+/** One attempt at a channel: its keys in turn, for as long as what fails is the key. */
+async function withKeys(env: Env, route: Route, request: UpstreamRequest, call: UpstreamCall): Promise<UpstreamSuccess | UpstreamFailure> {
+  if (route.kind === 'echo') return accept(route, request, await echoResponse(request.path, request.body), call);
+  const credentials = credentialsFor(route);
+  if (credentials.length === 0) return misconfigured(route, 'every provider key is disabled');
+  let failure: UpstreamFailure | null = null;
+  for (const credential of credentials) {
+    const apiKey = await keyOf(env, route, credential);
+    if (apiKey === null) {
+      failure = misconfigured(route, 'secret' in credential ? `secret ${credential.secret || '(none)'} is not set` : `key ${credential.stored.id} cannot be opened`);
+      continue;
+    }
+    const started = Date.now();
+    const result = await send(route, request, call, apiKey);
+    if ('secret' in credential) return result;
+    if (!(result instanceof UpstreamFailure)) {
+      call.onKey?.(route, credential.stored, { ok: true, latencyMs: Date.now() - started });
+      return result;
+    }
+    const fault = keyFault(result.upstreamStatus, result.upstreamBody, result.retryAfterMs);
+    call.onKey?.(route, credential.stored, { ok: false, fault, error: result.message });
+    if (!fault) return result;
+    noteFault(credential.stored, fault);
+    failure = result;
   }
+  return failure!;
+}
+
+/** A credential in clear: the named secret, or a stored key opened (null: neither can be had). */
+export async function keyOf(env: Env, route: Route, credential: Credential): Promise<string | null> {
+  if ('secret' in credential) return credential.secret === '' ? null : secret(env, credential.secret) ?? null;
+  try {
+    return await openKey(config(env).PROVIDER_KEYS_KEK, route.id, credential.stored);
+  } catch (err) {
+    console.error(JSON.stringify({ provider_key_unopenable: credential.stored.id, channel: route.id, error: String(err) }));
+    return null;
+  }
+}
+
+async function send(route: Route, request: UpstreamRequest, call: UpstreamCall, apiKey: string): Promise<UpstreamSuccess | UpstreamFailure> {
   const controller = new AbortController();
   const abort = () => controller.abort();
   call.clientSignal.addEventListener('abort', abort, { once: true });
@@ -156,9 +211,9 @@ async function send(env: Env, route: Route, request: UpstreamRequest, call: Upst
   try {
     let response: Response;
     try {
-      response = await fetch(`${route.base_url.replace(/\/+$/, '')}${request.path}`, {
+      response = await fetch(upstreamUrl(route, request.path), {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...credentials(route, apiKey), ...request.headers },
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...authHeaders(route, apiKey), ...request.headers },
         body: JSON.stringify(request.body),
         signal: controller.signal,
         // A redirect would take the channel's key (x-api-key, x-goog-api-key, even
@@ -181,7 +236,7 @@ async function send(env: Env, route: Route, request: UpstreamRequest, call: Upst
       if (timedOut()) return timeout(route, detail);
       if (!clientFault(response.status)) {
         return new UpstreamFailure('upstream_error', `The upstream provider failed (HTTP ${response.status}).`, {
-          route, detail, upstreamStatus: response.status, retryAfterMs: retryAfterMs(response.headers),
+          route, detail, upstreamStatus: response.status, retryAfterMs: retryAfterMs(response.headers), upstreamBody: text.slice(0, 4096),
         });
       }
       return new UpstreamFailure(response.status === 413 ? 'upstream_request_too_large' : 'upstream_rejected',

@@ -5,6 +5,7 @@ import { requireAdmin } from '../auth/admin';
 import { modelId, NewKeySchema } from '../auth/api-keys';
 import type { AppEnv } from '../context';
 import { overview, overviewJson, PeriodSchema } from '../admin/overview';
+import * as keys from '../admin/provider-keys';
 import { readJson, parse } from '../validate';
 
 /** The operator's API, behind ADMIN_TOKEN: each route reads its input and calls the one
@@ -61,6 +62,32 @@ admin.get('/channels', async (c) => c.json({ data: await act.channelsList(c.env)
 
 /** One tiny request through the channel: its status, latency and usage. */
 admin.post('/channels/:id/test', async (c) => c.json(await act.testChannel(c.env, actor, c.req.param('id'))));
+
+/** What the channel's upstream lists as its models. */
+admin.get('/channels/:id/upstream-models', async (c) => c.json({ data: await act.discoverModels(c.env, c.req.param('id')) }));
+
+// Provider keys kept in D1 (sealed; shown as their last four characters).
+admin.get('/channels/:id/keys', async (c) => c.json({ data: await keys.keysOfChannel(c.env, c.req.param('id')) }));
+
+admin.post('/channels/:id/keys', async (c) =>
+  c.json({ data: await keys.addKeys(c.env, actor, c.req.param('id'), await readJson(c, keys.AddKeysSchema)) }, 201));
+
+/** Every disabled key of the channel (?state=disabled is required: no other bulk delete). */
+admin.delete('/channels/:id/keys', async (c) => {
+  parse(z.object({ state: z.literal('disabled') }), c.req.query());
+  return c.json(await keys.removeDisabledKeys(c.env, actor, c.req.param('id')));
+});
+
+admin.post('/provider-keys/reseal', async (c) => c.json(await keys.resealAll(c.env, actor)));
+
+admin.patch('/provider-keys/:id', async (c) => c.json(await keys.changeKey(c.env, actor, c.req.param('id'), await readJson(c, keys.KeyChangeSchema))));
+
+admin.delete('/provider-keys/:id', async (c) => {
+  await keys.removeKey(c.env, actor, c.req.param('id'));
+  return c.body(null, 204);
+});
+
+admin.post('/provider-keys/:id/test', async (c) => c.json(await keys.testKey(c.env, actor, c.req.param('id'))));
 
 admin.get('/usage', async (c) => c.json({ data: await act.usageAcross(c.env, parse(act.UsageQuerySchema, c.req.query())) }));
 

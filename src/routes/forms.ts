@@ -48,12 +48,13 @@ export async function readForm<S extends z.ZodType>(c: Context<AppEnv>, schema: 
   return parse(schema, await formFields(c, shape));
 }
 
-/** Runs a form's action; an ApiError becomes the message to show, anything else is a bug. */
+/** Runs a form's action; an ApiError becomes the message to show (an upstream that did not
+ *  answer included: the operator is looking at it), anything else is a bug. */
 export async function attempt<T>(action: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; message: string }> {
   try {
     return { ok: true, value: await action() };
   } catch (err) {
-    if (err instanceof ApiError && err.status < 500) return { ok: false, message: err.message };
+    if (err instanceof ApiError && err.code !== 'internal_error') return { ok: false, message: err.message };
     throw err;
   }
 }

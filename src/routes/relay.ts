@@ -10,6 +10,7 @@ import type { AppEnv } from '../context';
 import type { Route } from '../db/catalog';
 import { ApiError } from '../errors';
 import { toDollars, type TokenCounts } from '../money';
+import { keyOutcome } from '../health/keys';
 import { byHealth, record } from '../health/view';
 import { orderRoutes } from '../proxy/channels';
 import { meteredStream, type StreamMeter } from '../proxy/stream';
@@ -151,6 +152,7 @@ export async function startRelay(
         observe: (route, ok, latencyMs) => {
           if (ok !== null) record(c.env, background, { channel: route.id, ok, latencyMs: ok ? latencyMs : null, at: Date.now() });
         },
+        onKey: (route, key, outcome) => keyOutcome(c.env, background, route, key, outcome),
         firstByteTimeoutMs: cfg.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
         idleTimeoutMs: cfg.UPSTREAM_IDLE_TIMEOUT_MS,
         clientSignal: c.req.raw.signal,

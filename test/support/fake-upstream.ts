@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { parse } from 'yaml';
 
 /**
  * A fake upstream on 127.0.0.1 that replays recorded provider responses from test/fixtures
@@ -30,12 +31,19 @@ import { join, resolve } from 'node:path';
  *          and Messages APIs' input_tokens: an upstream reporting what a large prompt cost),
  *          redirect (answer 307 to the same path on the fake's second address, another
  *          origin: the request lands there tagged {id}-redirected if it is followed),
+ *          deny=SUFFIX:STATUS[:FIXTURE][;…] (a request whose provider key ends with SUFFIX
+ *          gets STATUS, with FIXTURE — slashes as ~ — as its body, or none: a key the
+ *          provider refuses or rate-limits while the channel's other keys are served),
  *          no_responses (answer 404 to /responses: an upstream without the Responses API),
  *          retry_after=S (send a retry-after: S header).
  * POST {base_url}/messages/count_tokens answers Anthropic's documented `{"input_tokens": N}`
  * (no recording of it exists) with N from the option count=N.
  * POST /__fail?id=X&status=N makes the channels tagged X answer N (with their fixture as
  * body) until POST /__fail?id=X&status=0: an upstream that fails, recovers and fails again.
+ * GET {base_url}/models answers the example of GET /models in OpenAI's OpenAPI document
+ * (test/specs; its one trailing comma removed, as the API would not send it), the one
+ * published model list this project has; a path starting with
+ * deployments/{name}/ (an Azure OpenAI deployment) resolves as without it.
  * GET /__fixture/{path} answers a fixture file as it is.
  * GET /__requests?id=X lists the requests received with that tag (headers and JSON body).
  */
@@ -44,6 +52,7 @@ export const FIXTURES = resolve(import.meta.dirname, '../fixtures');
 export interface RecordedRequest {
   id: string;
   path: string;
+  query: string;
   headers: Record<string, string | string[] | undefined>;
   body: unknown;
 }
@@ -99,6 +108,34 @@ function withUsage(bytes: Buffer, options: Record<string, string>): Buffer {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The provider key a request carries, however its channel sends it. */
+function keyOf(headers: IncomingMessage['headers']): string {
+  const bearer = /^Bearer (.+)$/.exec(String(headers.authorization ?? ''))?.[1];
+  return String(bearer ?? headers['x-api-key'] ?? headers['api-key'] ?? headers['x-goog-api-key'] ?? '');
+}
+
+function refusal(deny: string | undefined, headers: IncomingMessage['headers']): { status: number; fixture: string | null } | null {
+  const key = keyOf(headers);
+  for (const rule of deny?.split(';') ?? []) {
+    const [suffix = '', status = '0', fixture] = rule.split(':');
+    if (suffix && key.endsWith(suffix)) return { status: Number(status), fixture: fixture ? fixture.replace(/~/g, '/') : null };
+  }
+  return null;
+}
+
+let listModels: string | null = null;
+/** The response example of OpenAI's GET /models, as the OpenAPI document publishes it. */
+function listModelsExample(): string {
+  if (listModels === null) {
+    const spec = parse(readFileSync(resolve(import.meta.dirname, '../specs/openai-openapi.yaml'), 'utf8'), { maxAliasCount: -1 }) as {
+      paths: Record<string, { get: { 'x-oaiMeta': { examples: { response: string } } } }>;
+    };
+    // As published but for one trailing comma, which makes the printed example invalid JSON.
+    listModels = spec.paths['/models']!.get['x-oaiMeta'].examples.response.replace(/,(\s*\])/, '$1');
+  }
+  return listModels;
+}
+
 export async function startFakeUpstream(): Promise<{ url: string; server: Server }> {
   const requests: RecordedRequest[] = [];
   const failing = new Map<string, number>();
@@ -123,6 +160,16 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
     }
     const segments = url.pathname.split('/').filter(Boolean);
     const options = segments[0]?.startsWith('o:') ? parseOptions(segments.shift() as string) : {};
+    // An Azure OpenAI deployment's path ({base}/deployments/{name}/…) leads to the same fixtures.
+    if (segments[0] === 'deployments') segments.splice(0, 2);
+    if (req.method === 'GET' && segments.at(-1) === 'models') {
+      requests.push({ id: options.id ?? '', path: url.pathname, query: url.search, headers: req.headers, body: null });
+      const denied = refusal(options.deny, req.headers);
+      if (denied) return void res.writeHead(denied.status).end();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(listModelsExample());
+      return;
+    }
     const tail = segments.slice(-2).join('/');
     // Gemini's: {base}/models/{model}:generateContent or :streamGenerateContent?alt=sse
     const geminiCall = /:(stream)?generateContent$/i.exec(segments.at(-1) ?? '');
@@ -138,8 +185,14 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
     const fixture = streamed
       ? (options.stream as string).replace(/~/g, '/')
       : decodeURIComponent(segments.slice(0, segments.length - endpoint).join('/'));
-    requests.push({ id: options.id ?? '', path: url.pathname, headers: req.headers, body });
+    requests.push({ id: options.id ?? '', path: url.pathname, query: url.search, headers: req.headers, body });
     if ('hang' in options) return; // never answers; the gateway's timeout must fire
+    const denied = refusal(options.deny, req.headers);
+    if (denied) {
+      res.writeHead(denied.status, { 'content-type': 'application/json' });
+      res.end(denied.fixture ? readFileSync(join(FIXTURES, denied.fixture)) : '');
+      return;
+    }
     if ('redirect' in options) {
       const target = url.pathname.replace(/^\/o:[^/]*/, `/o:id=${options.id ?? ''}-redirected`);
       res.writeHead(307, { location: `${elsewhere}${target}` });
@@ -196,6 +249,8 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
   };
   const url = await listen(server);
   elsewhere = await listen(second);
+  // Reading the OpenAPI document takes over a second: done while the tests start, not on a request's clock.
+  setTimeout(listModelsExample, 0);
   server.on('close', () => second.close());
   return { url, server };
 }

@@ -19,7 +19,7 @@ export interface RunningWorker {
  */
 export async function startWorker(
   bindings: Record<string, string>,
-  o: { migrate?: boolean; persist?: string; scriptPath?: string } = {},
+  o: { migrate?: boolean; persist?: string; scriptPath?: string; onLog?: (text: string) => void } = {},
 ): Promise<RunningWorker & { mf: Miniflare }> {
   const outdir = inject('bundleDir');
   const mf = new Miniflare({
@@ -37,6 +37,15 @@ export async function startWorker(
       HEALTH: { className: 'ChannelHealth', useSQLite: true },
     },
     bindings,
+    // Everything the worker logs, for a test to read (and still on the test's output).
+    ...(o.onLog ? {
+      handleRuntimeStdio: (stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) => {
+        for (const stream of [stdout, stderr]) stream.on('data', (chunk: Buffer) => {
+          o.onLog!(chunk.toString('utf8'));
+          process.stdout.write(chunk);
+        });
+      },
+    } : {}),
     host: '127.0.0.1',
     port: 0,
   });

@@ -7,6 +7,8 @@ import type { UsageRow } from '../../src/account/storage';
 /** Helpers shared by the worker tests. Each test makes its own accounts, keys, models and
  *  channels (unique ids), so test files can share one D1. */
 export const ADMIN_TOKEN = 'test-admin-token';
+/** The key-encryption key that sealed provider keys before the tests' rotation (vitest.config.ts). */
+export const ORIGINAL_KEK = 'original:E2eMqqUvNE4kwTpXv/qT0naPd1ze9rE0IDiDUWk1/Hw=';
 export const UPSTREAM_KEY = 'sk-upstream-secret-never-leaks-0123456789abcdef';
 export const db = (env as unknown as { DB: D1Database }).DB;
 const accounts = (env as unknown as { ACCOUNTS: DurableObjectNamespace<AccountState> }).ACCOUNTS;

@@ -74,7 +74,7 @@ describe('usage normaliser', () => {
 });
 
 describe('channel order', () => {
-  const route = (id: string, priority: number, weight: number): Route => ({ id, priority, weight, kind: 'openai', base_url: '', api_key_secret: '', upstream_model: '', responses: 1 });
+  const route = (id: string, priority: number, weight: number): Route => ({ id, priority, weight, kind: 'openai', base_url: '', api_key_secret: '', upstream_model: '', responses: 1, auth: null, query: null, keys: [] });
 
   it('tries higher priorities first and picks within a priority by weight', () => {
     const routes = [route('low', 1, 100), route('a', 5, 3), route('b', 5, 1)];
