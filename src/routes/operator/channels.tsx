@@ -1,6 +1,8 @@
 import { Hono, type Context } from 'hono';
 import * as act from '../../admin/actions';
+import { resealAll, vaultState } from '../../admin/provider-keys';
 import type { AppEnv } from '../../context';
+import { CHANNEL_AUTHS } from '../../db/catalog';
 import type { ProbeResult } from '../../proxy/probe';
 import { count, percent, when } from '../../pages/format';
 import { Layout, Notice, pageOf } from '../../pages/layout';
@@ -19,7 +21,16 @@ function ChannelForm(props: { channel?: act.ChannelView }) {
         <select name="kind">{act.CHANNEL_KINDS.map((k) => <option value={k} selected={ch?.kind === k}>{k}</option>)}</select>
       </label>
       <label>Base URL<input name="base_url" maxlength={2000} value={ch?.base_url ?? ''} placeholder="https://api.openai.com/v1" /></label>
-      <label>Key secret name<input name="api_key_secret" required maxlength={200} value={ch?.api_key_secret ?? ''} placeholder="OPENAI_API_KEY" /></label>
+      <label>Key secret name (or leave empty and add keys)<input name="api_key_secret" maxlength={200} value={ch?.api_key_secret ?? ''} placeholder="OPENAI_API_KEY" /></label>
+      <label>Key sent as
+        <select name="auth">
+          <option value="" selected={!ch?.auth}>the kind's own way</option>
+          {CHANNEL_AUTHS.map((a) => <option value={a} selected={ch?.auth === a}>{a === 'bearer' ? 'Authorization: Bearer' : a}</option>)}
+        </select>
+      </label>
+      <label>Query parameters (one per line: name = value)
+        <textarea name="query" rows={2} placeholder="api-version = 2024-10-21">{ch?.query ? Object.entries(ch.query).map(([k, v]) => `${k} = ${v}`).join('\n') : ''}</textarea>
+      </label>
       <label class="wide">Models (one per line: public-id = upstream-id)
         <textarea name="models" required rows={4}>{ch ? Object.entries(ch.models).map(([k, v]) => (k === v ? k : `${k} = ${v}`)).join('\n') : ''}</textarea>
       </label>
@@ -44,7 +55,7 @@ function TestResult(props: { id: string; result: ProbeResult }) {
 }
 
 async function render(c: Context<AppEnv>, shown: { notice?: { kind: 'ok' | 'error'; text: string }; test?: { id: string; result: ProbeResult } } = {}, status: 200 | 400 = 200) {
-  const channels = await act.channelsList(c.env);
+  const [channels, vault] = await Promise.all([act.channelsList(c.env), vaultState(c.env)]);
   const editing = channels.find((ch) => ch.id === c.req.query('edit'));
   return c.html(
     <Layout page={pageOf(c)} title="Channels" operator>
@@ -75,6 +86,7 @@ async function render(c: Context<AppEnv>, shown: { notice?: { kind: 'ok' | 'erro
                     <input type="hidden" name="enabled" value={ch.enabled ? 'false' : 'true'} />
                     <button type="submit" class={ch.enabled ? 'danger' : ''} aria-label={`${ch.enabled ? 'Disable' : 'Enable'} ${ch.id}`}>{ch.enabled ? 'Disable' : 'Enable'}</button></form>
                   <a href={`/operator/channels?edit=${encodeURIComponent(ch.id)}#edit`} aria-label={`Edit ${ch.id}`}>Edit</a>
+                  {ch.kind !== 'echo' && <a href={`/operator/channels/${encodeURIComponent(ch.id)}/keys`} aria-label={`Keys of ${ch.id}`}>Keys</a>}
                 </div></td>
               </tr>
             ))}
@@ -84,8 +96,24 @@ async function render(c: Context<AppEnv>, shown: { notice?: { kind: 'ok' | 'erro
       <section class="card" id="edit">
         <h2>{editing ? `Edit ${editing.id}` : 'Add a channel'}</h2>
         <ChannelForm channel={editing} />
-        <p class="muted">The key secret is the NAME of a Worker secret (in <code>.dev.vars</code> locally, <code>wrangler secret put</code> in production); the key itself is never stored here.</p>
+        <p class="muted">A channel's keys are pasted on its Keys page, stored encrypted and shown only as their last four characters; or the channel names a Worker secret (in <code>.dev.vars</code> locally, <code>wrangler secret put</code> in production) holding one key. Azure OpenAI: kind openai, the deployment's URL as base URL, key sent as <code>api-key</code>, query <code>api-version = …</code>.</p>
         {editing && <p><a href="/operator/channels">Add a new channel instead</a></p>}
+      </section>
+      <section class="card">
+        <h2>Key encryption</h2>
+        {vault.configured ? (
+          <>
+            <p>Provider keys are sealed under <code>{vault.kek_id}</code>, the first entry of the <code>PROVIDER_KEYS_KEK</code> secret ({count(vault.keys)} stored).</p>
+            {vault.stale > 0 && (
+              <form class="spaced" method="post" action="/operator/channels/reseal">
+                <p>{count(vault.stale)} {vault.stale === 1 ? 'key is' : 'keys are'} sealed under an older entry: reseal them, then the old entry can be dropped.</p>
+                <button type="submit">Reseal every key</button>
+              </form>
+            )}
+          </>
+        ) : (
+          <p>{vault.problem}</p>
+        )}
       </section>
     </Layout>,
     status,
@@ -98,7 +126,7 @@ channelsPage.get('/', (c) => render(c));
 
 channelsPage.post('/', async (c) => {
   const done = await attempt(async () => {
-    const { id, ...fields } = await formFields(c, { numbers: ['priority', 'weight'], booleans: ['enabled', 'responses'], maps: ['models'] });
+    const { id, ...fields } = await formFields(c, { numbers: ['priority', 'weight'], booleans: ['enabled', 'responses'], maps: ['models', 'query'] });
     return act.putChannel(c.env, c.var.operator!.actor, parse(act.channelId, id), parse(act.ChannelSchema, { base_url: '', ...fields }));
   });
   if (!done.ok) return render(c, { notice: { kind: 'error', text: done.message } }, 400);
@@ -123,4 +151,10 @@ channelsPage.post('/test', async (c) => {
   });
   if (!done.ok) return render(c, { notice: { kind: 'error', text: done.message } }, 400);
   return render(c, { test: done.value });
+});
+
+channelsPage.post('/reseal', async (c) => {
+  const done = await attempt(() => resealAll(c.env, c.var.operator!.actor));
+  if (!done.ok) return render(c, { notice: { kind: 'error', text: done.message } }, 400);
+  return render(c, { notice: { kind: 'ok', text: `Resealed ${done.value.resealed} ${done.value.resealed === 1 ? 'key' : 'keys'} under ${done.value.kek_id}.` } });
 });
