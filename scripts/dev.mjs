@@ -24,6 +24,11 @@ const keyHash = createHash('sha256').update(demoKey).digest('hex');
 
 const devVars = existsSync(join(root, '.dev.vars')) ? readFileSync(join(root, '.dev.vars'), 'utf8') : '';
 const adminToken = /^ADMIN_TOKEN\s*=/m.test(devVars) ? null : 'dev-admin-token';
+// Provider keys pasted in the console are sealed under PROVIDER_KEYS_KEK: locally a key made
+// once and kept beside the local database (which holds what it sealed), unless .dev.vars sets one.
+const kekFile = join(root, '.wrangler', 'dev-kek');
+if (!existsSync(kekFile)) writeFileSync(kekFile, `dev:${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+const kek = /^PROVIDER_KEYS_KEK\s*=/m.test(devVars) ? null : readFileSync(kekFile, 'utf8').trim();
 
 const now = new Date().toISOString();
 const q = (s) => `'${String(s).replace(/'/g, "''")}'`;
@@ -72,11 +77,13 @@ console.log(`
     -H "Content-Type: application/json" \\
     -d '{"model": "echo", "messages": [{"role": "user", "content": "Hello, Tokengate!"}]}'
 
-  .dev.vars is read at start: restart npm run dev after changing it (a provider key, say).
+  Provider keys: paste them on a channel's Keys page (${base}/operator/channels); they serve the
+  next request. .dev.vars is read at start: restart npm run dev after changing it.
 `);
 
 const args = ['dev', '--port', port, '--ip', '127.0.0.1', '--show-interactive-dev-session=false'];
 if (adminToken) args.push('--var', `ADMIN_TOKEN:${adminToken}`);
+if (kek) args.push('--var', `PROVIDER_KEYS_KEK:${kek}`);
 const child = spawn(wrangler, args, { cwd: root, env, stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code) => process.exit(code ?? 0));
