@@ -64,7 +64,17 @@ CREATE TABLE IF NOT EXISTS models (
   max_output_tokens   INTEGER,                  -- output cap when a request sets none
   owned_by            TEXT NOT NULL DEFAULT 'tokengate',
   groups              TEXT,
-  created_at          TEXT NOT NULL
+  created_at          TEXT NOT NULL,
+  -- Prices in the units of the image, audio and moderation APIs (migration 0004; NULL: not
+  -- sold in that unit). image_prices: JSON {"WxH/quality" | "WxH" | "*/quality" | "*": µ$ per image}.
+  image_prices        TEXT,
+  character_price     INTEGER CHECK (character_price >= 0),     -- µ$ per 1M input characters
+  audio_minute_price  INTEGER CHECK (audio_minute_price >= 0),  -- µ$ per minute of audio
+  max_audio_seconds   INTEGER CHECK (max_audio_seconds > 0),    -- longest audio the model takes
+  image_input_price   INTEGER CHECK (image_input_price >= 0),   -- µ$ per 1M tokens of each modality
+  image_output_price  INTEGER CHECK (image_output_price >= 0),
+  audio_input_price   INTEGER CHECK (audio_input_price >= 0),
+  audio_output_price  INTEGER CHECK (audio_output_price >= 0)
 );
 
 -- channels: upstreams. api_key_secret is the NAME of a Worker secret, never the key itself

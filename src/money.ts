@@ -36,6 +36,12 @@ export interface Prices {
   cached_input_price: number | null;
   /** Prompt tokens written to the provider's cache (Anthropic bills them above the input price). */
   cache_write_price?: number | null;
+  /** Image and audio tokens, where an answer reports them (null or absent: at the input or
+   *  output price). */
+  image_input_price?: number | null;
+  image_output_price?: number | null;
+  audio_input_price?: number | null;
+  audio_output_price?: number | null;
 }
 
 export interface TokenCounts {
@@ -43,24 +49,47 @@ export interface TokenCounts {
   output_tokens: number; // reasoning included
   cached_tokens: number; // the part of input_tokens read from the provider's cache
   cache_write_tokens?: number; // the part of input_tokens written to it (absent: none)
+  /** The parts of input_tokens and output_tokens that are image or audio tokens (absent: none). */
+  image_input_tokens?: number;
+  image_output_tokens?: number;
+  audio_input_tokens?: number;
+  audio_output_tokens?: number;
 }
 
 /**
  * Cost in µ$ of one request: cached prompt tokens at the cached price and cache-written
- * ones at the cache-write price where the model has those prices (otherwise at the input
- * price), the rest at the input price, output at the output price; summed exactly in
- * BigInt, then rounded UP once to a whole micro-dollar, so a request never costs less than
- * its tokens and rounding never exceeds 1 µ$ per request.
+ * ones at the cache-write price, image and audio tokens at their own prices, where the
+ * model has those prices (otherwise at the input or output price), the rest at the input
+ * and output prices; summed exactly in BigInt, then rounded UP once to a whole
+ * micro-dollar, so a request never costs less than its tokens and rounding never exceeds
+ * 1 µ$ per request. A part is never counted beyond what is left of its whole.
  */
 export function costMicros(p: Prices, t: TokenCounts): number {
-  const cached = Math.min(t.cached_tokens, t.input_tokens);
-  const written = Math.min(t.cache_write_tokens ?? 0, t.input_tokens - cached);
-  const price = (special: number | null | undefined) => BigInt(special ?? p.input_price);
+  let input = t.input_tokens;
+  const part = (n: number | undefined) => {
+    const taken = Math.min(n ?? 0, input);
+    input -= taken;
+    return BigInt(taken);
+  };
+  const cached = part(t.cached_tokens);
+  const written = part(t.cache_write_tokens);
+  const imageIn = part(t.image_input_tokens);
+  const audioIn = part(t.audio_input_tokens);
+  const imageOut = Math.min(t.image_output_tokens ?? 0, t.output_tokens);
+  const audioOut = Math.min(t.audio_output_tokens ?? 0, t.output_tokens - imageOut);
+  const inPrice = (special: number | null | undefined) => BigInt(special ?? p.input_price);
+  const outPrice = (special: number | null | undefined) => BigInt(special ?? p.output_price);
   const numerator =
-    BigInt(t.input_tokens - cached - written) * BigInt(p.input_price) +
-    BigInt(cached) * price(p.cached_input_price) +
-    BigInt(written) * price(p.cache_write_price) +
-    BigInt(t.output_tokens) * BigInt(p.output_price);
-  const perMillion = 1_000_000n;
-  return Number((numerator + perMillion - 1n) / perMillion);
+    BigInt(input) * BigInt(p.input_price) +
+    cached * inPrice(p.cached_input_price) +
+    written * inPrice(p.cache_write_price) +
+    imageIn * inPrice(p.image_input_price) +
+    audioIn * inPrice(p.audio_input_price) +
+    BigInt(t.output_tokens - imageOut - audioOut) * BigInt(p.output_price) +
+    BigInt(imageOut) * outPrice(p.image_output_price) +
+    BigInt(audioOut) * outPrice(p.audio_output_price);
+  return ceilDiv(numerator, 1_000_000n);
 }
+
+/** ⌈numerator / denominator⌉ as a number: every charge rounds up once, at its end. */
+export const ceilDiv = (numerator: bigint, denominator: bigint): number => Number((numerator + denominator - 1n) / denominator);

@@ -88,6 +88,12 @@ export const STORAGE_STEPS: ReadonlyArray<(sql: SqlStorage) => void> = [
   // 2. A hold keeps its account's tpm, so the account's token window is corrected when it
   //    settles even after the object restarted (NULL: no account tpm, or placed by 0.1.0).
   (sql) => sql.exec('ALTER TABLE holds ADD COLUMN account_tpm INTEGER'),
+  // 3. A usage row says what the request was priced in — tokens, or images, characters or
+  //    seconds of audio with how many (billing/units.ts); older rows are tokens.
+  (sql) => {
+    sql.exec("ALTER TABLE usage ADD COLUMN unit TEXT NOT NULL DEFAULT 'tokens'");
+    sql.exec('ALTER TABLE usage ADD COLUMN quantity INTEGER');
+  },
 ];
 
 /** The version this code's storage is at once migrated. */

@@ -247,7 +247,7 @@ export class AccountState extends DurableObject<Env> {
     // anyone can show, so it is released in full and charged nothing.
     for (const hold of this.store.takeHoldsBefore(now - cfg.HOLD_TIMEOUT_MINUTES * 60_000)) {
       this.close(hold, {
-        channel: null, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, cost: 0, reported_cost: 0, capped: false,
+        channel: null, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, cost: 0, reported_cost: 0, capped: false, unit: 'tokens', quantity: null,
         status: 'failed', latency_ms: now - hold.created_at, first_byte_ms: null, estimated: false,
         created_at: new Date(now).toISOString(), tokens_used: 0,
       }, now);

@@ -1,3 +1,4 @@
+import type { Unit } from '../billing/units';
 import type { DailyTotal, HourlyTotal } from '../db/ledger';
 
 /**
@@ -31,6 +32,10 @@ export interface UsageRow {
   reported_cost: number;
   /** The charge was capped at the hold (reported_cost > cost). */
   capped: boolean;
+  /** What the request was priced in (billing/units.ts), and how many of it where that is
+   *  not tokens (images, characters, seconds of audio); null for tokens. */
+  unit: Unit;
+  quantity: number | null;
   status: UsageStatus;
   latency_ms: number;
   first_byte_ms: number | null;
@@ -226,10 +231,12 @@ export class AccountStorage {
   addUsage(u: UsageRow): void {
     this.sql.exec(
       `INSERT INTO usage (request_id, key_id, key_name, model, channel, input_tokens, output_tokens, cached_tokens, cache_write_tokens,
-         cost, reported_cost, capped, status, latency_ms, first_byte_ms, estimated, created_at, flush)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (request_id) DO NOTHING`,
+         cost, reported_cost, capped, status, latency_ms, first_byte_ms, estimated, created_at, unit, quantity, flush)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (request_id) DO NOTHING`,
       u.request_id, u.key_id, u.key_name, u.model, u.channel, u.input_tokens, u.output_tokens, u.cached_tokens, u.cache_write_tokens, u.cost,
       u.reported_cost, u.capped ? 1 : 0, u.status, u.latency_ms, u.first_byte_ms, u.estimated ? 1 : 0, u.created_at,
+      // A receipt from an isolate still running the previous version has neither: tokens.
+      u.unit ?? 'tokens', u.quantity ?? null,
     );
   }
 

@@ -5,6 +5,7 @@ import { concurrency, issueKey, keyView, modelId, perMinute, revokeKeyEverywhere
 import { forgetAccountKeys, forgetCatalog } from '../auth/customer';
 import { hashPassword, PASSWORD_MAX, PASSWORD_MIN } from '../auth/password';
 import { createCodes } from '../billing/redeem';
+import { imagePriceKey } from '../billing/units';
 import { config, secret, secretNameProblem, type Env } from '../config';
 import {
   createAccount as insertAccount, getAccount, listAccounts, recentlyActiveAccounts, searchAccounts, suspendedStatement, updateAccount as patchAccount,
@@ -76,6 +77,16 @@ export const ModelSchema = z.object({
   max_output_tokens: z.number().int().positive().nullish(),
   owned_by: z.string().trim().min(1).max(100).default('tokengate'),
   groups: z.array(group).nullish(),
+  // Other units (billing/units.ts): $ per image by size and quality, per 1M input
+  // characters, per minute of audio; $ per 1M image and audio tokens.
+  image_prices: z.record(imagePriceKey, price).refine((p) => Object.keys(p).length <= 100, 'must have at most 100 sizes').nullish(),
+  character_price: price.nullish(),
+  audio_minute_price: price.nullish(),
+  max_audio_seconds: z.number().int().positive().max(86_400).nullish(),
+  image_input_price: price.nullish(),
+  image_output_price: price.nullish(),
+  audio_input_price: price.nullish(),
+  audio_output_price: price.nullish(),
 });
 
 export const CHANNEL_KINDS = ['openai', 'anthropic', 'gemini', 'echo'] as const;
@@ -249,19 +260,31 @@ export async function disableCode(env: Env, actor: string, id: string): Promise<
   await audit(env, actor, 'code.disable', id);
 }
 
-const modelView = (m: Pick<ModelRow, 'id' | 'input_price' | 'output_price' | 'cached_input_price' | 'cache_write_price' | 'max_output_tokens' | 'owned_by'> & { groups: string[] | null }) => ({
+type ModelFields = Omit<ModelRow, 'created_at' | 'groups' | 'image_prices'> & { groups: string[] | null; image_prices: Record<string, number> | null };
+
+const dollarsOrNull = (micros: number | null) => (micros === null ? null : toDollars(micros));
+
+const modelView = (m: ModelFields) => ({
   id: m.id,
   input_price: toDollars(m.input_price),
   output_price: toDollars(m.output_price),
-  cached_input_price: m.cached_input_price === null ? null : toDollars(m.cached_input_price),
-  cache_write_price: m.cache_write_price === null ? null : toDollars(m.cache_write_price),
+  cached_input_price: dollarsOrNull(m.cached_input_price),
+  cache_write_price: dollarsOrNull(m.cache_write_price),
   max_output_tokens: m.max_output_tokens,
   owned_by: m.owned_by,
   groups: m.groups,
+  image_prices: m.image_prices === null ? null : Object.fromEntries(Object.entries(m.image_prices).map(([k, v]) => [k, toDollars(v)])),
+  character_price: dollarsOrNull(m.character_price),
+  audio_minute_price: dollarsOrNull(m.audio_minute_price),
+  max_audio_seconds: m.max_audio_seconds,
+  image_input_price: dollarsOrNull(m.image_input_price),
+  image_output_price: dollarsOrNull(m.image_output_price),
+  audio_input_price: dollarsOrNull(m.audio_input_price),
+  audio_output_price: dollarsOrNull(m.audio_output_price),
 });
 
 export async function putModel(env: Env, actor: string, id: string, body: z.infer<typeof ModelSchema>) {
-  const model = {
+  const model: ModelFields = {
     id,
     input_price: body.input_price,
     output_price: body.output_price,
@@ -270,6 +293,14 @@ export async function putModel(env: Env, actor: string, id: string, body: z.infe
     max_output_tokens: body.max_output_tokens ?? null,
     owned_by: body.owned_by,
     groups: body.groups ?? null,
+    image_prices: body.image_prices && Object.keys(body.image_prices).length > 0 ? body.image_prices : null,
+    character_price: body.character_price ?? null,
+    audio_minute_price: body.audio_minute_price ?? null,
+    max_audio_seconds: body.max_audio_seconds ?? null,
+    image_input_price: body.image_input_price ?? null,
+    image_output_price: body.image_output_price ?? null,
+    audio_input_price: body.audio_input_price ?? null,
+    audio_output_price: body.audio_output_price ?? null,
   };
   await upsertModel(env.DB, model);
   forgetCatalog();
@@ -282,7 +313,7 @@ export async function putModel(env: Env, actor: string, id: string, body: z.infe
 export async function modelsList(env: Env) {
   const [models, channels] = await Promise.all([listModels(env.DB), listChannels(env.DB)]);
   return models.map((m) => ({
-    ...modelView({ ...m, groups: parseJsonColumn<string[]>(m.groups) }),
+    ...modelView({ ...m, groups: parseJsonColumn<string[]>(m.groups), image_prices: parseJsonColumn<Record<string, number>>(m.image_prices) }),
     channels: channels.filter((ch) => m.id in (parseJsonColumn<Record<string, string>>(ch.models) ?? {}))
       .map((ch) => ({ id: ch.id, enabled: ch.enabled === 1 })),
   }));

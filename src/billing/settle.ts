@@ -5,6 +5,7 @@ import type { Receipt } from '../account/object';
 import type { UsageStatus } from '../account/storage';
 import { costMicros, type TokenCounts } from '../money';
 import { estimatedCounts } from '../proxy/estimate';
+import { tokenPriced, type Measured, type Unit } from './units';
 
 /** Everything known about a request before it goes upstream, needed to settle it. */
 export interface RequestContext {
@@ -33,9 +34,11 @@ export interface Ending {
   firstByteMs: number | null;
   /** A Responses API answer the provider stored (store: true): its id and its output items'. */
   stored?: { responseId: string; itemIds: string[] } | null;
+  /** An image, audio or moderation request measured in its own unit (billing/units.ts). */
+  measured?: Measured | null;
 }
 
-type Billable = Pick<Ending, 'usage' | 'usageFinal' | 'estimatedOutput'>;
+type Billable = Pick<Ending, 'usage' | 'usageFinal' | 'estimatedOutput' | 'measured'>;
 
 /**
  * The tokens to bill for an ending: the final usage where the upstream reported it; else
@@ -61,6 +64,9 @@ function billedTokens(r: RequestContext, e: Billable): { tokens: TokenCounts; es
 export interface Charge {
   tokens: TokenCounts;
   estimated: boolean;
+  unit: Unit;
+  /** How many of `unit`, where it is not tokens. */
+  quantity: number | null;
   /** What the tokens cost at the model's prices, in µ$. */
   reportedCost: number;
   /** What is charged: the reported cost, never more than the hold. */
@@ -76,8 +82,14 @@ export interface Charge {
  */
 export function charge(r: RequestContext, e: Billable): Charge {
   const { tokens, estimated } = billedTokens(r, e);
-  const reportedCost = costMicros(r.model, tokens);
-  return { tokens, estimated, reportedCost, cost: Math.min(reportedCost, r.held), capped: reportedCost > r.held };
+  // A request measured in its own unit is priced in it, unless its answer reported final
+  // token usage that the model has prices for: the tokens win.
+  const units = e.measured && !(e.usage && e.usageFinal && tokenPriced(r.model)) ? e.measured : null;
+  const reportedCost = units ? units.micros : costMicros(r.model, tokens);
+  return {
+    tokens, estimated, unit: units?.unit ?? 'tokens', quantity: units?.quantity ?? null,
+    reportedCost, cost: Math.min(reportedCost, r.held), capped: reportedCost > r.held,
+  };
 }
 
 /**
@@ -105,6 +117,8 @@ export function receipt(r: RequestContext, e: Ending): Receipt {
     cost: c.cost,
     reported_cost: c.reportedCost,
     capped: c.capped,
+    unit: c.unit,
+    quantity: c.quantity,
     status: e.status,
     latency_ms: Date.now() - r.startedAt,
     first_byte_ms: e.firstByteMs,

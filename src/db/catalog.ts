@@ -14,7 +14,21 @@ export interface ModelRow {
   owned_by: string;
   groups: string | null;
   created_at: string;
+  /** Prices in other units (billing/units.ts; migration 0004), all µ$; null: not sold so. */
+  image_prices: string | null;
+  character_price: number | null;
+  audio_minute_price: number | null;
+  max_audio_seconds: number | null;
+  image_input_price: number | null;
+  image_output_price: number | null;
+  audio_input_price: number | null;
+  audio_output_price: number | null;
 }
+
+/** The price columns that are not tokens' own, as the admin API sets them. */
+export const UNIT_PRICE_COLUMNS = [
+  'character_price', 'audio_minute_price', 'max_audio_seconds', 'image_input_price', 'image_output_price', 'audio_input_price', 'audio_output_price',
+] as const;
 
 export interface ChannelRow {
   id: string;
@@ -60,17 +74,22 @@ export interface Route {
   keys: RouteKey[];
 }
 
-export async function upsertModel(db: D1Database, m: Omit<ModelRow, 'created_at' | 'groups'> & { groups: string[] | null }) {
+export async function upsertModel(
+  db: D1Database, m: Omit<ModelRow, 'created_at' | 'groups' | 'image_prices'> & { groups: string[] | null; image_prices: Record<string, number> | null },
+) {
   await db
     .prepare(
-      `INSERT INTO models (id, input_price, output_price, cached_input_price, cache_write_price, max_output_tokens, owned_by, groups, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO models (id, input_price, output_price, cached_input_price, cache_write_price, max_output_tokens, owned_by, groups, created_at,
+         image_prices, ${UNIT_PRICE_COLUMNS.join(', ')})
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${UNIT_PRICE_COLUMNS.map(() => '?').join(', ')})
        ON CONFLICT (id) DO UPDATE SET input_price = excluded.input_price, output_price = excluded.output_price,
          cached_input_price = excluded.cached_input_price, cache_write_price = excluded.cache_write_price, max_output_tokens = excluded.max_output_tokens,
-         owned_by = excluded.owned_by, groups = excluded.groups`,
+         owned_by = excluded.owned_by, groups = excluded.groups, image_prices = excluded.image_prices,
+         ${UNIT_PRICE_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`,
     )
     .bind(m.id, m.input_price, m.output_price, m.cached_input_price, m.cache_write_price, m.max_output_tokens, m.owned_by,
-      m.groups === null ? null : JSON.stringify(m.groups), now())
+      m.groups === null ? null : JSON.stringify(m.groups), now(), m.image_prices === null ? null : JSON.stringify(m.image_prices),
+      ...UNIT_PRICE_COLUMNS.map((c) => m[c]))
     .run();
 }
 

@@ -20,3 +20,9 @@ export const when = (iso: string): string => `${iso.slice(0, 10)} ${iso.slice(11
 export const percent = (share: number | null): string => (share === null ? '—' : `${(share * 100).toFixed(1)}%`);
 
 export const count = (n: number): string => n.toLocaleString('en-US');
+
+const UNIT_WORDS = { images: 'images', characters: 'characters', seconds: 's of audio' } as const;
+
+/** What a request other than tokens was priced in, for the operator ("2 images"); null for tokens. */
+export const measuredAs = (r: { unit: keyof typeof UNIT_WORDS | 'tokens'; quantity: number | null }): string | null =>
+  r.unit === 'tokens' || r.quantity === null ? null : `${count(r.quantity)} ${UNIT_WORDS[r.unit]}`;

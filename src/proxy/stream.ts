@@ -22,6 +22,8 @@ export interface StreamMeter {
   readonly usageFinal: boolean;
   /** A Responses API answer the provider stored, once known (responses-stream.ts). */
   readonly stored?: Ending['stored'];
+  /** What an image stream made, in its own unit (billing/units.ts). */
+  readonly measured?: Ending['measured'];
   /** The stream's own end passed: `[DONE]`, or `message_stop`. */
   readonly sawDone: boolean;
   /** Generated content (or a finish reason) passed: a stream without it cost nothing. */
@@ -174,5 +176,65 @@ export function meteredStream(upstream: ReadableStream<Uint8Array>, o: MeteredSt
   upstream
     .pipeTo(transform.writable, { preventAbort: true })
     .catch(() => fail('failed', errorEvent(o.meter, 'The upstream connection failed mid-stream.', 'upstream_error')));
+  return transform.readable;
+}
+
+export interface PassedStreamOptions {
+  idleTimeoutMs: number;
+  startedAt: number;
+  clientSignal: AbortSignal;
+  /** Called exactly once, whatever ends the stream, with how many bytes reached the client. */
+  onEnd: (result: { end: StreamEnd; bytes: number; firstByteMs: number | null }) => void;
+}
+
+/**
+ * The client's side of an answer that is not events (the speech API's audio): the
+ * upstream's bytes piped through untouched as they come — never buffered whole — and
+ * counted. It ends in exactly one onEnd: the upstream's end, its failure or silence (the
+ * client's stream errors: audio has no error event), or the client leaving.
+ */
+export function passedStream(upstream: ReadableStream<Uint8Array>, o: PassedStreamOptions): ReadableStream<Uint8Array> {
+  let bytes = 0;
+  let firstByteMs: number | null = null;
+  let ended = false;
+  let controller!: TransformStreamDefaultController<Uint8Array>;
+  const end = (how: StreamEnd) => {
+    if (ended) return;
+    ended = true;
+    idle.stop();
+    o.clientSignal.removeEventListener('abort', onAbort);
+    o.onEnd({ end: how, bytes, firstByteMs });
+  };
+  const fail = (how: 'failed' | 'timeout', why: string) => {
+    if (ended) return;
+    end(how);
+    try {
+      controller.error(new Error(why));
+    } catch {
+      // the client's side is gone already
+    }
+  };
+  const idle = idleTimer(o.idleTimeoutMs, () => fail('timeout', 'The upstream stopped sending data.'));
+  const onAbort = () => end('cancelled');
+  o.clientSignal.addEventListener('abort', onAbort);
+  const transform = new TransformStream<Uint8Array, Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+    transform(value, c) {
+      if (ended) return;
+      idle.touch();
+      bytes += value.byteLength;
+      firstByteMs ??= Date.now() - o.startedAt;
+      c.enqueue(value);
+    },
+    flush() {
+      end('success');
+    },
+    cancel() {
+      end('cancelled');
+    },
+  });
+  upstream.pipeTo(transform.writable, { preventAbort: true }).catch(() => fail('failed', 'The upstream connection failed mid-stream.'));
   return transform.readable;
 }

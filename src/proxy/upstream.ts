@@ -7,7 +7,8 @@ import { echoResponse } from './echo';
 import { credentialsFor, keyFault, noteFault, openKey, type Credential, type KeyFault } from './key-pool';
 
 export type UpstreamPath =
-  | '/chat/completions' | '/embeddings' | '/messages' | '/messages/count_tokens' | '/responses'
+  | '/chat/completions' | '/embeddings' | '/messages' | '/messages/count_tokens' | '/responses' | '/moderations'
+  | '/images/generations' | '/images/edits' | '/audio/speech' | '/audio/transcriptions' | '/audio/translations'
   | `/models/${string}:generateContent` | `/models/${string}:streamGenerateContent?alt=sse`;
 
 /** What goes to one channel: its path under the channel's base_url, the body (with the

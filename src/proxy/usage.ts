@@ -121,6 +121,58 @@ export function responsesUsage(raw: unknown): TokenCounts | null {
   return { input_tokens: input, output_tokens: u.output_tokens ?? 0, cached_tokens: Math.min(u.input_tokens_details?.cached_tokens ?? 0, input) };
 }
 
+/** The usage object of OpenAI's image APIs (ImagesResponse.usage, and the streams' completed
+ *  events) and of its transcriptions (`type: "tokens"`): text and image or audio tokens. */
+const MediaUsageSchema = z.looseObject({
+  type: z.string().optional().catch(undefined),
+  input_tokens: count,
+  output_tokens: count,
+  input_tokens_details: z.looseObject({ image_tokens: count, audio_tokens: count, cached_tokens: count }).nullish().catch(undefined),
+  input_token_details: z.looseObject({ audio_tokens: count }).nullish().catch(undefined),
+  output_tokens_details: z.looseObject({ image_tokens: count, text_tokens: count }).nullish().catch(undefined),
+});
+
+/**
+ * Billable counts from an image answer's usage: input_tokens is text and image tokens
+ * (input_tokens_details), output_tokens the image's — all of them image tokens unless
+ * output_tokens_details says which part is text. Null: no token counts (dall-e models).
+ */
+export function imageUsage(raw: unknown): TokenCounts | null {
+  const parsed = MediaUsageSchema.safeParse(raw);
+  if (!parsed.success || (parsed.data.input_tokens === undefined && parsed.data.output_tokens === undefined)) return null;
+  const u = parsed.data;
+  const output = u.output_tokens ?? 0;
+  return {
+    input_tokens: u.input_tokens ?? 0,
+    output_tokens: output,
+    cached_tokens: u.input_tokens_details?.cached_tokens ?? 0,
+    image_input_tokens: u.input_tokens_details?.image_tokens ?? 0,
+    image_output_tokens: u.output_tokens_details?.image_tokens ?? output - (u.output_tokens_details?.text_tokens ?? 0),
+  };
+}
+
+/**
+ * Billable counts from a transcription's usage when it is in tokens: input is audio (and
+ * the prompt's text) tokens (input_token_details.audio_tokens), output the transcript's text.
+ * Null: in seconds (`type: "duration"`; `durationSeconds`), or none.
+ */
+export function transcriptionUsage(raw: unknown): TokenCounts | null {
+  const parsed = MediaUsageSchema.safeParse(raw);
+  if (!parsed.success || parsed.data.type === 'duration' || (parsed.data.input_tokens === undefined && parsed.data.output_tokens === undefined)) return null;
+  const u = parsed.data;
+  return {
+    input_tokens: u.input_tokens ?? 0, output_tokens: u.output_tokens ?? 0, cached_tokens: 0,
+    audio_input_tokens: u.input_token_details?.audio_tokens ?? u.input_tokens_details?.audio_tokens ?? 0,
+  };
+}
+
+/** The seconds of audio an answer reports it took in: its usage in seconds, else its `duration`. */
+export function durationSeconds(answer: Record<string, unknown>): number | null {
+  const usage = answer.usage as { type?: unknown; seconds?: unknown } | undefined;
+  if (usage?.type === 'duration' && typeof usage.seconds === 'number' && usage.seconds >= 0) return Math.ceil(usage.seconds);
+  return typeof answer.duration === 'number' && answer.duration >= 0 ? Math.ceil(answer.duration) : null;
+}
+
 /** Gemini's usageMetadata (generateContent, and every streamGenerateContent chunk). */
 const GeminiUsageSchema = z.looseObject({
   promptTokenCount: count,

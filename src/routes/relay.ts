@@ -4,16 +4,17 @@ import type { HoldAnswer } from '../account/object';
 import { forgetKey } from '../auth/customer';
 import { holdMicros, holdSize, insufficientBalance, promptPrice, requestedOutput } from '../billing/hold';
 import type { PromptSize } from '../billing/prompt';
+import type { Measured } from '../billing/units';
 import { charge, receipt, type Ending, type RequestContext } from '../billing/settle';
 import { config } from '../config';
 import type { AppEnv } from '../context';
-import type { Route } from '../db/catalog';
+import type { ModelRow, Route } from '../db/catalog';
 import { ApiError } from '../errors';
 import { toDollars, type TokenCounts } from '../money';
 import { keyOutcome } from '../health/keys';
 import { byHealth, record } from '../health/view';
 import { orderRoutes } from '../proxy/channels';
-import { meteredStream, type StreamMeter } from '../proxy/stream';
+import { meteredStream, passedStream, type StreamMeter } from '../proxy/stream';
 import { callUpstream, UpstreamFailure, type UpstreamRequest, type UpstreamSuccess } from '../proxy/upstream';
 import { normaliseUsage } from '../proxy/usage';
 import { rateLimitHeaders } from '../ratelimit/headers';
@@ -68,6 +69,9 @@ export async function startRelay(
     check?: (routes: Route[], maxOutputTokens: number) => void;
     /** Whether the request produces output tokens (embeddings do not). */
     generates?: boolean;
+    /** The hold of a request priced in its own unit (images, characters, seconds of audio:
+     *  billing/units.ts), from the model's prices; it throws where the model has none. */
+    unitHold?: (model: ModelRow) => number;
   } = {},
 ): Promise<Relay> {
   const cfg = config(c.env);
@@ -84,6 +88,7 @@ export async function startRelay(
   const maxOutputTokens = size.outputTokens;
   o.check?.(routes, maxOutputTokens);
 
+  const amount = o.unitHold ? o.unitHold(model) : holdMicros(model, size);
   const account = accountState(c.env, principal.accountId);
   let answer: HoldAnswer;
   try {
@@ -93,7 +98,7 @@ export async function startRelay(
       key: { id: principal.keyId, name: principal.keyName, limits: principal.limits, spendLimit: principal.spendLimit, spent: principal.spent },
       accountLimits: principal.accountLimits,
       model: model.id,
-      amount: holdMicros(model, size),
+      amount,
       // Counted against tpm until the real usage is known, as OpenAI does: the prompt
       // plus the output the request asks for.
       tokens: prompt.estimate + (requestedOutput(body) ?? 0),
@@ -189,6 +194,18 @@ export function settleWhole(
   });
 }
 
+/** Settles a whole answer priced in its own unit (billing/units.ts): `measured`, or the
+ *  token usage it reports where the model prices tokens (billing/settle.ts charge); returns
+ *  the charge in dollars, for the answer's usage. */
+export function settleMeasured(relay: Relay, upstream: UpstreamSuccess, measured: Measured, usage: TokenCounts | null): { cost: number } {
+  const ending: Ending = {
+    status: 'success', channel: upstream.route.id, usage, usageFinal: usage !== null, estimatedOutput: null,
+    firstByteMs: Date.now() - relay.request.startedAt, measured,
+  };
+  relay.settle(ending);
+  return { cost: toDollars(charge(relay.request, ending).cost) };
+}
+
 /**
  * A whole OpenAI-format answer (already read and checked by callUpstream): learn its usage
  * (or count its output with `estimateOutput` when it reports none), settle, and answer with
@@ -227,13 +244,34 @@ export function relayStream(c: Context<AppEnv>, relay: Relay, upstream: Upstream
           ? { ...noOutput('failed', channel), firstByteMs }
           : {
             status: end, channel, usage: meter.usage, usageFinal: meter.usageFinal, estimatedOutput: meter.estimatedOutputTokens, firstByteMs,
-            stored: meter.stored ?? null,
+            stored: meter.stored ?? null, measured: meter.measured ?? null,
           },
       ),
   });
   return new Response(clientStream, {
     headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
   });
+}
+
+/**
+ * An answer that is not events (the speech API's audio), passed to the client as it comes
+ * with its content type, and charged `measured` once the upstream has produced it: when it
+ * ended, or when the client left after the audio began. An upstream that failed or went
+ * silent before the end produced nothing the client can use: it costs nothing.
+ */
+export function relayPassed(c: Context<AppEnv>, relay: Relay, upstream: UpstreamSuccess, measured: Measured): Response {
+  const channel = upstream.route.id;
+  const ended = relay.settleAtEnd();
+  const body = passedStream(upstream.response.body as ReadableStream<Uint8Array>, { // callUpstream checked it
+    idleTimeoutMs: config(c.env).UPSTREAM_IDLE_TIMEOUT_MS,
+    startedAt: relay.request.startedAt,
+    clientSignal: c.req.raw.signal,
+    onEnd: ({ end, bytes, firstByteMs }) =>
+      ended(end === 'success' || (end === 'cancelled' && bytes > 0)
+        ? { ...noOutput(end, channel), firstByteMs, measured }
+        : { ...noOutput(end === 'cancelled' ? 'cancelled' : 'failed', channel), firstByteMs }),
+  });
+  return new Response(body, { headers: { 'content-type': upstream.response.headers.get('content-type') ?? 'application/octet-stream' } });
 }
 
 /** The usage object the client sees: our cost in dollars (as OpenRouter reports it), and

@@ -21,6 +21,8 @@ export const usageView = (r: UsageRow) => ({
   cost: toDollars(r.cost),
   reported_cost: toDollars(r.reported_cost),
   capped: r.capped,
+  unit: r.unit,
+  quantity: r.quantity,
   status: r.status,
   latency_ms: r.latency_ms,
   first_byte_ms: r.first_byte_ms,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -90,10 +91,54 @@ function parseOptions(segment: string): Record<string, string> {
   return out;
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+/** A request body as /__requests shows it: JSON parsed; a multipart form as its fields and
+ *  its files' names, types, sizes and SHA-256 (to compare with what the client uploaded). */
+async function recordedBody(raw: Buffer, contentType: string | undefined): Promise<unknown> {
+  if (contentType?.startsWith('multipart/form-data')) {
+    const form = await new Response(new Uint8Array(raw), { headers: { 'content-type': contentType } }).formData();
+    const fields: Record<string, string | string[]> = {};
+    const files: Array<{ field: string; filename: string; type: string; size: number; sha256: string }> = [];
+    const entries: Array<[string, FormDataEntryValue]> = [];
+    form.forEach((value, name) => void entries.push([name, value]));
+    for (const [name, value] of entries) {
+      if (typeof value === 'string') fields[name] = name in fields ? [...([] as string[]).concat(fields[name]!), value] : value;
+      else {
+        const bytes = Buffer.from(await value.arrayBuffer());
+        files.push({ field: name, filename: value.name, type: value.type, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+      }
+    }
+    return { fields, files };
+  }
+  const text = raw.toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text; // recorded as text
+  }
+}
+
+let spec: { paths: Record<string, Record<string, { 'x-oaiMeta': { examples: { response?: string } | Array<{ response?: string }> } }>> } | null = null;
+/** OpenAI's OpenAPI document (test/specs), read once. */
+function openaiSpec() {
+  spec ??= parse(readFileSync(resolve(import.meta.dirname, '../specs/openai-openapi.yaml'), 'utf8'), { maxAliasCount: -1 });
+  return spec!;
+}
+
+/** The response example OpenAI publishes for an operation (`spec/{path}/{n}`: the POST
+ *  {path} operation's n-th example), as its API reference prints it. */
+function specExample(fixture: string): string {
+  const parts = fixture.split('/');
+  const path = `/${parts.slice(1, -1).join('/')}`;
+  const examples = openaiSpec().paths[path]!.post!['x-oaiMeta'].examples;
+  const response = (Array.isArray(examples) ? examples[Number(parts.at(-1))] : examples)?.response;
+  if (!response) throw new Error(`no published response example for ${fixture}`);
+  return response;
 }
 
 function withUsage(bytes: Buffer, options: Record<string, string>): Buffer {
@@ -123,18 +168,17 @@ function refusal(deny: string | undefined, headers: IncomingMessage['headers']):
   return null;
 }
 
-let listModels: string | null = null;
-/** The response example of OpenAI's GET /models, as the OpenAPI document publishes it. */
-function listModelsExample(): string {
-  if (listModels === null) {
-    const spec = parse(readFileSync(resolve(import.meta.dirname, '../specs/openai-openapi.yaml'), 'utf8'), { maxAliasCount: -1 }) as {
-      paths: Record<string, { get: { 'x-oaiMeta': { examples: { response: string } } } }>;
-    };
-    // As published but for one trailing comma, which makes the printed example invalid JSON.
-    listModels = spec.paths['/models']!.get['x-oaiMeta'].examples.response.replace(/,(\s*\])/, '$1');
-  }
-  return listModels;
-}
+/** The response example of OpenAI's GET /models, as the OpenAPI document publishes it but
+ *  for one trailing comma, which makes the printed example invalid JSON. */
+const listModelsExample = (): string =>
+  (openaiSpec().paths['/models']!.get!['x-oaiMeta'].examples as { response: string }).response.replace(/,(\s*\])/, '$1');
+
+const TWO_SEGMENT_ENDPOINTS = new Set([
+  'chat/completions', 'messages/count_tokens', 'images/generations', 'images/edits', 'audio/speech', 'audio/transcriptions', 'audio/translations',
+]);
+
+/** Recorded audio (test/fixtures/audio): sent as the speech API sends it, in 4 KB chunks. */
+const AUDIO_TYPES: Record<string, string> = { wav: 'audio/wav', mp3: 'audio/mpeg' };
 
 export async function startFakeUpstream(): Promise<{ url: string; server: Server }> {
   const requests: RecordedRequest[] = [];
@@ -173,14 +217,8 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
     const tail = segments.slice(-2).join('/');
     // Gemini's: {base}/models/{model}:generateContent or :streamGenerateContent?alt=sse
     const geminiCall = /:(stream)?generateContent$/i.exec(segments.at(-1) ?? '');
-    const endpoint = tail === 'chat/completions' || tail === 'messages/count_tokens' || geminiCall ? 2 : 1;
-    const raw = await readBody(req);
-    let body: unknown = raw;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      /* recorded as text */
-    }
+    const endpoint = TWO_SEGMENT_ENDPOINTS.has(tail) || geminiCall ? 2 : 1;
+    const body = await recordedBody(await readBody(req), req.headers['content-type']);
     const streamed = options.stream !== undefined && ((body as { stream?: unknown } | null)?.stream === true || geminiCall?.[1] !== undefined);
     const fixture = streamed
       ? (options.stream as string).replace(/~/g, '/')
@@ -212,6 +250,40 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
 
     const status = failing.get(options.id ?? '') ?? Number(options.status ?? 200);
     if (options.retry_after !== undefined) res.setHeader('retry-after', options.retry_after);
+    const audioType = AUDIO_TYPES[fixture.split('.').at(-1) ?? ''];
+    if (audioType) {
+      res.writeHead(status, { 'content-type': audioType });
+      const bytes = readFileSync(join(FIXTURES, fixture));
+      const die = options.die === undefined ? Infinity : Number(options.die);
+      for (let i = 0, at = 0; at < bytes.length; i++, at += 4096) {
+        if (i === die) {
+          await sleep(50);
+          res.socket?.destroy();
+          return;
+        }
+        if (options.delay) await sleep(Number(options.delay));
+        if (res.destroyed) return;
+        res.write(bytes.subarray(at, at + 4096));
+      }
+      res.end();
+      return;
+    }
+    if (fixture.startsWith('spec/')) {
+      const example = specExample(fixture);
+      if (example.startsWith('{')) {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(withUsage(Buffer.from(example), options));
+        return;
+      }
+      res.writeHead(status, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+      for (const event of example.split(/(?<=\n\n)/)) {
+        if (options.delay) await sleep(Number(options.delay));
+        if (res.destroyed) return;
+        res.write(withUsage(Buffer.from(event), options));
+      }
+      res.end();
+      return;
+    }
     if (fixture.endsWith('.json')) {
       res.writeHead(status, { 'content-type': 'application/json' });
       if ('stall' in options) {
@@ -250,7 +322,7 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
   const url = await listen(server);
   elsewhere = await listen(second);
   // Reading the OpenAPI document takes over a second: done while the tests start, not on a request's clock.
-  setTimeout(listModelsExample, 0);
+  setTimeout(openaiSpec, 0);
   server.on('close', () => second.close());
   return { url, server };
 }

@@ -5,7 +5,7 @@ import { measurePrompt } from '../../src/billing/prompt';
 import type { ModelRow } from '../../src/db/catalog';
 import {
   accountObject, adminCall, balanceOf, call, db, disconnectMidStream, expectLedgerInvariant, newAccount, newKey, newModel, openHolds,
-  recordedRequests, unique, usageCount, usageRow,
+  NO_UNIT_PRICES, recordedRequests, unique, usageCount, usageRow,
 } from './helpers';
 
 const PRICES = { input_price: 2, output_price: 8, cached_input_price: 0.5 };
@@ -19,7 +19,7 @@ async function ledger(accountId: string) {
 /** A model row as the catalog holds it, from the dollar prices the admin API was given. */
 const row = (id: string, p: { input_price: number; output_price: number; cached_input_price?: number; max_output_tokens?: number }): ModelRow => ({
   id, input_price: p.input_price * 1e6, output_price: p.output_price * 1e6, cached_input_price: p.cached_input_price === undefined ? null : p.cached_input_price * 1e6, cache_write_price: null,
-  max_output_tokens: p.max_output_tokens ?? null, owned_by: 'tokengate', groups: null, created_at: '',
+  max_output_tokens: p.max_output_tokens ?? null, owned_by: 'tokengate', groups: null, created_at: '', ...NO_UNIT_PRICES,
 });
 
 async function customer(fixture: string, options = '', credit = 10, prices: Record<string, unknown> = PRICES) {
@@ -199,7 +199,7 @@ describe('failures and disconnects', () => {
     const terms = { id: key.id, name: key.name, limits: { rpm: null, tpm: null, concurrency: null }, spendLimit: null, spent: 0 };
     expect(await stub.admit({ accountId: account.id, requestId, key: terms, model: 'm', amount: 5000, tokens: 0 })).toMatchObject({ ok: true, available: 995_000 });
     const receipt = (cost: number) => ({
-      channel: 'c', input_tokens: 100, output_tokens: 100, cached_tokens: 0, cache_write_tokens: 0, cost, reported_cost: cost, capped: false,
+      channel: 'c', input_tokens: 100, output_tokens: 100, cached_tokens: 0, cache_write_tokens: 0, cost, reported_cost: cost, capped: false, unit: 'tokens' as const, quantity: null,
       status: 'success' as const, latency_ms: 1, first_byte_ms: 1, estimated: false, created_at: new Date().toISOString(), tokens_used: 200,
     });
     await Promise.all([stub.settle(account.id, requestId, receipt(1000)), stub.settle(account.id, requestId, receipt(1000)), stub.settle(account.id, requestId, receipt(1000))]);
@@ -224,7 +224,7 @@ describe('failures and disconnects', () => {
     await runDurableObjectAlarm(stub); // running it again is harmless
     expect(await stub.balance(account.id)).toBe(997_000); // the fresh hold is still open
     await stub.settle(account.id, stale, {
-      channel: 'c', input_tokens: 1000, output_tokens: 1000, cached_tokens: 0, cache_write_tokens: 0, cost: 7000, reported_cost: 7000, capped: false,
+      channel: 'c', input_tokens: 1000, output_tokens: 1000, cached_tokens: 0, cache_write_tokens: 0, cost: 7000, reported_cost: 7000, capped: false, unit: 'tokens', quantity: null,
       status: 'success', latency_ms: 1, first_byte_ms: 1, estimated: false, created_at: new Date().toISOString(), tokens_used: 2000,
     });
     expect(await balanceOf(account.id)).toBe(1_000_000);

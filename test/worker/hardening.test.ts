@@ -5,7 +5,7 @@ import { holdMicros, holdSize } from '../../src/billing/hold';
 import { measurePrompt } from '../../src/billing/prompt';
 import { baseUrlProblem } from '../../src/proxy/base-url';
 import {
-  adminCall, balanceOf, call, db, expectLedgerInvariant, newAccount, newKey, newModel, recordedRequests, unique, usageCount, usageRow,
+  adminCall, balanceOf, call, db, expectLedgerInvariant, newAccount, newKey, newModel, NO_UNIT_PRICES, recordedRequests, unique, usageCount, usageRow,
 } from './helpers';
 
 /**
@@ -208,7 +208,7 @@ describe('a request is never charged more than its hold', () => {
     const body = (await res.json()) as any;
     const row = await usageRow(res.headers.get('x-request-id')!);
     // the hold, as the pre-flight sized it: newModel's $2 / $8 per 1M tokens
-    const prices = { id: model, input_price: 2_000_000, output_price: 8_000_000, cached_input_price: null, cache_write_price: null, max_output_tokens: null, owned_by: 'x', groups: null, created_at: '' };
+    const prices = { id: model, input_price: 2_000_000, output_price: 8_000_000, cached_input_price: null, cache_write_price: null, max_output_tokens: null, owned_by: 'x', groups: null, created_at: '', ...NO_UNIT_PRICES };
     const sent = { model, messages: hello, max_tokens: 100 };
     const hold = holdMicros(prices, holdSize(sent, measurePrompt(sent), prices, 16_384));
     expect(row.input_tokens).toBe(1_000_000_000_000); // what was reported

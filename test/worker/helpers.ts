@@ -197,3 +197,9 @@ export async function signStripe(body: string, secret = WEBHOOK_SECRET, timestam
   const hex = Array.from(new Uint8Array(mac), (b) => b.toString(16).padStart(2, '0')).join('');
   return `t=${timestamp},v1=${hex}`;
 }
+
+/** A model row's prices in other units, none set (billing/units.ts). */
+export const NO_UNIT_PRICES = {
+  image_prices: null, character_price: null, audio_minute_price: null, max_audio_seconds: null,
+  image_input_price: null, image_output_price: null, audio_input_price: null, audio_output_price: null,
+} as const;

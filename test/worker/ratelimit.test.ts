@@ -24,7 +24,7 @@ async function limiter() {
 }
 
 const receipt = (tokens: number): Receipt => ({
-  channel: 'c', input_tokens: tokens, output_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, cost: 0, reported_cost: 0, capped: false,
+  channel: 'c', input_tokens: tokens, output_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, cost: 0, reported_cost: 0, capped: false, unit: 'tokens', quantity: null,
   status: 'success', latency_ms: 1, first_byte_ms: 1, estimated: false, created_at: new Date().toISOString(), tokens_used: tokens,
 });
 

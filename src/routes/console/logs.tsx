@@ -6,7 +6,7 @@ import type { AppEnv } from '../../context';
 import { listKeys } from '../../db/keys';
 import { toDollars } from '../../money';
 import { csv, csvHeaders } from '../../pages/csv';
-import { usd, when } from '../../pages/format';
+import { count, usd, when } from '../../pages/format';
 import { Layout, pageOf } from '../../pages/layout';
 
 /** /console/logs: the account's usage rows (from its object), filtered, paged, as CSV. */
@@ -84,7 +84,9 @@ logs.get('/logs', async (c) => {
             <tbody>
               {rows.map((r) => (
                 <tr>
-                  <td>{when(r.created_at)}</td><td>{r.model}</td><td>{r.key_name}</td>
+                  <td>{when(r.created_at)}</td>
+                  <td>{r.model}{r.unit !== 'tokens' && r.quantity !== null && <div class="muted small">{`${count(r.quantity)} ${t(`logs.unit.${r.unit}`)}`}</div>}</td>
+                  <td>{r.key_name}</td>
                   <td class="num">{r.input_tokens}</td><td class="num">{r.output_tokens}</td><td class="num">{usd(r.cost)}</td>
                   <td>{r.status}</td><td class="num">{`${r.latency_ms} ms`}</td>
                 </tr>
@@ -102,7 +104,7 @@ logs.get('/logs', async (c) => {
 });
 
 const CSV_COLUMNS = [
-  'request_id', 'created_at', 'key_name', 'model', 'channel', 'input_tokens', 'output_tokens', 'cached_tokens', 'cache_write_tokens', 'cost', 'status',
+  'request_id', 'created_at', 'key_name', 'model', 'channel', 'input_tokens', 'output_tokens', 'cached_tokens', 'cache_write_tokens', 'unit', 'quantity', 'cost', 'status',
   'latency_ms', 'first_byte_ms', 'estimated',
 ] as const satisfies readonly (keyof UsageRow)[];
 

@@ -4,7 +4,7 @@ import * as act from '../../admin/actions';
 import { accountState } from '../../account/client';
 import { PASSWORD_MAX, PASSWORD_MIN } from '../../auth/password';
 import type { AppEnv } from '../../context';
-import { count, usd, usdOf, when } from '../../pages/format';
+import { count, measuredAs, usd, usdOf, when } from '../../pages/format';
 import { Layout, Notice, pageOf } from '../../pages/layout';
 import { LedgerRows } from '../../pages/ledger';
 import { attempt, formFields, readForm } from '../forms';
@@ -112,7 +112,7 @@ async function render(c: Context<AppEnv>, id: string, notice?: { kind: 'ok' | 'e
           <tbody>
             {usage.length === 0 && <tr><td colspan={8} class="muted">No requests yet.</td></tr>}
             {usage.map((r) => (
-              <tr><td>{when(r.created_at)}</td><td>{r.model}</td><td>{r.key_name}</td><td>{r.channel ?? '—'}</td><td class="num">{count(r.input_tokens)}</td>
+              <tr><td>{when(r.created_at)}</td><td>{r.model}{measuredAs(r) && <div class="muted small">{measuredAs(r)}</div>}</td><td>{r.key_name}</td><td>{r.channel ?? '—'}</td><td class="num">{count(r.input_tokens)}</td>
                 <td class="num">{count(r.output_tokens)}</td><td class="num">{usd(r.cost)}</td><td>{r.status}</td></tr>
             ))}
           </tbody>

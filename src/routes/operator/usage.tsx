@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import * as act from '../../admin/actions';
 import type { AppEnv } from '../../context';
 import { csv, csvHeaders } from '../../pages/csv';
-import { count, usdOf, when } from '../../pages/format';
+import { count, measuredAs, usdOf, when } from '../../pages/format';
 import { Layout, Notice, pageOf } from '../../pages/layout';
 import { parse } from '../../validate';
 import { attempt } from '../forms';
@@ -14,7 +14,7 @@ const SHOWN = 200;
 const CSV_MAX = 10_000;
 const CSV_COLUMNS = [
   'request_id', 'created_at', 'account_id', 'key_id', 'key_name', 'model', 'channel', 'input_tokens', 'output_tokens', 'cached_tokens',
-  'cache_write_tokens', 'cost', 'reported_cost', 'capped', 'status', 'latency_ms', 'first_byte_ms', 'estimated',
+  'cache_write_tokens', 'unit', 'quantity', 'cost', 'reported_cost', 'capped', 'status', 'latency_ms', 'first_byte_ms', 'estimated',
 ] as const;
 
 /** The filters from the query string, as GET /admin/usage takes them. */
@@ -63,7 +63,7 @@ usagePage.get('/usage', async (c) => {
             {rows.map((r) => (
               <tr>
                 <td>{when(r.created_at)}</td><td><a href={`/operator/accounts/${r.account_id}`}><code>{r.account_id}</code></a></td>
-                <td>{r.key_name}</td><td>{r.model}</td><td>{r.channel ?? '—'}</td><td class="num">{count(r.input_tokens)}</td>
+                <td>{r.key_name}</td><td>{r.model}{measuredAs(r) && <div class="muted small">{measuredAs(r)}</div>}</td><td>{r.channel ?? '—'}</td><td class="num">{count(r.input_tokens)}</td>
                 <td class="num">{count(r.output_tokens)}</td>
                 <td class="num">{usdOf(r.cost)}{r.capped && <><br /><small class="muted">capped at the hold; reported {usdOf(r.reported_cost)}</small></>}</td>
                 <td>{r.status}</td><td class="num">{`${r.latency_ms} ms`}</td>
