@@ -32,14 +32,17 @@ app.use('*', async (c, next) => {
   c.res.headers.set('x-request-id', id);
 });
 
-app.use('*', (c, next) =>
-  bodyLimit({
-    maxSize: config(c.env).MAX_BODY_BYTES,
+// Uploads (multipart forms with files) have their own, larger limit.
+const UPLOADS = new Set(['/v1/audio/transcriptions', '/v1/audio/translations', '/v1/images/edits']);
+app.use('*', (c, next) => {
+  const max = UPLOADS.has(c.req.path) ? config(c.env).MAX_UPLOAD_BYTES : config(c.env).MAX_BODY_BYTES;
+  return bodyLimit({
+    maxSize: max,
     onError: () => {
-      throw new ApiError('request_too_large', `The request body is larger than the ${config(c.env).MAX_BODY_BYTES} bytes allowed.`);
+      throw new ApiError('request_too_large', `The request body is larger than the ${max} bytes allowed.`);
     },
-  })(c, next),
-);
+  })(c, next);
+});
 
 app.get('/health', (c) => c.json({ status: 'ok', version }));
 

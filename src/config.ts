@@ -43,6 +43,7 @@ const ConfigSchema = z.object({
   /** How long a console session lasts without signing in again. */
   SESSION_DAYS: intVar(30),
   MAX_BODY_BYTES: intVar(4 * 1024 * 1024),
+  MAX_UPLOAD_BYTES: intVar(64 * 1024 * 1024),
   UPSTREAM_FIRST_BYTE_TIMEOUT_MS: intVar(30_000),
   UPSTREAM_IDLE_TIMEOUT_MS: intVar(60_000),
   DEFAULT_MAX_OUTPUT_TOKENS: intVar(16_384),

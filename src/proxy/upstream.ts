@@ -15,7 +15,14 @@ export type UpstreamPath =
  *  channel's model id, in the channel's API) and the client headers that API takes. */
 export interface UpstreamRequest {
   path: UpstreamPath;
+  /** The JSON body; for a form, its fields (what is sent is `form`). */
   body: Record<string, unknown>;
+  /** A multipart upload (proxy/multipart.ts), sent instead of `body`: made for each attempt,
+   *  null where it cannot be made again (it streamed to a channel that failed). */
+  form?: { contentType: string; upload: () => ReadableStream<Uint8Array> | null };
+  /** The API may answer in plain text or events as well as JSON (a transcription's
+   *  response_format): such an answer passes as it is; a JSON one is still checked. */
+  textAnswers?: boolean;
   headers?: Record<string, string>;
   /** Sent to the same channel instead when it answers 404 (it lacks this API; null: the
    *  request has no other form, and the 404 stands); `onFallback` hears of it, to remember. */
@@ -210,12 +217,21 @@ async function send(route: Route, request: UpstreamRequest, call: UpstreamCall, 
   const timer = setTimeout(abort, call.firstByteTimeoutMs);
   const timedOut = () => controller.signal.aborted && !call.clientSignal.aborted;
   try {
+    const upload = request.form ? request.form.upload() : null;
+    if (request.form && !upload) {
+      return new UpstreamFailure('upstream_error', 'The upload was streamed to a channel that failed, and cannot be sent again.', {
+        route, detail: `channel ${route.id}: upload already sent`,
+      });
+    }
     let response: Response;
     try {
       response = await fetch(upstreamUrl(route, request.path), {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...authHeaders(route, apiKey), ...request.headers },
-        body: JSON.stringify(request.body),
+        headers: {
+          'content-type': request.form?.contentType ?? 'application/json', accept: 'application/json, text/event-stream',
+          ...authHeaders(route, apiKey), ...request.headers,
+        },
+        body: upload ?? JSON.stringify(request.body),
         signal: controller.signal,
         // A redirect would take the channel's key (x-api-key, x-goog-api-key, even
         // Authorization) to whatever host it names: never followed, it is a failure.
@@ -253,7 +269,7 @@ async function send(route: Route, request: UpstreamRequest, call: UpstreamCall, 
 /** A 2xx response, checked to be an answer (see callUpstream). */
 async function accept(route: Route, request: UpstreamRequest, response: Response, call: UpstreamCall): Promise<UpstreamSuccess | UpstreamFailure> {
   const isJson = response.headers.get('content-type')?.includes('json') ?? false;
-  if (!call.isAnswer && !isJson && response.body) return { route, request, response, json: null };
+  if ((!call.isAnswer || request.textAnswers) && !isJson && response.body) return { route, request, response, json: null };
   let text: string;
   try {
     text = await withTimeout(response.text(), call.idleTimeoutMs);

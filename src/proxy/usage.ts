@@ -209,3 +209,13 @@ export const chatUsageOf = (u: TokenCounts) => ({
   total_tokens: u.input_tokens + u.output_tokens,
   prompt_tokens_details: { cached_tokens: u.cached_tokens, cache_write_tokens: u.cache_write_tokens ?? 0 },
 });
+
+/** The seconds an SRT or WebVTT transcript covers: its last cue's end, rounded up. */
+export function subtitleSeconds(text: string): number | null {
+  let end: number | null = null;
+  for (const m of text.matchAll(/-->\s*(?:(\d+):)?(\d{1,2}):(\d{2})[,.](\d{3})/g)) {
+    const seconds = Number(m[1] ?? 0) * 3600 + Number(m[2]) * 60 + Number(m[3]) + Number(m[4]) / 1000;
+    end = Math.max(end ?? 0, Math.ceil(seconds));
+  }
+  return end;
+}

@@ -62,3 +62,54 @@ export const ModerationSchema = z.looseObject({
   model: model.optional(),
 });
 export type Moderation = z.infer<typeof ModerationSchema>;
+
+/** A form's fields as an object for its schema: a name sent more than once (`include[]`) is a list. */
+export function fieldsOf(fields: Array<[string, string]>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of fields) out[name] = name in out ? ([] as string[]).concat(out[name]!, value) : value;
+  return out;
+}
+
+const formNumber = (min: number, max: number) => z.coerce.number().min(min).max(max);
+const formBoolean = z.enum(['true', 'false'], { error: 'must be true or false' });
+
+export const TRANSCRIPTION_FORMATS = ['json', 'text', 'srt', 'verbose_json', 'vtt', 'diarized_json'] as const;
+
+export const TranscriptionFieldsSchema = z.looseObject({
+  model,
+  language: z.string().max(100).optional(),
+  prompt: z.string().max(32_000).optional(),
+  response_format: z.enum(TRANSCRIPTION_FORMATS).optional(),
+  temperature: formNumber(0, 1).optional(),
+  stream: formBoolean.optional(),
+});
+
+export const TranslationFieldsSchema = z.looseObject({
+  model,
+  prompt: z.string().max(32_000).optional(),
+  response_format: z.enum(['json', 'text', 'srt', 'verbose_json', 'vtt']).optional(),
+  temperature: formNumber(0, 1).optional(),
+});
+
+export const ImageEditFieldsSchema = z.looseObject({
+  model: model.optional(),
+  prompt: imageCommon.prompt,
+  n: z.coerce.number().pipe(imageCount).optional(),
+  size: imageSize.optional(),
+  quality: imageQuality.optional(),
+  response_format: z.enum(['url', 'b64_json']).optional(),
+  output_format: z.enum(['png', 'jpeg', 'webp']).optional(),
+  output_compression: formNumber(0, 100).optional(),
+  background: z.enum(['transparent', 'opaque', 'auto']).optional(),
+  input_fidelity: z.enum(['high', 'low']).optional(),
+  stream: formBoolean.optional(),
+  partial_images: formNumber(0, 3).optional(),
+});
+
+/** What OpenAI's transcription and translation take (its documented list and limit). */
+export const AUDIO_FILE_TYPES = ['flac', 'mp3', 'mp4', 'mpeg', 'mpga', 'm4a', 'ogg', 'wav', 'webm'] as const;
+export const MAX_AUDIO_FILE_BYTES = 25 * 1024 * 1024;
+/** What OpenAI's image edits take: PNG, WebP or JPEG, at most 16 images, each under 50 MB. */
+export const IMAGE_FILE_TYPES = ['png', 'webp', 'jpg', 'jpeg'] as const;
+export const MAX_IMAGE_FILE_BYTES = 50 * 1024 * 1024;
+export const MAX_EDIT_IMAGES = 16;

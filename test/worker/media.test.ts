@@ -187,3 +187,115 @@ describe('POST /v1/audio/speech', () => {
     expect(await recordedRequests(tag)).toEqual([]);
   });
 });
+
+describe('POST /v1/audio/transcriptions and /v1/audio/translations', () => {
+  const wav = async () => new Uint8Array(await (await fetch(`${inject('upstreamUrl')}/__fixture/audio/pluck-pcm16.wav`)).arrayBuffer());
+  const sha256 = async (bytes: Uint8Array) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
+  /** A form as the Python SDK sends it (fields first), or the Node SDK with the file named first. */
+  const form = (fields: Record<string, string>, file: Uint8Array, fileFirst = false, filename = 'speech.wav') => {
+    const f = new FormData();
+    const put = () => f.append('file', new File([file], filename, { type: 'audio/wav' }));
+    if (fileFirst) put();
+    for (const [k, v] of Object.entries(fields)) f.append(k, v);
+    if (!fileFirst) put();
+    return f;
+  };
+  const PRICES = { input_price: 0, output_price: 0, audio_minute_price: 0.006 };
+  /** The bytes a form takes on the wire (its Content-Length). */
+  const formSize = async (f: FormData) => (await new Request('http://x/', { method: 'POST', body: f }).arrayBuffer()).byteLength;
+
+  it('json: the upload reaches the upstream byte for byte (fields first or file first), charged by the tokens it reports or, priced per minute, its seconds', async () => {
+    const audioBytes = await wav();
+    for (const fileFirst of [false, true]) {
+      const tag = unique('stt');
+      const { model } = await newModel([{ fixture: 'spec/audio/transcriptions/0', options: `id=${tag}` }], { ...PRICES, input_price: 2.5, output_price: 10, audio_input_price: 6 });
+      const { key } = await customer();
+      const res = await call('/v1/audio/transcriptions', { method: 'POST', key, body: form({ model, language: 'en' }, audioBytes, fileFirst) });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as any;
+      expect(body.text).toMatch(/^Imagine the wildest idea/);
+      const [sent] = await recordedRequests(tag);
+      expect(sent!.path).toMatch(/\/audio\/transcriptions$/);
+      expect(sent!.body.fields).toEqual({ model: 'upstream-model', language: 'en' });
+      expect(sent!.body.files).toEqual([{ field: 'file', filename: 'speech.wav', type: 'audio/wav', size: audioBytes.length, sha256: await sha256(audioBytes) }]);
+      // The published answer: 14 audio input tokens, 45 output tokens — tokens, as the model prices them.
+      const row = await usageRow(res.headers.get('x-request-id')!);
+      expect(row).toMatchObject({ unit: 'tokens', input_tokens: 14, output_tokens: 45, cost: Math.ceil((14 * 6_000_000 + 45 * 10_000_000) / 1_000_000) });
+      expect(body.usage.cost).toBe(row.cost / 1e6);
+    }
+  });
+
+  it('priced per minute: the seconds the answer reports (diarized), and `text` asked upstream as json and answered as its text', async () => {
+    const audioBytes = await wav();
+    const diarized = await newModel([{ fixture: 'spec/audio/transcriptions/1' }], PRICES);
+    const { key } = await customer();
+    const sent = form({ model: diarized.model, response_format: 'diarized_json' }, audioBytes);
+    const bound = Math.ceil((await formSize(sent)) / 750);
+    const res = await call('/v1/audio/transcriptions', { method: 'POST', key, body: sent });
+    expect(res.status).toBe(200);
+    // The published answer is of 27 s of audio; this upload can play at most `bound` seconds,
+    // so what it reports is charged only up to the hold (and alerted).
+    expect(bound).toBeLessThan(27);
+    expect(await usageRow(res.headers.get('x-request-id')!)).toMatchObject({
+      unit: 'seconds', quantity: 27, reported_cost: Math.ceil((27 * 6000) / 60), cost: Math.ceil((bound * 6000) / 60), capped: true,
+    });
+
+    const tag = unique('stt');
+    const text = await newModel([{ fixture: 'spec/audio/transcriptions/1', options: `id=${tag}` }], PRICES);
+    const asText = await call('/v1/audio/transcriptions', { method: 'POST', key, body: form({ model: text.model, response_format: 'text' }, audioBytes) });
+    expect(asText.status).toBe(200);
+    expect(asText.headers.get('content-type')).toContain('text/plain');
+    expect(await asText.text()).toMatch(/^Agent: Thanks for calling OpenAI support\./);
+    expect((await recordedRequests(tag))[0]!.body.fields.response_format).toBe('json');
+    expect(await usageRow(asText.headers.get('x-request-id')!)).toMatchObject({ unit: 'seconds', quantity: 27 });
+  });
+
+  it('streamed: the transcript events passed through, charged by the done event\'s usage', async () => {
+    const { model } = await newModel([{ fixture: 'spec/audio/transcriptions/2' }], { ...PRICES, input_price: 2.5, output_price: 10, audio_input_price: 6 });
+    const { key } = await customer();
+    const res = await call('/v1/audio/transcriptions', { method: 'POST', key, body: form({ model, stream: 'true' }, await wav()) });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('"type":"transcript.text.done"');
+    expect(text).not.toContain('event: error');
+    expect(await usageRow(res.headers.get('x-request-id')!)).toMatchObject({ unit: 'tokens', input_tokens: 14, output_tokens: 45, status: 'success' });
+  });
+
+  it('holds the longest the upload can play: 402 before any call; a file of another type, a bad field, no file: 400; failures free', async () => {
+    const tag = unique('stt');
+    const { model } = await newModel([{ fixture: 'spec/audio/transcriptions/0', options: `id=${tag},status=500` }], { ...PRICES, audio_minute_price: 60 });
+    // 13,370 bytes of WAV (plus the form): at 750 bytes a second at most ~18 s, $1 a second.
+    const { account, key } = await customer(5);
+    const refused = await call('/v1/audio/transcriptions', { method: 'POST', key, body: form({ model }, await wav()) });
+    expect(refused.status).toBe(402);
+    for (const [body, param] of [
+      [form({ model }, await wav(), false, 'speech.exe'), 'file'],
+      [form({ model, temperature: '2' }, await wav()), 'temperature'],
+      [form({ model, response_format: 'mp3' }, await wav()), 'response_format'],
+      [(() => { const f = new FormData(); f.append('model', model); return f; })(), 'file'],
+    ] as const) {
+      const res = await call('/v1/audio/transcriptions', { method: 'POST', key, body });
+      expect(res.status, param).toBe(400);
+      expect(((await res.json()) as any).error.param).toBe(param);
+    }
+    const notForm = await call('/v1/audio/transcriptions', { method: 'POST', key, json: { model } });
+    expect(notForm.status).toBe(400);
+    expect(await recordedRequests(tag)).toEqual([]);
+    await adminCall('POST', `/accounts/${account.id}/credit`, { amount: 100, reason: 'test' });
+    const failed = await call('/v1/audio/transcriptions', { method: 'POST', key, body: form({ model }, await wav()) });
+    expect(failed.status).toBe(502);
+    expect((await usageRow(failed.headers.get('x-request-id')!)).cost).toBe(0);
+    expect(await balanceOf(account.id)).toBe(105_000_000);
+  });
+
+  it('translations: whisper answers in English, per minute by its seconds or, with none reported, by the bound', async () => {
+    const { model } = await newModel([{ fixture: 'spec/audio/translations/0' }], PRICES);
+    const { key } = await customer();
+    const res = await call('/v1/audio/translations', { method: 'POST', key, body: form({ model }, await wav()) });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as any).text).toMatch(/^Hello, my name is Wolfgang/);
+    // The published answer says no duration: the hold's bound is charged, the longest the upload can play.
+    const bound = Math.ceil((await formSize(form({ model }, await wav()))) / 750);
+    expect(await usageRow(res.headers.get('x-request-id')!)).toMatchObject({ unit: 'seconds', quantity: bound, cost: Math.ceil((bound * 6000) / 60), capped: false });
+  });
+});

@@ -1,0 +1,246 @@
+import { ApiError } from '../errors';
+
+/**
+ * A multipart/form-data upload (OpenAI's transcriptions, translations and image edits),
+ * read as it arrives and sent on without being held whole.
+ *
+ * The gateway needs the form's fields (the model, and what sizes the hold) before anything
+ * goes upstream, but never the files' bytes. So the fields are read into memory, and the
+ * files are streamed through: a file that comes after every field the route needs is piped
+ * upstream as it arrives (memory flat in its size); one that comes before them (the
+ * `openai` Node SDK sends the file first when it is named first) is kept, as the chunks
+ * that arrived, until they are known — held once, never copied.
+ *
+ * The upload upstream is the client's own form with its boundary, each field as the route
+ * rewrote it (the model's upstream id), each file's headers and bytes unchanged.
+ * https://www.rfc-editor.org/rfc/rfc7578
+ */
+export interface FilePart {
+  name: string;
+  filename: string;
+  contentType: string | null;
+  /** The part's header block, as the client sent it. */
+  head: Uint8Array;
+  /** Its bytes so far: all of them when kept, those sent so far when it streams. */
+  size: number;
+}
+
+export interface Form {
+  /** Every field, in order (a repeated name, as `include[]`, more than once). */
+  fields: Array<[string, string]>;
+  files: FilePart[];
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const CRLF = encoder.encode('\r\n');
+/** A field is a parameter, never a payload: OpenAI's longest (a prompt) is 32,000 characters. */
+const MAX_FIELD_BYTES = 256 * 1024;
+const MAX_HEAD_BYTES = 16 * 1024;
+const MAX_PARTS = 100;
+
+const malformed = (why: string) => new ApiError('invalid_request', `The multipart/form-data body could not be read: ${why}.`);
+
+export function boundaryOf(contentType: string | null): string {
+  const match = /^multipart\/form-data\s*;(?:.*;)?\s*boundary=(?:"([^"]{1,70})"|([^\s;]{1,70}))/i.exec(contentType ?? '');
+  if (!match) throw new ApiError('invalid_request', 'This route takes a multipart/form-data body (the way the OpenAI SDKs send files), with its boundary.');
+  return (match[1] ?? match[2])!;
+}
+
+/** Where `needle` starts in `hay` from `from`, or -1. */
+function indexOf(hay: Uint8Array, needle: Uint8Array, from = 0): number {
+  const first = needle[0]!;
+  for (let i = hay.indexOf(first, from); i !== -1 && i <= hay.length - needle.length; i = hay.indexOf(first, i + 1)) {
+    let j = 1;
+    while (j < needle.length && hay[i + j] === needle[j]) j++;
+    if (j === needle.length) return i;
+  }
+  return -1;
+}
+
+const concat = (a: Uint8Array, b: Uint8Array) => {
+  if (a.length === 0) return b;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+};
+
+/**
+ * Reads a form from the client's body. `readUntil` says, from the fields read so far,
+ * whether the rest may stream: once it says yes at a file's start (or the form ended),
+ * `open` returns the form and the upload to send, which goes on reading the client as
+ * the upstream takes it.
+ */
+export class FormReader {
+  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private readonly delimiter: Uint8Array;
+  private buffer: Uint8Array = new Uint8Array(0);
+  private done = false;
+
+  constructor(body: ReadableStream<Uint8Array>, readonly boundary: string, private readonly maxFileBytes: number) {
+    this.reader = body.getReader();
+    this.delimiter = encoder.encode(`\r\n--${boundary}`);
+  }
+
+  private async fill(): Promise<boolean> {
+    if (this.done) return false;
+    const { done, value } = await this.reader.read();
+    if (done) {
+      this.done = true;
+      return false;
+    }
+    this.buffer = concat(this.buffer, value);
+    return true;
+  }
+
+  /** Bytes up to the next delimiter, handed to `sink` as they are known not to be part of it;
+   *  false when the body ended before it. */
+  private async until(sink: (chunk: Uint8Array) => void): Promise<boolean> {
+    for (;;) {
+      const at = indexOf(this.buffer, this.delimiter);
+      if (at !== -1) {
+        if (at > 0) sink(this.buffer.subarray(0, at));
+        this.buffer = this.buffer.subarray(at + this.delimiter.length);
+        return true;
+      }
+      // Keep what could be the delimiter's start; the rest is the part's.
+      const safe = this.buffer.length - (this.delimiter.length - 1);
+      if (safe > 0) {
+        sink(this.buffer.subarray(0, safe));
+        this.buffer = this.buffer.subarray(safe);
+      }
+      if (!(await this.fill())) return false;
+    }
+  }
+
+  private async need(n: number): Promise<void> {
+    while (this.buffer.length < n) if (!(await this.fill())) throw malformed('it ends in the middle');
+  }
+
+  /** After a delimiter: the next part's header block, or null at the form's end. */
+  private async nextHead(): Promise<{ raw: Uint8Array; name: string; filename: string | null; contentType: string | null } | null> {
+    await this.need(2);
+    if (this.buffer[0] === 0x2d && this.buffer[1] === 0x2d) return null; // "--": the close delimiter
+    let end = indexOf(this.buffer, encoder.encode('\r\n\r\n'));
+    while (end === -1) {
+      if (this.buffer.length > MAX_HEAD_BYTES) throw malformed('a part has headers over 16 KB');
+      if (!(await this.fill())) throw malformed('it ends in the middle');
+      end = indexOf(this.buffer, encoder.encode('\r\n\r\n'));
+    }
+    const raw = this.buffer.slice(0, end + 4); // starts with the CRLF after the delimiter
+    this.buffer = this.buffer.subarray(end + 4);
+    const text = decoder.decode(raw);
+    const disposition = /content-disposition:\s*form-data([^\r\n]*)/i.exec(text)?.[1] ?? '';
+    const name = /;\s*name="([^"]*)"/i.exec(disposition)?.[1];
+    if (name === undefined) throw malformed('a part has no name');
+    const filename = /;\s*filename="([^"]*)"/i.exec(disposition)?.[1] ?? null;
+    const contentType = /content-type:\s*([^\r\n]+)/i.exec(text)?.[1]?.trim() ?? null;
+    return { raw, name, filename, contentType };
+  }
+
+  /**
+   * Reads fields (and keeps files) until `ready(fields)` holds at the start of a file, or
+   * the form ends. Returns the form so far, and `upload`: a stream of the whole form as it
+   * goes upstream, fields as its `rewrite` says — which, once the form streams, can be made
+   * only once (then null: the client's bytes are read once, so a streamed upload is not
+   * retried elsewhere).
+   */
+  async open(ready: (fields: Array<[string, string]>) => boolean) {
+    const fields: Array<[string, string]> = [];
+    const files: FilePart[] = [];
+    /** The form as it will be sent, in order: field texts and kept file chunks. */
+    const kept: Array<{ field: [string, Uint8Array] } | { file: FilePart; chunks: Uint8Array[] }> = [];
+    // The body starts with the first delimiter, without the CRLF the others have.
+    await this.need(this.delimiter.length - 2);
+    this.buffer = concat(CRLF, this.buffer);
+    if (!(await this.until(() => {}))) throw malformed('its boundary is not in it');
+    let streaming: { head: Awaited<ReturnType<FormReader['nextHead']>> & {}; file: FilePart } | null = null;
+    for (let parts = 0; ; parts++) {
+      const head = await this.nextHead();
+      if (!head) break;
+      if (parts >= MAX_PARTS) throw malformed(`it has more than ${MAX_PARTS} parts`);
+      if (head.filename === null) {
+        const chunks: Uint8Array[] = [];
+        let size = 0;
+        const closed = await this.until((c) => {
+          size += c.byteLength;
+          if (size > MAX_FIELD_BYTES) throw new ApiError('invalid_value', `Invalid '${head.name}': a field is at most 256 KB.`, { param: head.name });
+          chunks.push(c.slice());
+        });
+        if (!closed) throw malformed('it ends in the middle');
+        const value = decoder.decode(chunks.reduce(concat, new Uint8Array(0)));
+        fields.push([head.name, value]);
+        kept.push({ field: [head.name, head.raw] });
+        continue;
+      }
+      const file: FilePart = { name: head.name, filename: head.filename, contentType: head.contentType, head: head.raw, size: 0 };
+      files.push(file);
+      if (ready(fields)) {
+        streaming = { head, file };
+        break;
+      }
+      const chunks: Uint8Array[] = [];
+      const closed = await this.until((c) => {
+        file.size += c.byteLength;
+        if (file.size > this.maxFileBytes) throw tooLarge(file, this.maxFileBytes);
+        chunks.push(c.slice());
+      });
+      if (!closed) throw malformed('it ends in the middle');
+      kept.push({ file, chunks });
+    }
+    const form: Form = { fields, files };
+    let made = false;
+    const upload = (rewrite: (name: string, value: string) => string): ReadableStream<Uint8Array> | null => {
+      if (made && streaming) return null;
+      made = true;
+      return this.upload(kept, streaming?.file ?? null, rewrite, fields);
+    };
+    return { form, upload, streams: streaming !== null };
+  }
+
+  private upload(
+    kept: Array<{ field: [string, Uint8Array] } | { file: FilePart; chunks: Uint8Array[] }>, streaming: FilePart | null,
+    rewrite: (name: string, value: string) => string, fields: Array<[string, string]>,
+  ): ReadableStream<Uint8Array> {
+    const dash = encoder.encode(`--${this.boundary}`);
+    const values = fields.map(([name, value]) => encoder.encode(rewrite(name, value)));
+    let f = 0;
+    const head: Uint8Array[] = kept.flatMap((p) => ('field' in p ? [dash, p.field[1], values[f++]!, CRLF] : [dash, p.file.head, ...p.chunks, CRLF]));
+    if (streaming) head.push(dash, streaming.head);
+    else head.push(encoder.encode(`--${this.boundary}--\r\n`));
+    // What is kept goes first; then, one read of the client per pull (so the upstream's pace
+    // is the client's), the streaming file up to its delimiter, then the form's rest as sent.
+    let stage: 'file' | 'rest' | 'done' = streaming ? 'file' : 'done';
+    return new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        for (const chunk of head) controller.enqueue(chunk);
+        if (stage === 'done') controller.close();
+      },
+      pull: async (controller) => {
+        if (stage === 'file') {
+          const at = indexOf(this.buffer, this.delimiter);
+          const take = at !== -1 ? at : Math.max(0, this.buffer.length - (this.delimiter.length - 1));
+          if (take > 0) {
+            streaming!.size += take;
+            if (streaming!.size > this.maxFileBytes) throw tooLarge(streaming!, this.maxFileBytes);
+            controller.enqueue(this.buffer.slice(0, take));
+            this.buffer = this.buffer.subarray(take);
+          }
+          if (at !== -1) stage = 'rest';
+          else if (!(await this.fill())) throw malformed('it ends in the middle');
+          return;
+        }
+        if (this.buffer.length > 0) controller.enqueue(this.buffer.slice());
+        this.buffer = new Uint8Array(0);
+        if (!(await this.fill()) && this.buffer.length === 0) {
+          stage = 'done';
+          controller.close();
+        }
+      },
+    }, { highWaterMark: 0 });
+  }
+}
+
+const tooLarge = (file: FilePart, max: number) =>
+  new ApiError('invalid_value', `Invalid '${file.name}': the file is larger than the ${Math.floor(max / 1024 / 1024)} MB allowed.`, { param: file.name });
