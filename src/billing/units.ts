@@ -39,22 +39,22 @@ export const LOWEST_AUDIO_BYTES_PER_SECOND = 750;
 export const imagePrices = (model: ModelRow): Record<string, number> => parseJsonColumn<Record<string, number>>(model.image_prices) ?? {};
 
 /**
- * µ$ per image of this size and quality. Both known: the most specific key that matches.
- * Either 'auto' (the model decides): the dearest key that could match, which is what a
- * hold must cover. Null: the model is not sold at that size or quality.
+ * µ$ per image of this size and quality: the most specific key that matches. Where either
+ * is 'auto' (the model decides), the dearest that any size or quality it could choose
+ * costs — what a hold must cover. Null: the model is not sold at that size or quality.
  */
 export function imagePrice(model: ModelRow, size: string, quality: string): number | null {
   const prices = imagePrices(model);
-  if (size !== 'auto' && quality !== 'auto') {
-    const key = [`${size}/${quality}`, size, `*/${quality}`, '*'].find((k) => k in prices);
-    if (key) return prices[key]!;
-  }
+  const exact = (s: string, q: string) => {
+    const key = [`${s}/${q}`, s, `*/${q}`, '*'].find((k) => k in prices);
+    return key === undefined ? null : prices[key]!;
+  };
+  const sizes = size === 'auto' ? [...new Set(Object.keys(prices).map((k) => k.split('/')[0]!))] : [size];
+  const qualities = quality === 'auto' ? IMAGE_QUALITIES : [quality];
   let dearest: number | null = null;
-  for (const [key, micros] of Object.entries(prices)) {
-    const [keySize, keyQuality] = key.split('/');
-    if ((keySize === '*' || size === 'auto' || keySize === size) && (keyQuality === undefined || quality === 'auto' || keyQuality === quality)) {
-      dearest = Math.max(dearest ?? 0, micros);
-    }
+  for (const s of sizes) for (const q of qualities) {
+    const price = exact(s, q);
+    if (price !== null) dearest = Math.max(dearest ?? 0, price);
   }
   return dearest;
 }

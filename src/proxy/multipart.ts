@@ -156,9 +156,15 @@ export class FormReader {
     this.buffer = concat(CRLF, this.buffer);
     if (!(await this.until(() => {}))) throw malformed('its boundary is not in it');
     let streaming: { head: Awaited<ReturnType<FormReader['nextHead']>> & {}; file: FilePart } | null = null;
+    /** After the close delimiter's boundary: its "--" and whatever the client sent after it. */
+    let tail: Uint8Array | null = null;
     for (let parts = 0; ; parts++) {
       const head = await this.nextHead();
-      if (!head) break;
+      if (!head) {
+        while (await this.fill());
+        tail = this.buffer;
+        break;
+      }
       if (parts >= MAX_PARTS) throw malformed(`it has more than ${MAX_PARTS} parts`);
       if (head.filename === null) {
         const chunks: Uint8Array[] = [];
@@ -194,48 +200,52 @@ export class FormReader {
     const upload = (rewrite: (name: string, value: string) => string): ReadableStream<Uint8Array> | null => {
       if (made && streaming) return null;
       made = true;
-      return this.upload(kept, streaming?.file ?? null, rewrite, fields);
+      return this.upload(kept, streaming?.file ?? null, tail, rewrite, fields);
     };
     return { form, upload, streams: streaming !== null };
   }
 
   private upload(
     kept: Array<{ field: [string, Uint8Array] } | { file: FilePart; chunks: Uint8Array[] }>, streaming: FilePart | null,
-    rewrite: (name: string, value: string) => string, fields: Array<[string, string]>,
+    tail: Uint8Array | null, rewrite: (name: string, value: string) => string, fields: Array<[string, string]>,
   ): ReadableStream<Uint8Array> {
     const dash = encoder.encode(`--${this.boundary}`);
     const values = fields.map(([name, value]) => encoder.encode(rewrite(name, value)));
     let f = 0;
     const head: Uint8Array[] = kept.flatMap((p) => ('field' in p ? [dash, p.field[1], values[f++]!, CRLF] : [dash, p.file.head, ...p.chunks, CRLF]));
     if (streaming) head.push(dash, streaming.head);
-    else head.push(encoder.encode(`--${this.boundary}--\r\n`));
+    else head.push(dash, tail!);
     // What is kept goes first; then, one read of the client per pull (so the upstream's pace
     // is the client's), the streaming file up to its delimiter, then the form's rest as sent.
     let stage: 'file' | 'rest' | 'done' = streaming ? 'file' : 'done';
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
-        for (const chunk of head) controller.enqueue(chunk);
+        // Copies: a stream's reader may take (detach) the buffers it is given, and the
+        // delimiters here are shared.
+        for (const chunk of head) controller.enqueue(chunk.slice());
         if (stage === 'done') controller.close();
       },
+      // Each pull hands on one chunk (a pull that enqueues nothing is not called again).
       pull: async (controller) => {
-        if (stage === 'file') {
-          const at = indexOf(this.buffer, this.delimiter);
-          const take = at !== -1 ? at : Math.max(0, this.buffer.length - (this.delimiter.length - 1));
-          if (take > 0) {
-            streaming!.size += take;
-            if (streaming!.size > this.maxFileBytes) throw tooLarge(streaming!, this.maxFileBytes);
-            controller.enqueue(this.buffer.slice(0, take));
+        for (;;) {
+          if (stage === 'file') {
+            const at = indexOf(this.buffer, this.delimiter);
+            const take = at !== -1 ? at : Math.max(0, this.buffer.length - (this.delimiter.length - 1));
+            const chunk = this.buffer.slice(0, take);
             this.buffer = this.buffer.subarray(take);
+            if (at !== -1) stage = 'rest';
+            else if (take === 0 && !(await this.fill())) throw malformed('it ends in the middle');
+            if (take > 0) {
+              streaming!.size += take;
+              if (streaming!.size > this.maxFileBytes) throw tooLarge(streaming!, this.maxFileBytes);
+              return controller.enqueue(chunk);
+            }
+            continue;
           }
-          if (at !== -1) stage = 'rest';
-          else if (!(await this.fill())) throw malformed('it ends in the middle');
-          return;
-        }
-        if (this.buffer.length > 0) controller.enqueue(this.buffer.slice());
-        this.buffer = new Uint8Array(0);
-        if (!(await this.fill()) && this.buffer.length === 0) {
-          stage = 'done';
-          controller.close();
+          if (this.buffer.length === 0 && !(await this.fill())) return controller.close();
+          const rest = this.buffer.slice();
+          this.buffer = new Uint8Array(0);
+          return controller.enqueue(rest);
         }
       },
     }, { highWaterMark: 0 });

@@ -6,8 +6,13 @@ import type { ModelRow, Route } from '../db/catalog';
 import { ImageStreamMeter } from '../proxy/image-stream';
 import type { UpstreamSuccess } from '../proxy/upstream';
 import { imageUsage } from '../proxy/usage';
-import { ImageGenerationSchema } from './media-schemas';
+import { ApiError } from '../errors';
+import { parse } from '../validate';
+import {
+  fieldsOf, IMAGE_FILE_TYPES, ImageEditFieldsSchema, ImageGenerationSchema, MAX_EDIT_IMAGES, MAX_IMAGE_FILE_BYTES,
+} from './media-schemas';
 import { relayStream, settleMeasured, startRelay, type Relay } from './relay';
+import { checkFile, openUpload } from './uploads';
 
 /**
  * POST /v1/images/generations: forwarded to the model's `openai` channels; `url` and
@@ -19,8 +24,9 @@ import { relayStream, settleMeasured, startRelay, type Relay } from './relay';
  */
 export const images = new Hono<AppEnv>();
 
-/** OpenAI's default when the request names no model. */
+/** OpenAI's defaults when the request names no model. */
 const DEFAULT_MODEL = 'dall-e-2';
+const DEFAULT_EDIT_MODEL = 'gpt-image-1.5';
 
 /** µ$ per image of this size and quality, or the 400 for a model not sold so. */
 const perImage = (model: ModelRow, size: string, quality: string) =>
@@ -39,6 +45,39 @@ images.post('/images/generations', async (c) => {
   const held = perImage(relay.request.model, size, quality);
   const toChannel = (route: Route) => ({ path: '/images/generations' as const, body: { ...body, model: route.upstream_model } });
   if (body.stream) return relayStream(c, relay, await relay.forward(toChannel), new ImageStreamMeter(held));
+  const upstream = await relay.forward(toChannel, (parsed) => Array.isArray(parsed.data) && parsed.error === undefined);
+  return imagesAnswer(relay, upstream, held, size, quality);
+});
+
+/**
+ * POST /v1/images/edits: the form (its images, up to 16, and a mask) sent on as the client
+ * made it but for the model's upstream id. It is kept until it has been read whole — its
+ * fields size the hold, and may come after the images — then sent, so a failed channel's
+ * next one gets it too. Priced as generations are.
+ */
+images.post('/images/edits', async (c) => {
+  const startedAt = Date.now();
+  const upload = await openUpload(c, MAX_IMAGE_FILE_BYTES, () => false);
+  const fields = fieldsOf(upload.form.fields);
+  const body = { ...parse(ImageEditFieldsSchema, fields), model: (fields.model as string | undefined) ?? DEFAULT_EDIT_MODEL };
+  const given = upload.form.files.filter((f) => f.name === 'image' || f.name === 'image[]');
+  if (given.length > MAX_EDIT_IMAGES) throw new ApiError('invalid_value', `Invalid 'image': at most ${MAX_EDIT_IMAGES} images.`, { param: 'image' });
+  checkFile(given[0], 'image', IMAGE_FILE_TYPES);
+  for (const file of given) checkFile(file, file.name, IMAGE_FILE_TYPES);
+  const mask = upload.form.files.find((f) => f.name === 'mask');
+  if (mask) checkFile(mask, 'mask', ['png']);
+  const [n, size, quality] = [body.n ?? 1, body.size ?? 'auto', body.quality ?? 'auto'];
+  const relay = await startRelay(c, body, { bound: 0, estimate: Math.ceil(characterCount(body.prompt) / 4), references: [] }, startedAt, {
+    generates: false,
+    serves: (route) => route.kind === 'openai',
+    unitHold: (model) => imagesCost(n, perImage(model, size, quality)),
+  });
+  const held = perImage(relay.request.model, size, quality);
+  const toChannel = (route: Route) => ({
+    path: '/images/edits' as const, body: fields,
+    form: { contentType: upload.contentType, upload: () => upload.upload((name, value) => (name === 'model' ? route.upstream_model : value)) },
+  });
+  if (body.stream === 'true') return relayStream(c, relay, await relay.forward(toChannel), new ImageStreamMeter(held));
   const upstream = await relay.forward(toChannel, (parsed) => Array.isArray(parsed.data) && parsed.error === undefined);
   return imagesAnswer(relay, upstream, held, size, quality);
 });

@@ -299,3 +299,63 @@ describe('POST /v1/audio/transcriptions and /v1/audio/translations', () => {
     expect(await usageRow(res.headers.get('x-request-id')!)).toMatchObject({ unit: 'seconds', quantity: bound, cost: Math.ceil((bound * 6000) / 60), capped: false });
   });
 });
+
+describe('POST /v1/images/edits', () => {
+  const png = (n: number) => new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...Array.from({ length: n }, (_, i) => (i * 7919) % 251)]);
+  const IMAGE_PRICES = { '1024x1024': 0.04, '*': 0.25 };
+
+  it('images and a mask sent on unchanged (the model its upstream id), whatever the order; charged per image', async () => {
+    const tag = unique('edit');
+    const { model } = await newModel([{ fixture: 'spec/images/generations/0', options: `id=${tag}` }], { input_price: 0, output_price: 0, image_prices: IMAGE_PRICES });
+    const { account, key } = await customer();
+    const [a, b, mask] = [png(3000), png(70_000), png(500)];
+    const f = new FormData();
+    f.append('image[]', new File([a], 'a.png', { type: 'image/png' }));
+    f.append('image[]', new File([b], 'b.png', { type: 'image/png' }));
+    f.append('mask', new File([mask], 'mask.png', { type: 'image/png' }));
+    f.append('prompt', 'Add a beret');
+    f.append('model', model);
+    f.append('size', '1024x1024');
+    f.append('n', '2');
+    const res = await call('/v1/images/edits', { method: 'POST', key, body: f });
+    expect(res.status).toBe(200);
+    const [sent] = await recordedRequests(tag);
+    expect(sent!.path).toMatch(/\/images\/edits$/);
+    expect(sent!.body.fields).toEqual({ prompt: 'Add a beret', model: 'upstream-model', size: '1024x1024', n: '2' });
+    expect(sent!.body.files.map((x: any) => [x.field, x.filename, x.size])).toEqual([['image[]', 'a.png', a.length], ['image[]', 'b.png', b.length], ['mask', 'mask.png', mask.length]]);
+    // The published answer holds one image: one is charged, of the two held for.
+    const row = await usageRow(res.headers.get('x-request-id')!);
+    expect(row).toMatchObject({ unit: 'images', quantity: 1, cost: 40_000 });
+    expect(await balanceOf(account.id)).toBe(10_000_000 - 40_000);
+  });
+
+  it('streamed partial images; no image, another file type, or 17 images: 400 before anything is held', async () => {
+    const tag = unique('edit');
+    const { model } = await newModel([{ fixture: 'spec/images/edits/1', options: `id=${tag}` }], { input_price: 0, output_price: 0, image_prices: IMAGE_PRICES });
+    const { key } = await customer();
+    const refused = async (build: (f: FormData) => void, param: string) => {
+      const f = new FormData();
+      f.append('prompt', 'x');
+      f.append('model', model);
+      build(f);
+      const res = await call('/v1/images/edits', { method: 'POST', key, body: f });
+      expect(res.status, param).toBe(400);
+      expect(((await res.json()) as any).error.param).toBe(param);
+    };
+    await refused(() => {}, 'image');
+    await refused((f) => f.append('image', new File([png(10)], 'a.gif')), 'image');
+    await refused((f) => { for (let i = 0; i < 17; i++) f.append('image[]', new File([png(10)], `${i}.png`)); }, 'image');
+    await refused((f) => { f.append('image', new File([png(10)], 'a.png')); f.append('n', '11'); }, 'n');
+    expect(await recordedRequests(tag)).toEqual([]);
+    const f = new FormData();
+    f.append('image', new File([png(100)], 'a.png'));
+    f.append('prompt', 'x');
+    f.append('model', model);
+    f.append('stream', 'true');
+    f.append('partial_images', '1');
+    const res = await call('/v1/images/edits', { method: 'POST', key, body: f });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('"type":"image_edit.completed"');
+    expect(await usageRow(res.headers.get('x-request-id')!)).toMatchObject({ unit: 'images', quantity: 1, cost: 250_000 });
+  });
+});
