@@ -118,10 +118,12 @@ export class FormReader {
     while (this.buffer.length < n) if (!(await this.fill())) throw malformed('it ends in the middle');
   }
 
-  /** After a delimiter: the next part's header block, or null at the form's end. */
-  private async nextHead(): Promise<{ raw: Uint8Array; name: string; filename: string | null; contentType: string | null } | null> {
+  /** After a delimiter: the next part's header block, or null at the form's end (the buffer
+   *  then starts with the close delimiter's "--"). */
+  private async nextHead(form: Form): Promise<{ raw: Uint8Array; name: string; filename: string | null; contentType: string | null } | null> {
     await this.need(2);
     if (this.buffer[0] === 0x2d && this.buffer[1] === 0x2d) return null; // "--": the close delimiter
+    if (form.fields.length + form.files.length >= MAX_PARTS) throw malformed(`it has more than ${MAX_PARTS} parts`);
     let end = indexOf(this.buffer, encoder.encode('\r\n\r\n'));
     while (end === -1) {
       if (this.buffer.length > MAX_HEAD_BYTES) throw malformed('a part has headers over 16 KB');
@@ -139,118 +141,141 @@ export class FormReader {
     return { raw, name, filename, contentType };
   }
 
+  /** A field's value (after its head), read whole: fields are parameters, not payloads. */
+  private async fieldValue(name: string): Promise<string> {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const closed = await this.until((c) => {
+      size += c.byteLength;
+      if (size > MAX_FIELD_BYTES) throw new ApiError('invalid_value', `Invalid '${name}': a field is at most 256 KB.`, { param: name });
+      chunks.push(c.slice());
+    });
+    if (!closed) throw malformed('it ends in the middle');
+    return decoder.decode(chunks.reduce(concat, new Uint8Array(0)));
+  }
+
   /**
    * Reads fields (and keeps files) until `ready(fields)` holds at the start of a file, or
-   * the form ends. Returns the form so far, and `upload`: a stream of the whole form as it
-   * goes upstream, fields as its `rewrite` says — which, once the form streams, can be made
-   * only once (then null: the client's bytes are read once, so a streamed upload is not
-   * retried elsewhere).
+   * the form ends. Returns the form so far — the fields that follow a streaming file join
+   * it as the upload passes them — and `upload`: a stream of the whole form as it goes
+   * upstream, every field as its `rewrite` says. Once the form streams, an upload can be
+   * made only once (then null: the client's bytes are read once, so a streamed upload is
+   * not retried elsewhere).
    */
   async open(ready: (fields: Array<[string, string]>) => boolean) {
-    const fields: Array<[string, string]> = [];
-    const files: FilePart[] = [];
-    /** The form as it will be sent, in order: field texts and kept file chunks. */
-    const kept: Array<{ field: [string, Uint8Array] } | { file: FilePart; chunks: Uint8Array[] }> = [];
+    const form: Form = { fields: [], files: [] };
+    /** The parts read before the form streams, in order: fields, and files as their chunks. */
+    const kept: Array<{ field: [string, string]; head: Uint8Array } | { file: FilePart; chunks: Uint8Array[] }> = [];
     // The body starts with the first delimiter, without the CRLF the others have.
     await this.need(this.delimiter.length - 2);
     this.buffer = concat(CRLF, this.buffer);
     if (!(await this.until(() => {}))) throw malformed('its boundary is not in it');
-    let streaming: { head: Awaited<ReturnType<FormReader['nextHead']>> & {}; file: FilePart } | null = null;
-    /** After the close delimiter's boundary: its "--" and whatever the client sent after it. */
-    let tail: Uint8Array | null = null;
-    for (let parts = 0; ; parts++) {
-      const head = await this.nextHead();
+    let streams = false;
+    for (;;) {
+      const head = await this.nextHead(form);
       if (!head) {
         while (await this.fill());
-        tail = this.buffer;
         break;
       }
-      if (parts >= MAX_PARTS) throw malformed(`it has more than ${MAX_PARTS} parts`);
       if (head.filename === null) {
-        const chunks: Uint8Array[] = [];
-        let size = 0;
-        const closed = await this.until((c) => {
-          size += c.byteLength;
-          if (size > MAX_FIELD_BYTES) throw new ApiError('invalid_value', `Invalid '${head.name}': a field is at most 256 KB.`, { param: head.name });
-          chunks.push(c.slice());
-        });
-        if (!closed) throw malformed('it ends in the middle');
-        const value = decoder.decode(chunks.reduce(concat, new Uint8Array(0)));
-        fields.push([head.name, value]);
-        kept.push({ field: [head.name, head.raw] });
+        const field: [string, string] = [head.name, await this.fieldValue(head.name)];
+        form.fields.push(field);
+        kept.push({ field, head: head.raw });
         continue;
       }
-      const file: FilePart = { name: head.name, filename: head.filename, contentType: head.contentType, head: head.raw, size: 0 };
-      files.push(file);
-      if (ready(fields)) {
-        streaming = { head, file };
+      const file = this.fileOf(head, form);
+      if (ready(form.fields)) {
+        streams = true;
         break;
       }
       const chunks: Uint8Array[] = [];
-      const closed = await this.until((c) => {
-        file.size += c.byteLength;
-        if (file.size > this.maxFileBytes) throw tooLarge(file, this.maxFileBytes);
-        chunks.push(c.slice());
-      });
-      if (!closed) throw malformed('it ends in the middle');
+      if (!(await this.until((c) => chunks.push(this.count(file, c).slice())))) throw malformed('it ends in the middle');
       kept.push({ file, chunks });
     }
-    const form: Form = { fields, files };
     let made = false;
     const upload = (rewrite: (name: string, value: string) => string): ReadableStream<Uint8Array> | null => {
-      if (made && streaming) return null;
+      if (made && streams) return null;
       made = true;
-      return this.upload(kept, streaming?.file ?? null, tail, rewrite, fields);
+      const dash = encoder.encode(`--${this.boundary}`);
+      const field = (head: Uint8Array, [name, value]: [string, string]) => [dash, head, encoder.encode(rewrite(name, value)), CRLF];
+      const before = kept.flatMap((p) => ('field' in p ? field(p.head, p.field) : [dash, p.file.head, ...p.chunks, CRLF]));
+      return streams ? this.streamed(before, form, field) : fixed([...before, dash, this.buffer]);
     };
-    return { form, upload, streams: streaming !== null };
+    return { form, upload, streams };
   }
 
-  private upload(
-    kept: Array<{ field: [string, Uint8Array] } | { file: FilePart; chunks: Uint8Array[] }>, streaming: FilePart | null,
-    tail: Uint8Array | null, rewrite: (name: string, value: string) => string, fields: Array<[string, string]>,
+  private fileOf(head: { raw: Uint8Array; name: string; filename: string | null; contentType: string | null }, form: Form): FilePart {
+    const file = { name: head.name, filename: head.filename!, contentType: head.contentType, head: head.raw, size: 0 };
+    form.files.push(file);
+    return file;
+  }
+
+  private count(file: FilePart, chunk: Uint8Array): Uint8Array {
+    file.size += chunk.byteLength;
+    if (file.size > this.maxFileBytes) throw tooLarge(file, this.maxFileBytes);
+    return chunk;
+  }
+
+  /**
+   * The upload of a form that streams: what was read before, then — one read of the client
+   * per pull, so the upstream's pace is the client's — the file up to its delimiter, then
+   * each part after it: a field read and rewritten, a file streamed likewise; then the
+   * close delimiter and whatever the client sent after it.
+   */
+  private streamed(
+    before: Uint8Array[], form: Form, field: (head: Uint8Array, f: [string, string]) => Uint8Array[],
   ): ReadableStream<Uint8Array> {
     const dash = encoder.encode(`--${this.boundary}`);
-    const values = fields.map(([name, value]) => encoder.encode(rewrite(name, value)));
-    let f = 0;
-    const head: Uint8Array[] = kept.flatMap((p) => ('field' in p ? [dash, p.field[1], values[f++]!, CRLF] : [dash, p.file.head, ...p.chunks, CRLF]));
-    if (streaming) head.push(dash, streaming.head);
-    else head.push(dash, tail!);
-    // What is kept goes first; then, one read of the client per pull (so the upstream's pace
-    // is the client's), the streaming file up to its delimiter, then the form's rest as sent.
-    let stage: 'file' | 'rest' | 'done' = streaming ? 'file' : 'done';
+    let file: FilePart | null = form.files.at(-1)!;
+    const first = [...before, dash, file.head];
     return new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        // Copies: a stream's reader may take (detach) the buffers it is given, and the
-        // delimiters here are shared.
-        for (const chunk of head) controller.enqueue(chunk.slice());
-        if (stage === 'done') controller.close();
-      },
+      // Copies: a stream's reader may take (detach) the buffers it is given, and the
+      // delimiters here are shared.
+      start: (controller) => controller.enqueue(first.reduce(concat, new Uint8Array(0)).slice()),
       // Each pull hands on one chunk (a pull that enqueues nothing is not called again).
       pull: async (controller) => {
         for (;;) {
-          if (stage === 'file') {
+          if (file) {
             const at = indexOf(this.buffer, this.delimiter);
             const take = at !== -1 ? at : Math.max(0, this.buffer.length - (this.delimiter.length - 1));
-            const chunk = this.buffer.slice(0, take);
-            this.buffer = this.buffer.subarray(take);
-            if (at !== -1) stage = 'rest';
-            else if (take === 0 && !(await this.fill())) throw malformed('it ends in the middle');
-            if (take > 0) {
-              streaming!.size += take;
-              if (streaming!.size > this.maxFileBytes) throw tooLarge(streaming!, this.maxFileBytes);
-              return controller.enqueue(chunk);
+            const chunk = this.count(file, this.buffer.slice(0, take));
+            if (at !== -1) {
+              this.buffer = this.buffer.subarray(at + this.delimiter.length);
+              file = null;
+              return controller.enqueue(concat(chunk, CRLF));
             }
+            this.buffer = this.buffer.subarray(take);
+            if (take > 0) return controller.enqueue(chunk);
+            if (!(await this.fill())) throw malformed('it ends in the middle');
             continue;
           }
-          if (this.buffer.length === 0 && !(await this.fill())) return controller.close();
-          const rest = this.buffer.slice();
-          this.buffer = new Uint8Array(0);
-          return controller.enqueue(rest);
+          const head = await this.nextHead(form);
+          if (!head) {
+            while (await this.fill());
+            controller.enqueue(concat(dash, this.buffer));
+            return controller.close();
+          }
+          if (head.filename !== null) {
+            file = this.fileOf(head, form);
+            return controller.enqueue(concat(dash, head.raw));
+          }
+          const value: [string, string] = [head.name, await this.fieldValue(head.name)];
+          form.fields.push(value);
+          return controller.enqueue(field(head.raw, value).reduce(concat, new Uint8Array(0)));
         }
       },
     }, { highWaterMark: 0 });
   }
 }
+
+/** A stream of these chunks (copied: see `streamed`). */
+const fixed = (chunks: Uint8Array[]) =>
+  new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(chunk.slice());
+      controller.close();
+    },
+  });
 
 const tooLarge = (file: FilePart, max: number) =>
   new ApiError('invalid_value', `Invalid '${file.name}': the file is larger than the ${Math.floor(max / 1024 / 1024)} MB allowed.`, { param: file.name });

@@ -48,8 +48,6 @@ async function transcribe(c: Context<AppEnv>, path: '/audio/transcriptions' | '/
   const fields = fieldsOf(upload.form.fields);
   const body = parse(path === '/audio/transcriptions' ? TranscriptionFieldsSchema : TranslationFieldsSchema, fields);
   checkFile(upload.form.files.find((f) => f.name === 'file'), 'file', AUDIO_FILE_TYPES);
-  // `text` carries no duration: it is asked as `json`, and answered as its text.
-  const asText = body.response_format === 'text';
   const bound = (model: Parameters<typeof audioSecondsBound>[1]) => audioSecondsBound(uploadSize(c, MAX_AUDIO_FILE_BYTES), model);
   const perMinute = (model: Parameters<typeof audioSecondsBound>[1]) => unitPrice(model, model.audio_minute_price, 'audio (audio_minute_price)');
   const relay = await startRelay(c, body, { bound: 0, estimate: 0, references: [] }, startedAt, {
@@ -67,7 +65,8 @@ async function transcribe(c: Context<AppEnv>, path: '/audio/transcriptions' | '/
     path, body: fields, textAnswers: true,
     form: {
       contentType: upload.contentType,
-      upload: () => upload.upload((name, value) => (name === 'model' ? route.upstream_model : name === 'response_format' && asText ? 'json' : value)),
+      // `text` carries no duration: it is asked as `json`, and answered as its text.
+      upload: () => upload.upload((name, value) => (name === 'model' ? route.upstream_model : name === 'response_format' && value === 'text' ? 'json' : value)),
     },
   });
   const upstream = await relay.forward(toChannel, (parsed) => typeof parsed.text === 'string' && parsed.error === undefined);
@@ -75,6 +74,8 @@ async function transcribe(c: Context<AppEnv>, path: '/audio/transcriptions' | '/
   if (type.includes('text/event-stream')) return relayStream(c, relay, upstream, new TranscriptStreamMeter(boundSeconds, price));
   if (upstream.json) {
     const answer = upstream.json;
+    // The whole form has gone upstream by now: a response_format after the file is known too.
+    const asText = upload.form.fields.some(([name, value]) => name === 'response_format' && value === 'text');
     const usage = transcriptionUsage(answer.usage);
     const { cost } = settleMeasured(relay, upstream, measured(durationSeconds(answer)), usage);
     if (asText) return c.text(answer.text as string);

@@ -41,19 +41,18 @@ describe('FormReader', () => {
         form.append('model', 'public-id');
         form.append('language', language);
         if (!fileFirst) form.append('file', new File([file], 'a.wav', { type: 'audio/wav' }));
+        form.append('response_format', 'text'); // after the file either way
         const { bytes, boundary } = await serialised(form);
-        const opened = await new FormReader(chunked(bytes, cuts), boundary, 10_000).open((fields) => fields.some(([n]) => n === 'model'));
+        const open = () => new FormReader(chunked(bytes, cuts), boundary, 10_000).open((fields) => fields.some(([n]) => n === 'model'));
+        const opened = await open();
         expect(opened.streams).toBe(!fileFirst);
-        expect(opened.form.fields).toEqual([['model', 'public-id'], ['language', language]]);
-        const same = await readAll(opened.upload((_, v) => v)!);
-        expect(same).toEqual(bytes);
+        expect(await readAll(opened.upload((_, v) => v)!)).toEqual(bytes);
+        expect(opened.form.fields).toEqual([['model', 'public-id'], ['language', language], ['response_format', 'text']]);
         if (opened.streams) expect(opened.upload((_, v) => v)).toBeNull(); // read once
-        else {
-          const again = await readAll(opened.upload((n, v) => (n === 'model' ? 'upstream-id' : v))!);
-          const parsed = await new Response(again, { headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } }).formData();
-          expect(parsed.get('model')).toBe('upstream-id');
-          expect(new Uint8Array(await (parsed.get('file') as unknown as File).arrayBuffer())).toEqual(file);
-        }
+        const rewritten = await readAll((await open()).upload((n, v) => (n === 'model' ? 'upstream-id' : n === 'response_format' ? 'json' : v))!);
+        const parsed = await new Response(rewritten, { headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } }).formData();
+        expect([parsed.get('model'), parsed.get('language'), parsed.get('response_format')]).toEqual(['upstream-id', language, 'json']);
+        expect(new Uint8Array(await (parsed.get('file') as unknown as File).arrayBuffer())).toEqual(file);
       },
     ), { numRuns: 150 });
   });
