@@ -2,10 +2,11 @@ import { Hono } from 'hono';
 import { config } from '../config';
 import type { AppEnv } from '../context';
 import { getAccount } from '../db/accounts';
-import { priceList } from '../db/catalog';
+import { imagePrices } from '../billing/units';
+import { priceList, type ModelRow } from '../db/catalog';
 import { ERRORS } from '../errors';
 import { perMillion, usd } from '../pages/format';
-import { Layout, pageOf } from '../pages/layout';
+import { Layout, pageOf, type Page } from '../pages/layout';
 import { currentSession, CUSTOMER_SESSION } from '../auth/session';
 
 /** The public pages: home, pricing (per the visitor's group) and this deployment's API docs. */
@@ -42,6 +43,18 @@ site.get('/', async (c) => {
   );
 });
 
+/** A model's prices in the units of the image, audio and moderation APIs, a line each. */
+function otherUnits(m: ModelRow, t: Page['t']): string[] {
+  const pair = (a: number | null, b: number | null) => `${perMillion(a)} / ${perMillion(b)}`;
+  return [
+    ...Object.entries(imagePrices(m)).map(([key, micros]) => `${usd(micros)} ${t('pricing.perImage')} (${key.replace('/', ', ')})`),
+    ...(m.character_price === null ? [] : [`${usd(m.character_price)} ${t('pricing.perChars')}`]),
+    ...(m.audio_minute_price === null ? [] : [`${usd(m.audio_minute_price)} ${t('pricing.perMinute')}`]),
+    ...(m.image_input_price === null && m.image_output_price === null ? [] : [`${t('pricing.imageTokens')}: ${pair(m.image_input_price, m.image_output_price)}`]),
+    ...(m.audio_input_price === null && m.audio_output_price === null ? [] : [`${t('pricing.audioTokens')}: ${pair(m.audio_input_price, m.audio_output_price)}`]),
+  ];
+}
+
 site.get('/pricing', async (c) => {
   const page = pageOf(c);
   const { t } = page;
@@ -57,13 +70,13 @@ site.get('/pricing', async (c) => {
             <thead>
               <tr><th scope="col">{t('pricing.model')}</th><th scope="col" class="num">{t('pricing.input')}</th>
                 <th scope="col" class="num">{t('pricing.cached')}</th><th scope="col" class="num">{t('pricing.cacheWrite')}</th>
-                <th scope="col" class="num">{t('pricing.output')}</th></tr>
+                <th scope="col" class="num">{t('pricing.output')}</th><th scope="col">{t('pricing.units')}</th></tr>
             </thead>
             <tbody>
               {models.map((m) => (
                 <tr><td><code>{m.id}</code></td><td class="num">{perMillion(m.input_price)}</td>
                   <td class="num">{perMillion(m.cached_input_price)}</td><td class="num">{perMillion(m.cache_write_price)}</td>
-                  <td class="num">{perMillion(m.output_price)}</td></tr>
+                  <td class="num">{perMillion(m.output_price)}</td><td class="small">{otherUnits(m, t).map((line) => <div>{line}</div>)}</td></tr>
               ))}
             </tbody>
           </table>

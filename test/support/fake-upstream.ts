@@ -132,7 +132,7 @@ function openaiSpec() {
 
 /** The response example OpenAI publishes for an operation (`spec/{path}/{n}`: the POST
  *  {path} operation's n-th example), as its API reference prints it. */
-function specExample(fixture: string): string {
+export function specExample(fixture: string): string {
   const parts = fixture.split('/');
   const path = `/${parts.slice(1, -1).join('/')}`;
   const examples = openaiSpec().paths[path]!.post!['x-oaiMeta'].examples;

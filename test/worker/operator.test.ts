@@ -289,6 +289,27 @@ describe("operator actions are the admin API's, and audited", () => {
     expect(await bad.text()).toContain('input_price');
   });
 
+  it('sets prices in other units — per image by size and quality, per 1M characters, per minute, image and audio tokens', async () => {
+    const { cookie } = await signIn();
+    const model = unique('model');
+    const saved = await post('/operator/models', {
+      id: model, input_price: '0', output_price: '0', image_prices: '1024x1024 = 0.04\r\n1024x1024/hd = 0.08\r\n* = 0.25', character_price: '15',
+      audio_minute_price: '0.006', max_audio_seconds: '1500', image_input_price: '10', image_output_price: '40', audio_input_price: '', audio_output_price: '',
+    }, { cookie });
+    expect(saved.status).toBe(200);
+    const html = await saved.text();
+    expect(html).toContain('$0.08 / image (1024x1024/hd)');
+    expect(html).toContain('$0.006 / minute, at most 1500 s');
+    const { body: models } = await adminCall('GET', '/models');
+    expect(models.data.find((m: any) => m.id === model)).toMatchObject({
+      image_prices: { '1024x1024': 0.04, '1024x1024/hd': 0.08, '*': 0.25 }, character_price: 15, audio_minute_price: 0.006, max_audio_seconds: 1500,
+      image_input_price: 10, image_output_price: 40, audio_input_price: null, audio_output_price: null,
+    });
+    const bad = await post('/operator/models', { id: model, input_price: '0', output_price: '0', image_prices: 'huge = 1' }, { cookie });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('image_prices');
+  });
+
   it('creates a channel, tests it against the upstream (status, latency, usage), and disables it', async () => {
     const { cookie } = await signIn();
     const id = unique('ch');
