@@ -114,6 +114,19 @@ export class FormReader {
     }
   }
 
+  /** How many bytes at the buffer's end could begin the delimiter (0 unless it ends in a CR
+   *  that starts one). */
+  private delimiterStartAtEnd(): number {
+    const b = this.buffer;
+    for (let k = Math.min(this.delimiter.length - 1, b.length); k > 0; k--) {
+      if (b[b.length - k] !== 0x0d) continue;
+      let j = 1;
+      while (j < k && b[b.length - k + j] === this.delimiter[j]) j++;
+      if (j === k) return k;
+    }
+    return 0;
+  }
+
   private async need(n: number): Promise<void> {
     while (this.buffer.length < n) if (!(await this.fill())) throw malformed('it ends in the middle');
   }
@@ -237,14 +250,18 @@ export class FormReader {
         for (;;) {
           if (file) {
             const at = indexOf(this.buffer, this.delimiter);
-            const take = at !== -1 ? at : Math.max(0, this.buffer.length - (this.delimiter.length - 1));
-            const chunk = this.count(file, this.buffer.slice(0, take));
             if (at !== -1) {
-              this.buffer = this.buffer.subarray(at + this.delimiter.length);
+              const chunk = this.count(file, this.buffer.slice(0, at));
+              this.buffer = this.buffer.slice(at + this.delimiter.length);
               file = null;
               return controller.enqueue(concat(chunk, CRLF));
             }
-            this.buffer = this.buffer.subarray(take);
+            // All but what could be the delimiter's start (usually nothing) goes on as it came:
+            // a view of the client's chunk, which is then no longer referenced here (memory
+            // flat in the upload's size, `npm run bench`), and no copy made.
+            const take = this.buffer.length - this.delimiterStartAtEnd();
+            const chunk = this.count(file, this.buffer.subarray(0, take));
+            this.buffer = this.buffer.slice(take);
             if (take > 0) return controller.enqueue(chunk);
             if (!(await this.fill())) throw malformed('it ends in the middle');
             continue;

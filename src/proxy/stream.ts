@@ -180,61 +180,43 @@ export function meteredStream(upstream: ReadableStream<Uint8Array>, o: MeteredSt
 }
 
 export interface PassedStreamOptions {
-  idleTimeoutMs: number;
   startedAt: number;
   clientSignal: AbortSignal;
-  /** Called exactly once, whatever ends the stream, with how many bytes reached the client. */
-  onEnd: (result: { end: StreamEnd; bytes: number; firstByteMs: number | null }) => void;
+  /** Called exactly once, whatever ends the stream: `produced` says whether any byte came. */
+  onEnd: (result: { end: StreamEnd; produced: boolean; firstByteMs: number | null }) => void;
 }
 
 /**
- * The client's side of an answer that is not events (the speech API's audio): the
- * upstream's bytes piped through untouched as they come — never buffered whole — and
- * counted. It ends in exactly one onEnd: the upstream's end, its failure or silence (the
- * client's stream errors: audio has no error event), or the client leaving.
+ * The client's side of an answer that is not events (the speech API's audio): the first
+ * chunk read here (so the answer is known to have begun), then the rest piped natively
+ * through an IdentityTransformStream — no JavaScript per chunk (a JS TransformStream
+ * measured +25 ms of CPU on 1 MiB of audio, `npm run bench`), never buffered whole. It ends
+ * in exactly one onEnd: the upstream's end, its failure (the client's stream errors: audio
+ * has no error event), or the client leaving. There is no idle timer here: no code sees the
+ * chunks to know when they stop.
  */
-export function passedStream(upstream: ReadableStream<Uint8Array>, o: PassedStreamOptions): ReadableStream<Uint8Array> {
-  let bytes = 0;
-  let firstByteMs: number | null = null;
+export async function passedStream(upstream: ReadableStream<Uint8Array>, o: PassedStreamOptions): Promise<ReadableStream<Uint8Array>> {
+  const reader = upstream.getReader();
+  let first: ReadableStreamReadResult<Uint8Array>;
+  try {
+    first = await reader.read();
+  } catch {
+    o.onEnd({ end: 'failed', produced: false, firstByteMs: null });
+    throw new ApiError('upstream_error', 'The upstream connection failed before the audio began.');
+  }
+  const firstByteMs = first.done ? null : Date.now() - o.startedAt;
+  const pipe = new IdentityTransformStream();
+  const writer = pipe.writable.getWriter();
+  if (!first.done) void writer.write(first.value).catch(() => {});
+  writer.releaseLock();
+  reader.releaseLock();
   let ended = false;
-  let controller!: TransformStreamDefaultController<Uint8Array>;
   const end = (how: StreamEnd) => {
     if (ended) return;
     ended = true;
-    idle.stop();
-    o.clientSignal.removeEventListener('abort', onAbort);
-    o.onEnd({ end: how, bytes, firstByteMs });
+    o.onEnd({ end: how, produced: !first.done, firstByteMs });
   };
-  const fail = (how: 'failed' | 'timeout', why: string) => {
-    if (ended) return;
-    end(how);
-    try {
-      controller.error(new Error(why));
-    } catch {
-      // the client's side is gone already
-    }
-  };
-  const idle = idleTimer(o.idleTimeoutMs, () => fail('timeout', 'The upstream stopped sending data.'));
-  const onAbort = () => end('cancelled');
-  o.clientSignal.addEventListener('abort', onAbort);
-  const transform = new TransformStream<Uint8Array, Uint8Array>({
-    start(c) {
-      controller = c;
-    },
-    transform(value, c) {
-      if (ended) return;
-      idle.touch();
-      bytes += value.byteLength;
-      firstByteMs ??= Date.now() - o.startedAt;
-      c.enqueue(value);
-    },
-    flush() {
-      end('success');
-    },
-    cancel() {
-      end('cancelled');
-    },
-  });
-  upstream.pipeTo(transform.writable, { preventAbort: true }).catch(() => fail('failed', 'The upstream connection failed mid-stream.'));
-  return transform.readable;
+  upstream.pipeTo(pipe.writable, { signal: o.clientSignal })
+    .then(() => end('success'), () => end(o.clientSignal.aborted ? 'cancelled' : 'failed'));
+  return pipe.readable as ReadableStream<Uint8Array>;
 }

@@ -35,7 +35,7 @@ audio.post('/audio/speech', async (c) => {
     unitHold: (model) => cost(unitPrice(model, model.character_price, 'speech (character_price)')),
   });
   const upstream = await relay.forward((route) => ({ path: '/audio/speech', body: { ...body, model: route.upstream_model } }));
-  return relayPassed(c, relay, upstream, { unit: 'characters', quantity: chars, micros: cost(relay.request.model.character_price ?? 0) });
+  return relayPassed(relay, upstream, c.req.raw.signal, { unit: 'characters', quantity: chars, micros: cost(relay.request.model.character_price ?? 0) });
 });
 
 audio.post('/audio/transcriptions', (c) => transcribe(c, '/audio/transcriptions'));

@@ -256,18 +256,17 @@ export function relayStream(c: Context<AppEnv>, relay: Relay, upstream: Upstream
 /**
  * An answer that is not events (the speech API's audio), passed to the client as it comes
  * with its content type, and charged `measured` once the upstream has produced it: when it
- * ended, or when the client left after the audio began. An upstream that failed or went
- * silent before the end produced nothing the client can use: it costs nothing.
+ * ended, or when the client left after the audio began. An upstream that failed before the
+ * end produced nothing the client can use: it costs nothing.
  */
-export function relayPassed(c: Context<AppEnv>, relay: Relay, upstream: UpstreamSuccess, measured: Measured): Response {
+export async function relayPassed(relay: Relay, upstream: UpstreamSuccess, signal: AbortSignal, measured: Measured): Promise<Response> {
   const channel = upstream.route.id;
   const ended = relay.settleAtEnd();
-  const body = passedStream(upstream.response.body as ReadableStream<Uint8Array>, { // callUpstream checked it
-    idleTimeoutMs: config(c.env).UPSTREAM_IDLE_TIMEOUT_MS,
+  const body = await passedStream(upstream.response.body as ReadableStream<Uint8Array>, { // callUpstream checked it
     startedAt: relay.request.startedAt,
-    clientSignal: c.req.raw.signal,
-    onEnd: ({ end, bytes, firstByteMs }) =>
-      ended(end === 'success' || (end === 'cancelled' && bytes > 0)
+    clientSignal: signal,
+    onEnd: ({ end, produced, firstByteMs }) =>
+      ended(end === 'success' || (end === 'cancelled' && produced)
         ? { ...noOutput(end, channel), firstByteMs, measured }
         : { ...noOutput(end === 'cancelled' ? 'cancelled' : 'failed', channel), firstByteMs }),
   });
