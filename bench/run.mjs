@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Miniflare } from 'miniflare';
+import { mediaRuns } from './media.mjs';
 import { migrate } from './migrate.mjs';
 
 const quick = process.argv.includes('--quick');
@@ -118,6 +119,12 @@ async function setUp(target) {
   for (const [name, [events, pause]] of Object.entries(scenarios)) {
     await admin('PUT', `/models/bench-${name}`, { input_price: 1, output_price: 2 });
     await admin('PUT', `/channels/bench-${name}`, { kind: name === 'messages' ? 'anthropic' : 'openai', base_url: `${upstreamBase}/s/${events}/${pause}/v1`, api_key_secret: 'BENCH_UPSTREAM_KEY', models: { [`bench-${name}`]: 'gpt-4.1-nano' } });
+  }
+  // Speech and transcription (bench/media.mjs), priced in their own units.
+  await admin('PUT', '/models/bench-speech', { input_price: 0, output_price: 0, character_price: 15 });
+  await admin('PUT', '/models/bench-stt', { input_price: 2.5, output_price: 10, audio_input_price: 6, audio_minute_price: 0.006 });
+  for (const m of ['bench-speech', 'bench-stt']) {
+    await admin('PUT', `/channels/${m}`, { kind: 'openai', base_url: `${upstreamBase}/m/v1`, api_key_secret: 'BENCH_UPSTREAM_KEY', models: { [m]: m } });
   }
   return { db, key };
 }
@@ -236,6 +243,26 @@ results.storage = { 'json/c1': await countRun('json', 1), 'json/c32': await coun
 
 results.memory_kb_per_stream = { tokengate: await memoryPerStream('tokengate'), passthrough: await memoryPerStream('passthrough'), storage: await memoryPerStream('storage') };
 
+// ---------- speech and uploads (bench/media.mjs) ----------
+/** A request `t` ({url, headers, body}) at c=4 `plan.reps` times after a warm-up: medians, and workerd CPU per request. */
+async function loadRequest(t, pid) {
+  const run = async (seconds) => {
+    const { child, json } = await childJson([join(root, 'bench/load.mjs'), JSON.stringify({ ...t, concurrency: 4, seconds, maxRequests: 1_000_000 })]);
+    await new Promise((r) => child.on('exit', r));
+    return json;
+  };
+  await run(plan.warmup);
+  const runs = [];
+  for (let i = 0; i < plan.reps; i++) {
+    const cpu0 = pid ? cpuMs(pid) : 0;
+    const r = await run(plan.seconds);
+    r.cpu_ms_per_request = pid && r.requests ? (cpuMs(pid) - cpu0) / r.requests : null;
+    runs.push(r);
+  }
+  return Object.fromEntries(Object.keys(runs[0]).map((k) => [k, median(runs.map((r) => r[k]))]));
+}
+results.media = await mediaRuns({ gateway, passthrough, upstreamBase, key, load: loadRequest, median, reps: Math.max(plan.reps, 3), rssKb });
+
 // ---------- report ----------
 const R = (k) => results.runs[k];
 const rows = [];
@@ -274,6 +301,19 @@ for (const [name, k] of [['non-stream, c=1', 'json/c1'], ['non-stream, c=32', 'j
   if (k === 'json/c1') row('D1 statements / DO round trips before upstream, c=1', `${fmt(st.d1_statements_before_upstream, 3)} / ${fmt(st.do_round_trips_before_upstream, 3)}`, null, null, `per request, ${st.requests} requests, one at a time`, 'count');
   row(`D1 write txns / rows written per request, ${name}`, `${fmt(st.d1_write_transactions, 4)} / ${fmt(st.d1_rows_written, 3)}`, null, null, `${st.requests} requests; DO round trips per request ${fmt(st.do_round_trips, 2)}`, 'count');
   row(`D1 bytes per request / rows per 1,000, ${name}`, `${fmt(st.d1_bytes_added, 2)} / ${fmt(st.d1_rows_added_per_1000, 2)}`, null, null, `file grew ${fmt(st.d1_file_bytes_added, 2)} B per request`, 'B / rows');
+}
+{
+  const { speech, upload_peak_kb: up } = results.media;
+  for (const p of ['p50', 'ttfb_p50']) {
+    row(`speech (1 MiB) ${p === 'p50' ? 'last' : 'first'} byte p50, c=4`, speech.tokengate[p], speech.passthrough[p], speech.direct[p],
+      `+${fmt(speech.tokengate[p] - speech.passthrough[p])} ms over (b)`, 'ms');
+  }
+  row('workerd CPU per speech (1 MiB), c=4', speech.tokengate.cpu_ms_per_request, speech.passthrough.cpu_ms_per_request, null,
+    `+${fmt(speech.tokengate.cpu_ms_per_request - speech.passthrough.cpu_ms_per_request, 3)} ms over (b)`, 'ms');
+  for (const mib of [1, 10]) {
+    row(`peak memory, ${mib} MiB transcription upload`, up[`${mib}MiB/tokengate`], up[`${mib}MiB/passthrough`], null,
+      mib === 10 ? `10 MiB vs 1 MiB: +${fmt((up['10MiB/tokengate'] - up['1MiB/tokengate']) / 1024, 1)} MiB (tokengate), +${fmt((up['10MiB/passthrough'] - up['1MiB/passthrough']) / 1024, 1)} MiB (b)` : '', 'KB');
+  }
 }
 row('bundle raw / minified / gzipped', `${fmt(bundle.raw_kb, 0)} / ${fmt(bundle.minified_kb, 0)} / ${fmt(bundle.gzip_kb, 0)}`, null, null, '', 'KB');
 results.table = rows;

@@ -6,6 +6,7 @@
 //   otherwise     → the recorded non-stream gpt-4o response
 // and POST {base}/s/{events}/{pauseMs}/v1/messages streams `events` events of Anthropic's
 // Messages API: a recorded claude-sonnet-4-5 stream with its text deltas repeated.
+// POST {base}/m/v1/audio/speech and /m/v1/audio/transcriptions: see below.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -34,13 +35,39 @@ export function streamEvents(count) {
   return [...events, `data: ${finish}\n\n`, `data: ${usage}\n\n`, 'data: [DONE]\n\n'].map((e) => Buffer.from(e));
 }
 
+// Speech and transcription (bench/media.mjs): the recorded audio of test/fixtures/audio
+// repeated to 1 MiB and sent in 16 KiB chunks; a transcription's answer is OpenAI's
+// published example (test/specs), given once the whole upload has been read.
+const wav = readFileSync(join(fixtures, 'audio/pluck-pcm16.wav'));
+const speech = Buffer.concat(Array.from({ length: Math.ceil((1 << 20) / wav.length) }, () => wav)).subarray(0, 1 << 20);
+let transcription = null;
+async function transcriptionExample() {
+  const { parse } = await import('yaml');
+  const spec = parse(readFileSync(new URL('../test/specs/openai-openapi.yaml', import.meta.url), 'utf8'), { maxAliasCount: -1 });
+  return Buffer.from(spec.paths['/audio/transcriptions'].post['x-oaiMeta'].examples[0].response);
+}
+
 const cache = new Map();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export function startUpstream(port = 0) {
   const server = createServer(async (req, res) => {
+    if (req.url === '/m/v1/audio/transcriptions') {
+      for await (const _ of req); // read as it comes, kept nowhere
+      transcription ??= await transcriptionExample();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(transcription);
+      return;
+    }
     const chunks = [];
     for await (const c of req) chunks.push(c);
+    if (req.url === '/m/v1/audio/speech') {
+      res.writeHead(200, { 'content-type': 'audio/wav' });
+      for (let at = 0; at < speech.length && !res.destroyed; at += 16_384) {
+        if (!res.write(speech.subarray(at, at + 16_384))) await new Promise((r) => res.once('drain', r));
+      }
+      res.end();
+      return;
+    }
     const m = /^\/s\/(\d+)\/(\d+)\/v1\/(chat\/completions|messages)$/.exec(req.url ?? '');
     if (!m) {
       res.writeHead(404).end();
