@@ -149,6 +149,8 @@ describe('upgrading from 0.1.0', () => {
     const db = await upgraded.mf.getD1Database('DB');
     expect((await rows(db, 'SELECT name FROM d1_migrations ORDER BY id')).map((r) => r.name)).toEqual([...MIGRATIONS]);
     expect((await rows(db, "SELECT name FROM pragma_table_info('usage_hourly') WHERE name IN ('capped', 'uncharged')")).length).toBe(2);
+    // 0004's prices in other units: none set on the models 0.1.0 had.
+    expect(await rows(db, 'SELECT DISTINCT image_prices, character_price, audio_minute_price FROM models')).toEqual([{ image_prices: null, character_price: null, audio_minute_price: null }]);
   });
 
   it('loses no row: accounts, keys, ledger, prices, channels, top-ups, Stripe events, codes, sessions, daily totals, audit', async () => {
@@ -162,8 +164,10 @@ describe('upgrading from 0.1.0', () => {
   it("keeps every account's view — balance less its open hold and unflushed charges — and its usage rows", async () => {
     for (const [name, a] of Object.entries(accounts)) {
       expect(await upgraded.admin('GET', `/accounts/${a.id}`)).toEqual(before.views[name]);
-      const usage = (await upgraded.admin('GET', `/usage?account=${a.id}`)).data.map((r: any) => `${r.request_id} ${r.cost} ${r.status}`);
-      expect(usage).toEqual(before.usage[name]);
+      const rowsAfter = (await upgraded.admin('GET', `/usage?account=${a.id}`)).data as any[];
+      expect(rowsAfter.map((r) => `${r.request_id} ${r.cost} ${r.status}`)).toEqual(before.usage[name]);
+      // Rows 0.1.0 wrote were priced in tokens (object storage step 3's default).
+      for (const r of rowsAfter) expect([r.unit, r.quantity]).toEqual(['tokens', null]);
     }
   });
 

@@ -116,7 +116,7 @@ describe('admin: keys, models, channels, usage', () => {
     const { body } = await adminCall('GET', `/usage?account=${account.id}&limit=2`);
     expect(body.data.map((r: any) => r.request_id)).toEqual([ids[2], ids[1]]);
     expect(Object.keys(body.data[0]).sort()).toEqual(['account_id', 'cache_write_tokens', 'cached_tokens', 'capped', 'channel', 'cost', 'created_at', 'estimated',
-      'first_byte_ms', 'reported_cost', 'input_tokens', 'key_id', 'key_name', 'latency_ms', 'model', 'output_tokens', 'request_id', 'status'].sort());
+      'first_byte_ms', 'reported_cost', 'input_tokens', 'key_id', 'key_name', 'latency_ms', 'model', 'output_tokens', 'quantity', 'request_id', 'status', 'unit'].sort());
     expect(typeof body.data[0].cost).toBe('number');
   });
 });

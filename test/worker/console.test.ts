@@ -425,7 +425,7 @@ describe('logs: filters and pages', () => {
     const today = new Date().toISOString().slice(0, 10);
     const csv = await (await page(`/console/logs.csv?from=${today}&to=${today}&status=success`, s.cookie)).text();
     expect(csv.trim().split('\r\n')).toHaveLength(6);
-    expect(csv.split('\r\n')[0]).toBe('request_id,created_at,key_name,model,channel,input_tokens,output_tokens,cached_tokens,cache_write_tokens,cost,status,latency_ms,first_byte_ms,estimated');
+    expect(csv.split('\r\n')[0]).toBe('request_id,created_at,key_name,model,channel,input_tokens,output_tokens,cached_tokens,cache_write_tokens,unit,quantity,cost,status,latency_ms,first_byte_ms,estimated');
     await expectLedgerInvariant(s.accountId);
   });
 });

@@ -84,6 +84,10 @@ describe('POST /v1/images/generations', () => {
     expect(row).toMatchObject({ unit: 'images', quantity: 1, cost: 167_000 });
     expect(body.usage.cost).toBe(0.167);
     expect(await balanceOf(account.id)).toBe(10_000_000 - 167_000);
+    // The public pricing page lists the prices per image.
+    const pricing = await (await call('/pricing')).text();
+    expect(pricing).toContain('$0.167 / image (1024x1024, high)');
+    expect(pricing).toContain('$0.25 / image (*)');
   });
 
   it('its tokens, where the answer reports them and the model prices tokens: text, image input and image output each at its price', async () => {

@@ -457,7 +457,7 @@ describe('usage and the overview', () => {
     const csv = await page(`/operator/usage.csv?model=${model}`, cookie);
     expect(csv.headers.get('content-type')).toContain('text/csv');
     const lines = (await csv.text()).trim().split('\r\n');
-    expect(lines[0]).toBe('request_id,created_at,account_id,key_id,key_name,model,channel,input_tokens,output_tokens,cached_tokens,cache_write_tokens,cost,reported_cost,capped,status,latency_ms,first_byte_ms,estimated');
+    expect(lines[0]).toBe('request_id,created_at,account_id,key_id,key_name,model,channel,input_tokens,output_tokens,cached_tokens,cache_write_tokens,unit,quantity,cost,reported_cost,capped,status,latency_ms,first_byte_ms,estimated');
     expect(lines.slice(1).map((l) => l.split(',')[0]).sort()).toEqual(ids.slice(0, 2).sort());
 
     // The merge across accounts gives the same rows, newest first, however small its pages.

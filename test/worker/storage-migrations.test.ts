@@ -17,9 +17,10 @@ describe("an account object's storage", () => {
     await stub.balance(account.id);
     await runInDurableObject(stub, (_instance, state) => {
       expect(version(state.storage.sql)).toBe(STORAGE_VERSION);
-      expect(STORAGE_VERSION).toBe(2);
-      const columns = state.storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('holds')").toArray().map((c) => c.name);
-      expect(columns).toContain('account_tpm');
+      expect(STORAGE_VERSION).toBe(3);
+      const columns = (table: string) => state.storage.sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`).toArray().map((c) => c.name);
+      expect(columns('holds')).toContain('account_tpm');
+      expect(columns('usage')).toEqual(expect.arrayContaining(['unit', 'quantity']));
       // Running the migrations again changes nothing.
       migrateStorage(state.storage);
       expect(version(state.storage.sql)).toBe(STORAGE_VERSION);
