@@ -1,12 +1,12 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { readCustomerJson } from '../auth/customer';
 import { characterCount, imagePrice, imagesCost, unitPrice } from '../billing/units';
 import type { AppEnv } from '../context';
 import type { ModelRow, Route } from '../db/catalog';
-import { ImageStreamMeter } from '../proxy/image-stream';
-import type { UpstreamSuccess } from '../proxy/upstream';
-import { imageUsage } from '../proxy/usage';
 import { ApiError } from '../errors';
+import { ImageStreamMeter } from '../proxy/image-stream';
+import type { UpstreamRequest, UpstreamSuccess } from '../proxy/upstream';
+import { imageUsage } from '../proxy/usage';
 import { parse } from '../validate';
 import {
   fieldsOf, IMAGE_FILE_TYPES, ImageEditFieldsSchema, ImageGenerationSchema, MAX_EDIT_IMAGES, MAX_IMAGE_FILE_BYTES,
@@ -36,17 +36,7 @@ images.post('/images/generations', async (c) => {
   const startedAt = Date.now();
   const request = await readCustomerJson(c, ImageGenerationSchema);
   const body = { ...request, model: request.model ?? DEFAULT_MODEL };
-  const [n, size, quality] = [body.n ?? 1, body.size ?? 'auto', body.quality ?? 'auto'];
-  const relay = await startRelay(c, body, { bound: 0, estimate: Math.ceil(characterCount(body.prompt) / 4), references: [] }, startedAt, {
-    generates: false,
-    serves: (route) => route.kind === 'openai',
-    unitHold: (model) => imagesCost(n, perImage(model, size, quality)),
-  });
-  const held = perImage(relay.request.model, size, quality);
-  const toChannel = (route: Route) => ({ path: '/images/generations' as const, body: { ...body, model: route.upstream_model } });
-  if (body.stream) return relayStream(c, relay, await relay.forward(toChannel), new ImageStreamMeter(held));
-  const upstream = await relay.forward(toChannel, (parsed) => Array.isArray(parsed.data) && parsed.error === undefined);
-  return imagesAnswer(relay, upstream, held, size, quality);
+  return relayImages(c, startedAt, body, body.stream === true, (route) => ({ path: '/images/generations', body: { ...body, model: route.upstream_model } }));
 });
 
 /**
@@ -66,6 +56,18 @@ images.post('/images/edits', async (c) => {
   for (const file of given) checkFile(file, file.name, IMAGE_FILE_TYPES);
   const mask = upload.form.files.find((f) => f.name === 'mask');
   if (mask) checkFile(mask, 'mask', ['png']);
+  return relayImages(c, startedAt, body, body.stream === 'true', (route) => ({
+    path: '/images/edits', body: fields,
+    form: { contentType: upload.contentType, upload: () => upload.upload((name, value) => (name === 'model' ? route.upstream_model : value)) },
+  }));
+});
+
+/** Held, forwarded and charged alike for generations and edits: `n` × the per-image price
+ *  the size and quality asked allow; streamed partial images, or a whole answer. */
+async function relayImages(
+  c: Context<AppEnv>, startedAt: number, body: { model: string; prompt: string; n?: number | null; size?: string | null; quality?: string | null },
+  stream: boolean, toChannel: (route: Route) => UpstreamRequest,
+): Promise<Response> {
   const [n, size, quality] = [body.n ?? 1, body.size ?? 'auto', body.quality ?? 'auto'];
   const relay = await startRelay(c, body, { bound: 0, estimate: Math.ceil(characterCount(body.prompt) / 4), references: [] }, startedAt, {
     generates: false,
@@ -73,17 +75,13 @@ images.post('/images/edits', async (c) => {
     unitHold: (model) => imagesCost(n, perImage(model, size, quality)),
   });
   const held = perImage(relay.request.model, size, quality);
-  const toChannel = (route: Route) => ({
-    path: '/images/edits' as const, body: fields,
-    form: { contentType: upload.contentType, upload: () => upload.upload((name, value) => (name === 'model' ? route.upstream_model : value)) },
-  });
-  if (body.stream === 'true') return relayStream(c, relay, await relay.forward(toChannel), new ImageStreamMeter(held));
+  if (stream) return relayStream(c, relay, await relay.forward(toChannel), new ImageStreamMeter(held));
   const upstream = await relay.forward(toChannel, (parsed) => Array.isArray(parsed.data) && parsed.error === undefined);
   return imagesAnswer(relay, upstream, held, size, quality);
-});
+}
 
 /** A whole images answer: the images it holds charged (or its tokens), its usage showing the cost. */
-export function imagesAnswer(relay: Relay, upstream: UpstreamSuccess, held: number, size: string, quality: string): Response {
+function imagesAnswer(relay: Relay, upstream: UpstreamSuccess, held: number, size: string, quality: string): Response {
   const answer = upstream.json!;
   const made = (answer.data as unknown[]).length;
   // The size and quality the answer says it made (GPT image models say), else those asked.
