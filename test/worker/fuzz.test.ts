@@ -14,7 +14,7 @@ import {
  * run. RUNS is the number of generated inputs per property.
  */
 const seed = inject('fuzzSeed');
-const RUNS = { chat: 600, messages: 300, responses: 200, embeddings: 300, customer: 300, webhook: 300, admin: 500 };
+const RUNS = { chat: 600, messages: 300, responses: 200, embeddings: 300, media: 300, uploads: 150, customer: 300, webhook: 300, admin: 500 };
 let total = 0;
 
 let key: string;
@@ -25,6 +25,7 @@ let claudeModel: string;
 let translatedModel: string;
 let responsesModel: string;
 let noResponsesModel: string;
+const media: Record<'image' | 'speech' | 'moderation' | 'transcription', string> = { image: '', speech: '', moderation: '', transcription: '' };
 let tag: string;
 
 beforeAll(async () => {
@@ -43,6 +44,10 @@ beforeAll(async () => {
   }]));
   ({ model: noResponsesModel } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json', options: `id=${tag},stream=openai~chat-stream-text-gpt-4o.sse`, responses: false }]));
   ({ model: translatedModel } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json', options: `id=${tag},stream=openai~chat-stream-text-gpt-4o.sse` }]));
+  const unitPrices = { input_price: 0, output_price: 0, image_prices: { '*': 0.04 }, character_price: 15, audio_minute_price: 0.006 };
+  for (const [name, fixture] of [['image', 'spec/images/generations/0'], ['speech', 'audio/pluck-pcm16.wav'], ['moderation', 'spec/moderations/0'], ['transcription', 'spec/audio/transcriptions/1']] as const) {
+    ({ model: media[name] } = await newModel([{ fixture, options: `id=${tag}` }], unitPrices));
+  }
 });
 
 interface Input {
@@ -91,7 +96,7 @@ async function check(input: Input): Promise<void> {
       expect('param' in body.error, where).toBe(true);
     }
     expect(await snapshot(), where).toEqual(before);
-  } else if (/^\/v1\/(chat\/completions|embeddings|responses|messages(\?|$))/.test(input.path)) {
+  } else if (/^\/v1\/(chat\/completions|embeddings|responses|messages(\?|$)|images|audio|moderations)/.test(input.path)) {
     await usageRow(res.headers.get('x-request-id')!, 5000, accountId); // let its settlement land before the next input
   }
 }
@@ -177,6 +182,34 @@ describe('fuzz: generated inputs never break the gateway, and refused ones chang
     const base = () => ({ model: embeddingModel, input: 'hello' });
     await property(fc.record({ h: auth(), body: mutated(base, ['model', 'input', 'encoding_format', 'dimensions', 'user']) })
       .map(({ h, body }) => ({ method: 'POST', path: '/v1/embeddings', headers: withJson(h), body })), RUNS.embeddings);
+  });
+
+  it('POST /v1/images/generations, /v1/audio/speech and /v1/moderations', async () => {
+    const bases: Array<[string, () => Record<string, unknown>, string[]]> = [
+      ['/v1/images/generations', () => ({ model: media.image, prompt: 'An otter', size: '1024x1024' }), ['model', 'prompt', 'n', 'size', 'quality', 'response_format', 'stream', 'partial_images']],
+      ['/v1/audio/speech', () => ({ model: media.speech, input: 'Hello', voice: 'alloy' }), ['model', 'input', 'voice', 'speed', 'response_format', 'stream_format', 'instructions']],
+      ['/v1/moderations', () => ({ model: media.moderation, input: 'Hello' }), ['model', 'input', 'input.type', 'input.text']],
+    ];
+    await property(fc.record({ h: auth(), which: fc.constantFrom(0, 1, 2) }).chain(({ h, which }) => {
+      const [path, base, fields] = bases[which]!;
+      return mutated(base, fields).map((body) => ({ method: 'POST', path, headers: withJson(h), body }));
+    }), RUNS.media);
+  });
+
+  it('POST /v1/audio/transcriptions and /v1/images/edits: generated multipart forms, and bodies that are not forms', async () => {
+    const part = fc.tuple(fc.constantFrom('model', 'file', 'image', 'mask', 'response_format', 'n', 'size', 'stream', 'prompt', 'temperature', 'x'),
+      fc.oneof(fc.string({ maxLength: 40 }), edgeNumber.map(String)), fc.boolean());
+    const input = fc.record({
+      h: auth(), path: fc.constantFrom('/v1/audio/transcriptions', '/v1/images/edits'), parts: fc.array(part, { maxLength: 6 }),
+      valid: fc.boolean(), raw: fc.option(fc.string({ maxLength: 300 }), { nil: undefined }), boundary: fc.constantFrom('b0undary', 'x', ''),
+    }).map(({ h, path, parts, valid, raw, boundary }): Input => {
+      const all: Array<[string, string, boolean]> = valid
+        ? [['model', path.includes('audio') ? media.transcription : media.image, false], ['prompt', 'A beret', false], [path.includes('audio') ? 'file' : 'image', 'RIFF....WAVE', true], ...parts]
+        : parts;
+      const body = raw ?? `${all.map(([name, value, file]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${file ? `; filename="a.${path.includes('audio') ? 'wav' : 'png'}"` : ''}\r\n\r\n${value}\r\n`).join('')}--${boundary}--\r\n`;
+      return { method: 'POST', path, headers: { ...h, 'content-type': `multipart/form-data; boundary=${boundary}` }, body };
+    });
+    await property(input, RUNS.uploads);
   });
 
   it('the other customer routes, with generated query strings and bodies', async () => {
