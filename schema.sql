@@ -27,7 +27,9 @@ CREATE TABLE IF NOT EXISTS accounts (
   -- NULL = no password yet (an account made by the admin API until one is set)
   password_hash TEXT,
   suspended   INTEGER NOT NULL DEFAULT 0,       -- set by the operator: API use answers 403
-  created_at  TEXT NOT NULL
+  created_at  TEXT NOT NULL,
+  email_verified_at TEXT,                       -- NULL: the address is not verified yet (migration 0005)
+  trial_credit_at   TEXT                        -- when SIGNUP_CREDIT was granted, once per verified address; NULL: not yet
 );
 
 -- api_keys: the secret is never stored; key_hash = hex(SHA-256(full key)).
@@ -257,3 +259,16 @@ CREATE TABLE IF NOT EXISTS audit_log (
   target      TEXT NOT NULL,                   -- the account, key, model, channel or batch id
   detail      TEXT
 );
+
+-- email_links: the single-use links e-mailed to verify an address or reset a password
+-- (src/auth/email-links.ts), kept only as the SHA-256 of their token.
+CREATE TABLE IF NOT EXISTS email_links (
+  token_hash  TEXT PRIMARY KEY,
+  account_id  TEXT NOT NULL REFERENCES accounts(id),
+  purpose     TEXT NOT NULL CHECK (purpose IN ('verify', 'reset')),
+  email       TEXT NOT NULL,                     -- the address it went to
+  expires_at  TEXT NOT NULL,
+  used_at     TEXT,
+  created_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS email_links_account ON email_links(account_id, purpose);

@@ -5,6 +5,9 @@ import { freePort } from './test/support/ports.ts';
 // The fake Stripe API's port is chosen here: the worker's bindings must name it.
 process.env.TOKENGATE_FAKE_STRIPE_PORT ??= String(await freePort());
 const stripeApiBase = `http://127.0.0.1:${process.env.TOKENGATE_FAKE_STRIPE_PORT}`;
+// Likewise the fake e-mail provider's (test/support/fake-mail.ts).
+process.env.TOKENGATE_FAKE_MAIL_PORT ??= String(await freePort());
+const mailApiBase = `http://127.0.0.1:${process.env.TOKENGATE_FAKE_MAIL_PORT}`;
 
 /**
  * Two projects: `worker` runs inside workerd (the Workers runtime, real local D1) and
@@ -35,6 +38,9 @@ export default defineConfig({
                 STRIPE_SECRET_KEY: 'sk_test_fake_0123456789',
                 STRIPE_WEBHOOK_SECRET: 'whsec_test_secret',
                 STRIPE_API_BASE: stripeApiBase,
+                RESEND_API_KEY: 're_test_fake_0123456789',
+                EMAIL_API_BASE: mailApiBase,
+                EMAIL_FROM: 'Tokengate <noreply@gateway.example.com>',
                 PUBLIC_URL: 'https://gateway.example.com',
               },
             },

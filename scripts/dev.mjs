@@ -34,8 +34,8 @@ const now = new Date().toISOString();
 const q = (s) => `'${String(s).replace(/'/g, "''")}'`;
 const seed = `
 -- demo account with $5 of credit, granted through the ledger (balance = sum of ledger rows)
-INSERT OR IGNORE INTO accounts (id, email, name, group_name, balance, created_at)
-  VALUES ('acct_demo', 'demo@tokengate.local', 'Demo', 'default', 0, ${q(now)});
+INSERT OR IGNORE INTO accounts (id, email, name, group_name, balance, created_at, email_verified_at, trial_credit_at)
+  VALUES ('acct_demo', 'demo@tokengate.local', 'Demo', 'default', 0, ${q(now)}, ${q(now)}, ${q(now)});
 INSERT INTO ledger (account_id, kind, amount, balance_after, reason, created_at)
   SELECT 'acct_demo', 'signup', 5000000, 5000000, 'demo seed', ${q(now)}
   WHERE NOT EXISTS (SELECT 1 FROM ledger WHERE account_id = 'acct_demo');
@@ -81,7 +81,9 @@ console.log(`
   next request. .dev.vars is read at start: restart npm run dev after changing it.
 `);
 
-const args = ['dev', '--port', port, '--ip', '127.0.0.1', '--show-interactive-dev-session=false'];
+// Locally, e-mail (verification and reset links) is printed here, in the dev log, unless
+// .dev.vars names a real sender (README, "Accounts").
+const args = ['dev', '--port', port, '--ip', '127.0.0.1', '--show-interactive-dev-session=false', '--var', 'EMAIL_DEV_LOG:true'];
 if (adminToken) args.push('--var', `ADMIN_TOKEN:${adminToken}`);
 if (kek) args.push('--var', `PROVIDER_KEYS_KEK:${kek}`);
 const child = spawn(wrangler, args, { cwd: root, env, stdio: 'inherit' });

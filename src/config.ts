@@ -35,6 +35,12 @@ const ConfigSchema = z.object({
   /** The key-encryption keyring for provider keys kept in D1 (src/auth/vault.ts). */
   PROVIDER_KEYS_KEK: z.string().min(1).optional(),
   /** Cloudflare Turnstile on sign-up: both set, or neither (no challenge). */
+  /** E-mail (src/email/mailer.ts): the sender's address, and one way to send. */
+  EMAIL_FROM: z.string().min(3).optional(),
+  RESEND_API_KEY: z.string().min(1).optional(),
+  EMAIL_API_BASE: z.string().url().default('https://api.resend.com'),
+  /** `npm run dev` only: messages (with their links) printed to the dev log instead of sent. */
+  EMAIL_DEV_LOG: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   TURNSTILE_SITE_KEY: z.string().min(1).optional(),
   TURNSTILE_SECRET_KEY: z.string().min(1).optional(),
   TURNSTILE_VERIFY_URL: z.string().url().default('https://challenges.cloudflare.com/turnstile/v0/siteverify'),
@@ -92,8 +98,8 @@ export function config(env: Env): Config {
  *  binding such as DB passes the name rule; secret() reads only string values.) */
 export function secretNameProblem(name: string): string | null {
   if (!/^[A-Z][A-Z0-9_]*$/.test(name)) return 'must be the NAME of a Worker secret, like OPENAI_API_KEY';
-  if (name === 'ADMIN_TOKEN' || name.startsWith('STRIPE_') || name.startsWith('TURNSTILE_') || name.startsWith('PROVIDER_KEYS_')) {
-    return "must not name one of the gateway's own secrets (ADMIN_TOKEN, STRIPE_*, TURNSTILE_*, PROVIDER_KEYS_*)";
+  if (name === 'ADMIN_TOKEN' || ['STRIPE_', 'TURNSTILE_', 'PROVIDER_KEYS_', 'RESEND_'].some((p) => name.startsWith(p))) {
+    return "must not name one of the gateway's own secrets (ADMIN_TOKEN, STRIPE_*, TURNSTILE_*, PROVIDER_KEYS_*, RESEND_*)";
   }
   return null;
 }

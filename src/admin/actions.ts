@@ -8,7 +8,7 @@ import { createCodes } from '../billing/redeem';
 import { imagePriceKey } from '../billing/units';
 import { config, secret, secretNameProblem, type Env } from '../config';
 import {
-  createAccount as insertAccount, getAccount, listAccounts, recentlyActiveAccounts, searchAccounts, suspendedStatement, updateAccount as patchAccount,
+  createAccount as insertAccount, getAccount, listAccounts, recentlyActiveAccounts, searchAccounts, suspendedStatement, updateAccount as patchAccount, verifyAddress,
   type AccountRow,
 } from '../db/accounts';
 import { listAudit, recordAudit } from '../db/audit';
@@ -142,6 +142,7 @@ const accountView = (a: AccountRow, balance: number) => ({
   rpm: a.rpm,
   tpm: a.tpm,
   max_concurrency: a.max_concurrency,
+  email_verified: a.email_verified_at !== null,
   created_at: a.created_at,
 });
 export type AccountView = ReturnType<typeof accountView>;
@@ -168,11 +169,20 @@ const audit = (env: Env, actor: string, action: string, target: string, detail?:
 export async function createAccount(env: Env, actor: string, body: z.infer<typeof NewAccountSchema>): Promise<AccountView> {
   const account = await insertAccount(env.DB, {
     email: body.email, name: body.name ?? null, group: body.group, credit: body.credit, creditKind: 'adjustment',
-    rpm: body.rpm ?? null, tpm: body.tpm ?? null, max_concurrency: body.max_concurrency ?? null,
+    rpm: body.rpm ?? null, tpm: body.tpm ?? null, max_concurrency: body.max_concurrency ?? null, verified: true,
   });
   if (!account) throw new ApiError('email_taken', 'An account with this email already exists.', { param: 'email' });
   await audit(env, actor, 'account.create', account.id, { email: account.email, group: account.group_name, credit: toDollars(body.credit) });
   return accountView(account, account.balance);
+}
+
+/** The operator vouches for the account's address: verified, and the trial credit granted
+ *  if it never was (once per address, as a customer's own link would). */
+export async function verifyEmail(env: Env, actor: string, id: string): Promise<AccountView> {
+  const account = await accountOr404(env, id);
+  const { credited } = await verifyAddress(env.DB, id, account.email, config(env).SIGNUP_CREDIT);
+  await audit(env, actor, 'account.verify_email', id, { email: account.email, trial_credit: credited });
+  return accountById(env, id);
 }
 
 /** Accounts whose email starts with `query` (or whose id it is); the newest without one. */

@@ -12,25 +12,31 @@ export interface AccountRow {
   max_concurrency: number | null;
   suspended: number;
   created_at: string;
+  /** When the address was verified (null: not yet). */
+  email_verified_at: string | null;
 }
 
-const COLUMNS = 'id, email, name, group_name, balance, rpm, tpm, max_concurrency, suspended, created_at';
+const COLUMNS = 'id, email, name, group_name, balance, rpm, tpm, max_concurrency, suspended, created_at, email_verified_at';
 
 /** Creates the account and, in the same batch, its opening credit as a ledger row.
- *  Returns null when the email is taken. */
+ *  `verified`: made by the operator (its address and credit theirs to vouch for); otherwise
+ *  a sign-up, whose address is verified later (verifyAddress). Returns null when the email
+ *  is taken. */
 export async function createAccount(
   db: D1Database,
   a: Pick<AccountRow, 'email' | 'name' | 'rpm' | 'tpm' | 'max_concurrency'> & {
-    group: string; credit: number; creditKind: LedgerKind; passwordHash?: string;
+    group: string; credit: number; creditKind: LedgerKind; passwordHash?: string; verified: boolean;
   },
 ): Promise<AccountRow | null> {
   const id = newId('acct');
+  const at = now();
   const insert = db
     .prepare(
-      `INSERT INTO accounts (id, email, name, group_name, balance, rpm, tpm, max_concurrency, password_hash, created_at)
-       VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING`,
+      `INSERT INTO accounts (id, email, name, group_name, balance, rpm, tpm, max_concurrency, password_hash, created_at, email_verified_at, trial_credit_at)
+       VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?10) ON CONFLICT (email) DO NOTHING`,
     )
-    .bind(id, a.email, a.name, a.group, a.rpm, a.tpm, a.max_concurrency, a.passwordHash ?? null, now());
+    // An account verified from the start is the operator's: its credit is the operator's, never a trial's.
+    .bind(id, a.email, a.name, a.group, a.rpm, a.tpm, a.max_concurrency, a.passwordHash ?? null, at, a.verified ? at : null);
   const reason = a.creditKind === 'signup' ? 'sign-up credit' : 'opening credit';
   const credit = a.credit > 0 ? ledgerStatements(db, { accountId: id, kind: a.creditKind, amount: a.credit, reason }) : [];
   const [inserted] = await db.batch([insert, ...credit]);
@@ -57,6 +63,10 @@ export async function searchAccounts(db: D1Database, query: string, limit: numbe
 export async function listAccounts(db: D1Database, limit: number): Promise<AccountRow[]> {
   const { results } = await db.prepare(`SELECT ${COLUMNS} FROM accounts ORDER BY created_at DESC, id LIMIT ?`).bind(limit).all<AccountRow>();
   return results;
+}
+
+export function accountByEmail(db: D1Database, email: string): Promise<AccountRow | null> {
+  return db.prepare(`SELECT ${COLUMNS} FROM accounts WHERE email = ?`).bind(email).first<AccountRow>();
 }
 
 /** For log-in: the account with this email and its password hash (null: none set). */
@@ -103,3 +113,21 @@ export const suspendedSql = (a: string) =>
 /** One row when the account is suspended (suspendedSql), for a batch. */
 export const suspendedStatement = (db: D1Database, accountId: string): D1PreparedStatement =>
   db.prepare(`SELECT 1 FROM accounts a WHERE a.id = ? AND ${suspendedSql('a')}`).bind(accountId);
+
+/**
+ * Marks the account's address verified (while it is still `email`) and, the first time an
+ * address of it is verified, grants the trial credit as its `signup` ledger row — in one
+ * batch, so a link clicked twice, or two links, grant it once. Returns what happened.
+ */
+export async function verifyAddress(db: D1Database, accountId: string, email: string, credit: number): Promise<{ verified: boolean; credited: boolean }> {
+  const at = now();
+  const verified = 'email_verified_at IS NOT NULL AND trial_credit_at IS NULL';
+  const [marked, ...rest] = await db.batch([
+    db.prepare('UPDATE accounts SET email_verified_at = COALESCE(email_verified_at, ?3) WHERE id = ?1 AND email = ?2').bind(accountId, email, at),
+    ...(credit > 0 ? ledgerStatements(db, { accountId, kind: 'signup', amount: credit, reason: 'sign-up credit' }, { sql: verified, binds: [] }) : []),
+    // Granted: credit > 0 and the ledger row went in (the balance's update changed a row), or no credit to give.
+    db.prepare(`UPDATE accounts SET trial_credit_at = ?2 WHERE id = ?1 AND ${verified} AND (?3 = 0 OR changes() = 1) RETURNING id`)
+      .bind(accountId, at, credit > 0 ? 1 : 0),
+  ]);
+  return { verified: (marked?.meta.changes ?? 0) > 0, credited: credit > 0 && (rest.at(-1)?.results.length ?? 0) > 0 };
+}

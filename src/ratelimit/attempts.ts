@@ -18,6 +18,11 @@ export const ADDRESS_ATTEMPTS: AttemptRule = { limit: 100, windowMs: 15 * 60_000
 /** Sign-ups from one source, each one counted (trial credit farming, address probing). */
 export const SIGNUPS: AttemptRule = { limit: 10, windowMs: 60 * 60_000, lockMs: 60 * 60_000 };
 
+/** E-mailed links: verification mails one account may ask for, and reset mails per source
+ *  and per address (each one counted, none taken back). */
+export const VERIFY_MAILS: AttemptRule = { limit: 5, windowMs: 60 * 60_000, lockMs: 60 * 60_000 };
+export const RESET_MAILS: AttemptRule = { limit: 5, windowMs: 60 * 60_000, lockMs: 60 * 60_000 };
+
 /** Stripe Checkout sessions one account may start: every start counts, none is taken back. */
 export const CHECKOUT_STARTS: AttemptRule = { limit: 10, windowMs: 60 * 60_000, lockMs: 60 * 60_000 };
 

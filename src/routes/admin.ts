@@ -28,6 +28,8 @@ admin.patch('/accounts/:id', async (c) => c.json(await act.changeAccount(c.env, 
 
 admin.get('/accounts/:id', async (c) => c.json(await act.accountById(c.env, c.req.param('id'))));
 
+admin.post('/accounts/:id/verify-email', async (c) => c.json(await act.verifyEmail(c.env, actor, c.req.param('id'))));
+
 admin.post('/accounts/:id/credit', async (c) => c.json(await act.adjustCredit(c.env, actor, c.req.param('id'), await readJson(c, act.CreditSchema))));
 
 admin.get('/accounts/:id/ledger', async (c) => c.json({ data: await act.ledgerOf(c.env, c.req.param('id')) }));

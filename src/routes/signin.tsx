@@ -1,13 +1,15 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
+import { sendAccountExists, sendLink } from '../auth/email-links';
 import { hashPassword, PASSWORD_MAX, PASSWORD_MIN, verifyPassword } from '../auth/password';
 import { CUSTOMER_SESSION, endSession, startSession } from '../auth/session';
 import { turnstilePasses } from '../auth/turnstile';
 import { config } from '../config';
 import type { AppEnv } from '../context';
-import { createAccount, credentialsByEmail } from '../db/accounts';
+import { accountByEmail, createAccount, credentialsByEmail, type AccountRow } from '../db/accounts';
+import { mailerOf } from '../email/mailer';
 import { Layout, Notice, pageOf, type Page } from '../pages/layout';
-import { ADDRESS_ATTEMPTS, attempts, beginAll, FAILED_ATTEMPTS, SIGNUPS, SOURCE_ATTEMPTS, sourceOf } from '../ratelimit/attempts';
+import { ADDRESS_ATTEMPTS, attempts, beginAll, FAILED_ATTEMPTS, SIGNUPS, SOURCE_ATTEMPTS, sourceOf, VERIFY_MAILS } from '../ratelimit/attempts';
 
 /** Sign-up, log-in and log-out of the customer console. */
 export const signin = new Hono<AppEnv>();
@@ -34,6 +36,7 @@ function AuthForm(props: { page: Page; kind: 'signup' | 'login'; email?: string;
       <p>
         {signup ? <>{t('auth.have')} <a href="/login">{t('nav.login')}</a></> : <>{t('auth.new')} <a href="/signup">{t('nav.signup')}</a></>}
       </p>
+      {!signup && <p><a href="/forgot">{t('auth.forgot')}</a></p>}
       {signup && props.turnstileKey && <script src="https://challenges.cloudflare.com/turnstile/v0/api.js" async defer></script>}
     </Layout>
   );
@@ -72,14 +75,35 @@ signin.post('/signup', async (c) => {
   }
   const token = typeof body['cf-turnstile-response'] === 'string' ? body['cf-turnstile-response'] : undefined;
   if (!(await turnstilePasses(c.env, token, c.req.header('cf-connecting-ip')))) return again(t('auth.turnstile'), 403);
-  const account = await createAccount(c.env.DB, {
+  // The trial credit waits for the address to be verified (auth/email-links.ts). Whether
+  // or not the address already has an account, the answer is the same "check your mail"
+  // (and the password is hashed either way): only the mail itself tells them apart.
+  const passwordHash = await hashPassword(form.password);
+  const created = await createAccount(c.env.DB, {
     email: email.data, name: null, group: 'default', rpm: null, tpm: null, max_concurrency: null,
-    credit: cfg.SIGNUP_CREDIT, creditKind: 'signup', passwordHash: await hashPassword(form.password),
+    credit: 0, creditKind: 'signup', passwordHash, verified: false,
   });
-  if (!account) return again(t('auth.taken'), 400);
-  await startSession(c, CUSTOMER_SESSION, account.id);
-  return c.redirect('/console', 303);
+  const canMail = mailerOf(c.env) !== null;
+  c.executionCtx.waitUntil(mailAfterSignup(c, created, email.data).catch((err) => console.error(JSON.stringify({ signup_mail_failed: String(err) }))));
+  return c.html(
+    <Layout page={page} title={t('auth.signup.title')}>
+      <h1>{t('signup.check.title')}</h1>
+      <Notice kind={canMail ? 'ok' : 'error'}>{canMail ? t('signup.check', { email: email.data }) : t('verify.unsent')}</Notice>
+      <p><a href="/login">{t('nav.login')}</a></p>
+    </Layout>,
+  );
 });
+
+/** A new account gets its verification link; an address that has an account already gets
+ *  a fresh verification link if it is still unverified, else a note that it has one. */
+async function mailAfterSignup(c: Context<AppEnv>, created: AccountRow | null, email: string) {
+  const account = created ?? (await accountByEmail(c.env.DB, email));
+  if (!account) return;
+  if (!(await attempts(c.env, `verify-mail:${account.id}`).begin(VERIFY_MAILS)).ok) return;
+  const { t } = pageOf(c);
+  if (created || !account.email_verified_at) await sendLink(c.env, t, account, 'verify');
+  else await sendAccountExists(c.env, t, account.email);
+}
 
 signin.get('/login', (c) => c.html(<AuthForm page={pageOf(c)} kind="login" next={c.req.query('next')} />));
 

@@ -14,7 +14,7 @@ describe('admin: accounts and credit', () => {
     const { status, body } = await adminCall('POST', '/accounts', { email, name: 'Ada', group: 'vip', credit: 12.5 });
     expect(status).toBe(201);
     expect(body).toEqual({
-      id: expect.stringMatching(/^acct_/), email, name: 'Ada', group: 'vip', balance: 12.5, suspended: false, rpm: null, tpm: null, max_concurrency: null, created_at: expect.any(String),
+      id: expect.stringMatching(/^acct_/), email, name: 'Ada', group: 'vip', balance: 12.5, suspended: false, rpm: null, tpm: null, max_concurrency: null, email_verified: true, created_at: expect.any(String),
     });
     const fetched = await adminCall('GET', `/accounts/${body.id}`);
     expect(fetched.body).toMatchObject({ id: body.id, balance: 12.5, group: 'vip' });

@@ -2,7 +2,7 @@ import { env } from 'cloudflare:workers';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AttemptLimiter } from '../../src/ratelimit/attempts';
 import { FAILED_ATTEMPTS } from '../../src/ratelimit/attempts';
-import { accountObject, adminCall, call, db, expectLedgerInvariant, flushAccounts, newModel, unique } from './helpers';
+import { accountObject, adminCall, call, db, expectLedgerInvariant, flushAccounts, linkMailedTo, mailsTo, newModel, unique } from './helpers';
 
 /**
  * The customer console's rules (DESIGN.md "Customer console"): sign-up credit once,
@@ -32,14 +32,18 @@ async function post(path: string, fields: Record<string, string>, opts: { cookie
 const page = (path: string, cookie?: string, headers: Record<string, string> = {}) =>
   call(path, { headers: { ...headers, ...(cookie ? { cookie } : {}) }, redirect: 'manual' });
 
-/** Signs up; returns the session cookie ("tg_session=…"), the raw Set-Cookie and the account id. */
-async function signUp(email = `${unique('c')}@example.com`, password = 'correct horse battery') {
+/** Signs up, opens the verification link mailed (unless told not to) and logs in: the
+ *  session cookie ("tg_session=…"), the raw Set-Cookie and the account id. */
+async function signUp(email = `${unique('c')}@example.com`, password = 'correct horse battery', o: { verify?: boolean } = {}) {
   const res = await post('/signup', { email, password });
-  expect(res.status).toBe(303);
-  const setCookie = res.headers.get('set-cookie')!;
-  const cookie = setCookie.split(';')[0]!;
+  expect(res.status).toBe(200);
+  expect(res.headers.get('set-cookie')).toBeNull();
   const { id } = (await db.prepare('SELECT id FROM accounts WHERE email = ?').bind(email).first<{ id: string }>())!;
-  return { email, password, cookie, setCookie, accountId: id };
+  if (o.verify ?? true) expect((await call(await linkMailedTo(email))).status).toBe(200);
+  const login = await post('/login', { email, password });
+  expect(login.status).toBe(303);
+  const setCookie = login.headers.get('set-cookie')!;
+  return { email, password, cookie: setCookie.split(';')[0]!, setCookie, accountId: id };
 }
 
 async function createKey(cookie: string, name = unique('k')) {
@@ -55,14 +59,29 @@ async function createKey(cookie: string, name = unique('k')) {
 afterAll(flushAccounts);
 
 describe('sign-up and sessions', () => {
-  it('grants SIGNUP_CREDIT once as a signup ledger row, and stores the password and session only as hashes', async () => {
-    const s = await signUp();
-    const ledger = await db.prepare('SELECT kind, amount FROM ledger WHERE account_id = ?').bind(s.accountId).all();
-    expect(ledger.results).toEqual([{ kind: 'signup', amount: SIGNUP_CREDIT }]);
-    // The same email again: refused, and no second grant.
+  it('grants SIGNUP_CREDIT once as a signup ledger row — when the address is verified — and stores the password and session only as hashes', async () => {
+    const s = await signUp(undefined, undefined, { verify: false });
+    const ledgerRows = async () => (await db.prepare('SELECT kind, amount FROM ledger WHERE account_id = ?').bind(s.accountId).all()).results;
+    expect(await ledgerRows()).toEqual([]);
+    const [mail] = await mailsTo(s.email);
+    expect(mail!.subject).toBe('Verify your email for Tokengate');
+    expect(mail!.from).toBe('Tokengate <noreply@gateway.example.com>');
+    const link = await linkMailedTo(s.email);
+    const verified = await call(link);
+    expect(verified.status).toBe(200);
+    expect(await verified.text()).toContain('your trial credit of $1 is on your balance');
+    // The link works once; a second link (resent) verifies nothing more and grants nothing more.
+    expect((await call(link)).status).toBe(400);
+    expect((await post('/console/verify-email', {}, { cookie: s.cookie })).status).toBe(303);
+    expect(await mailsTo(s.email)).toHaveLength(1); // verified already: nothing more is sent
+    expect(await ledgerRows()).toEqual([{ kind: 'signup', amount: SIGNUP_CREDIT }]);
+    // The same email again: the same answer as a new address (the mail says the rest), no
+    // session, the password unchanged, and no second grant.
     const again = await post('/signup', { email: s.email.toUpperCase(), password: 'another password' });
-    expect(again.status).toBe(400);
-    expect(await again.text()).toContain('already exists');
+    expect(again.status).toBe(200);
+    expect(again.headers.get('set-cookie')).toBeNull();
+    expect(await again.text()).toContain(`A link to verify ${s.email} is on its way`);
+    expect((await post('/login', { email: s.email, password: 'another password' })).status).toBe(401);
     expect((await db.prepare('SELECT COUNT(*) AS n FROM ledger WHERE account_id = ?').bind(s.accountId).first<{ n: number }>())!.n).toBe(1);
 
     const { password_hash } = (await db.prepare('SELECT password_hash FROM accounts WHERE id = ?').bind(s.accountId).first<{ password_hash: string }>())!;
@@ -229,7 +248,7 @@ describe('log-in answers and throttling', () => {
 
   it('throttles sign-ups from one source: 10 an hour', async () => {
     const source = '203.0.113.50';
-    for (let i = 0; i < 10; i++) expect((await post('/signup', { email: `${unique('farm')}@example.com`, password: 'long enough password' }, { source })).status).toBe(303);
+    for (let i = 0; i < 10; i++) expect((await post('/signup', { email: `${unique('farm')}@example.com`, password: 'long enough password' }, { source })).status).toBe(200);
     const refused = await post('/signup', { email: `${unique('farm')}@example.com`, password: 'long enough password' }, { source });
     expect(refused.status).toBe(429);
     expect(await refused.text()).toContain('Too many sign-ups');

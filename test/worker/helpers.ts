@@ -203,3 +203,18 @@ export const NO_UNIT_PRICES = {
   image_prices: null, character_price: null, audio_minute_price: null, max_audio_seconds: null,
   image_input_price: null, image_output_price: null, audio_input_price: null, audio_output_price: null,
 } as const;
+
+/** The messages the fake e-mail provider received for `to` (test/support/fake-mail.ts), oldest first. */
+export async function mailsTo(to: string): Promise<Array<{ subject: string; text: string; html: string; from: string }>> {
+  return (await fetch(`${inject('mailUrl')}/__mails?to=${encodeURIComponent(to)}`)).json();
+}
+
+/** The link (path and query) in the newest message to `to`, once it has arrived. */
+export async function linkMailedTo(to: string): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const link = /https:\/\/gateway\.example\.com(\/\S+\?token=[\w-]+)/.exec((await mailsTo(to)).at(-1)?.text ?? '')?.[1];
+    if (link) return link;
+    await sleep(20);
+  }
+  throw new Error(`no link mailed to ${to}`);
+}

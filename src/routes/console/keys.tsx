@@ -1,7 +1,9 @@
 import { Hono, type Context } from 'hono';
 import { issueKey, NewKeySchema, revokeKeyEverywhere } from '../../auth/api-keys';
 import type { AppEnv } from '../../context';
+import { getAccount } from '../../db/accounts';
 import { listKeys } from '../../db/keys';
+import { ApiError } from '../../errors';
 import { usd, when } from '../../pages/format';
 import { Layout, Notice, pageOf } from '../../pages/layout';
 import { attempt, readForm } from '../forms';
@@ -70,9 +72,11 @@ async function render(c: Context<AppEnv>, shown: { key?: string; error?: string 
 keys.get('/', (c) => render(c));
 
 keys.post('/', async (c) => {
-  const done = await attempt(async () =>
-    issueKey(c.env, c.var.session!.accountId, await readForm(c, NewKeySchema, { numbers: ['rpm', 'tpm', 'spend_limit'], lists: ['models'] })),
-  );
+  const done = await attempt(async () => {
+    // Keys wait for a verified address (README, "Accounts").
+    if (!(await getAccount(c.env.DB, c.var.session!.accountId))?.email_verified_at) throw new ApiError('forbidden', pageOf(c).t('keys.unverified'));
+    return issueKey(c.env, c.var.session!.accountId, await readForm(c, NewKeySchema, { numbers: ['rpm', 'tpm', 'spend_limit'], lists: ['models'] }));
+  });
   return done.ok ? render(c, { key: done.value.key }, 201) : render(c, { error: done.message }, 400);
 });
 

@@ -45,7 +45,7 @@ accountsPage.get('/', async (c) => {
 /** What each action says once done (by a fixed key in the URL: no text is taken from it). */
 const DONE = {
   credit: 'Credit adjusted.', group: 'Group changed.', suspended: 'Account suspended: its keys now answer 403.',
-  resumed: 'Account resumed.', password: 'Password set.', revoked: 'Key revoked.',
+  resumed: 'Account resumed.', password: 'Password set.', revoked: 'Key revoked.', verified: 'Email verified.',
 } as const;
 
 async function render(c: Context<AppEnv>, id: string, notice?: { kind: 'ok' | 'error'; text: string }, status: 200 | 400 = 200) {
@@ -62,7 +62,14 @@ async function render(c: Context<AppEnv>, id: string, notice?: { kind: 'ok' | 'e
         <section class="card stat"><div class="label">Group</div><div class="value">{account.group}</div></section>
         <section class="card stat"><div class="label">Status</div><div class="value">{account.suspended ? 'Suspended' : 'Active'}</div></section>
       </div>
-      <p class="muted">Id <code>{account.id}</code> · {account.name ?? 'no name'} · created {when(account.created_at)}</p>
+      <p class="muted">Id <code>{account.id}</code> · {account.name ?? 'no name'} · created {when(account.created_at)} ·
+        {account.email_verified ? ' email verified' : ' email not verified'}</p>
+      {!account.email_verified && (
+        <form class="spaced" method="post" action={`/operator/accounts/${id}/verify-email`}>
+          <button type="submit" class="secondary">Verify email</button>
+          <span class="muted small"> Vouch for the address: keys can be made, and the trial credit is granted if it never was.</span>
+        </form>
+      )}
       <div class="grid">
         <section class="card">
           <h2>Adjust credit</h2>
@@ -152,6 +159,7 @@ function change(path: string, done: keyof typeof DONE, action: (c: Context<AppEn
 
 change('credit', 'credit', async (c, id, actor) => act.adjustCredit(c.env, actor, id, await readForm(c, act.CreditSchema, { numbers: ['amount'] })));
 change('group', 'group', async (c, id, actor) => act.changeAccount(c.env, actor, id, parse(act.AccountChangeSchema, { group: (await formFields(c)).group })));
+change('verify-email', 'verified', (c, id, actor) => act.verifyEmail(c.env, actor, id));
 change('suspend', 'suspended', (c, id, actor) => act.changeAccount(c.env, actor, id, { suspended: true }));
 change('resume', 'resumed', (c, id, actor) => act.changeAccount(c.env, actor, id, { suspended: false }));
 change('password', 'password', async (c, id, actor) =>
