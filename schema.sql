@@ -238,12 +238,14 @@ CREATE TABLE IF NOT EXISTS redemption_codes (
 );
 
 -- sessions: console log-ins. The cookie holds a random token; only its SHA-256 is here.
--- account_id is NULL for the operator's sessions (src/auth/session.ts).
+-- account_id is NULL for the operator's sessions (src/auth/session.ts); operator_id names
+-- the operator, NULL for a session the admin token opened.
 CREATE TABLE IF NOT EXISTS sessions (
   token_hash   TEXT PRIMARY KEY,
   account_id   TEXT REFERENCES accounts(id),
   created_at   TEXT NOT NULL,
-  expires_at   TEXT NOT NULL
+  expires_at   TEXT NOT NULL,
+  operator_id  TEXT REFERENCES operators(id)  -- a named operator's session (account_id NULL)
 );
 CREATE INDEX IF NOT EXISTS sessions_account ON sessions(account_id);
 
@@ -272,3 +274,52 @@ CREATE TABLE IF NOT EXISTS email_links (
   created_at  TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS email_links_account ON email_links(account_id, purpose);
+
+-- operators: named users of the operator console (e-mail, password, TOTP). The admin token
+-- signs in to the console only while there are none (src/auth/operator.ts).
+CREATE TABLE IF NOT EXISTS operators (
+  id             TEXT PRIMARY KEY,
+  email          TEXT NOT NULL UNIQUE,
+  password_hash  TEXT NOT NULL,
+  created_at     TEXT NOT NULL,
+  created_by     TEXT NOT NULL
+);
+
+-- second_factors: a TOTP secret per account or operator, sealed under PROVIDER_KEYS_KEK
+-- and bound to its owner (src/auth/two-factor.ts); last_step makes each code single-use.
+CREATE TABLE IF NOT EXISTS second_factors (
+  owner       TEXT PRIMARY KEY,
+  ciphertext  TEXT NOT NULL,
+  nonce       TEXT NOT NULL,
+  kek_id      TEXT NOT NULL,
+  last_step   INTEGER NOT NULL DEFAULT 0,
+  enabled_at  TEXT,
+  created_at  TEXT NOT NULL
+);
+
+-- recovery_codes: single-use, by SHA-256.
+CREATE TABLE IF NOT EXISTS recovery_codes (
+  code_hash  TEXT PRIMARY KEY,
+  owner      TEXT NOT NULL,
+  used_at    TEXT
+);
+CREATE INDEX IF NOT EXISTS recovery_codes_owner ON recovery_codes(owner);
+
+-- login_challenges: sign-ins waiting for their second factor, by the SHA-256 of their cookie's token.
+CREATE TABLE IF NOT EXISTS login_challenges (
+  token_hash  TEXT PRIMARY KEY,
+  owner       TEXT NOT NULL,
+  next        TEXT,
+  expires_at  TEXT NOT NULL
+);
+
+-- oauth_identities: accounts' identities at GitHub, Google and OIDC providers (src/auth/oauth.ts).
+CREATE TABLE IF NOT EXISTS oauth_identities (
+  provider    TEXT NOT NULL,
+  subject     TEXT NOT NULL,
+  account_id  TEXT NOT NULL REFERENCES accounts(id),
+  email       TEXT,
+  created_at  TEXT NOT NULL,
+  PRIMARY KEY (provider, subject)
+);
+CREATE INDEX IF NOT EXISTS oauth_identities_account ON oauth_identities(account_id);

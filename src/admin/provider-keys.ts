@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { forgetCatalog } from '../auth/customer';
-import { currentKekId, lastFour, notConfigured, open, seal } from '../auth/vault';
+import { totpRow } from '../auth/two-factor';
+import { currentKekId, lastFour, notConfigured, open, providerKeyRow, seal } from '../auth/vault';
+import { resealSecondFactors, secondFactorsSealedBefore } from '../db/second-factors';
 import { config, type Env } from '../config';
 import { recordAudit } from '../db/audit';
 import { getChannel, type ChannelRow } from '../db/catalog';
@@ -78,7 +80,7 @@ export async function addKeys(env: Env, actor: string, channelId: string, body: 
   if (!kek) throw notConfigured();
   const rows = await Promise.all(body.keys.map(async (plain) => {
     const id = newId('pk');
-    return { id, channel_id: channelId, last4: lastFour(plain), weight: body.weight, ...(await seal(kek, plain, channelId, id)) };
+    return { id, channel_id: channelId, last4: lastFour(plain), weight: body.weight, ...(await seal(kek, plain, providerKeyRow(channelId, id))) };
   }));
   await insertKeys(env.DB, rows);
   forgetCatalog();
@@ -153,14 +155,17 @@ export async function vaultState(env: Env): Promise<{ configured: false; problem
   };
 }
 
-/** Seals every key under the current key-encryption key (after a rotation). */
+/** Seals every key, and every two-factor secret, under the current key-encryption key (after a rotation). */
 export async function resealAll(env: Env, actor: string): Promise<{ resealed: number; kek_id: string }> {
   const kek = config(env).PROVIDER_KEYS_KEK;
   if (!kek) throw notConfigured();
   const current = await currentKekId(kek);
   const stale = await keysSealedBefore(env.DB, current);
-  const resealed = await Promise.all(stale.map(async (k) => ({ id: k.id, ...(await seal(kek, await open(kek, k, k.channel_id, k.id), k.channel_id, k.id)) })));
+  const resealed = await Promise.all(stale.map(async (k) => ({ id: k.id, ...(await seal(kek, await open(kek, k, providerKeyRow(k.channel_id, k.id)), providerKeyRow(k.channel_id, k.id))) })));
   await resealKeys(env.DB, resealed);
+  // Two-factor secrets are sealed under the same keys (auth/two-factor.ts).
+  const factors = await secondFactorsSealedBefore(env.DB, current);
+  await resealSecondFactors(env.DB, await Promise.all(factors.map(async (f) => ({ owner: f.owner, ...(await seal(kek, await open(kek, f, totpRow(f.owner)), totpRow(f.owner))) }))));
   forgetCatalog();
   await recordAudit(env.DB, { actor, action: 'provider_keys.reseal', target: current, detail: { resealed: resealed.length } });
   return { resealed: resealed.length, kek_id: current };

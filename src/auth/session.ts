@@ -27,11 +27,12 @@ const hashOf = (c: Context<AppEnv>, kind: SessionKind, token: string) => sha256H
 
 const isLocal = (url: string) => ['localhost', '127.0.0.1', '[::1]'].includes(new URL(url).hostname);
 
-/** Opens a session of this kind for the account (null: the operator). */
-export async function startSession(c: Context<AppEnv>, kind: SessionKind, accountId: string | null): Promise<void> {
+/** Opens a session of this kind for the account (null: an operator, named by operatorId
+ *  unless the admin token opened it). */
+export async function startSession(c: Context<AppEnv>, kind: SessionKind, accountId: string | null, operatorId: string | null = null): Promise<void> {
   const token = randomToken();
   const seconds = kind.seconds(c);
-  await insertSession(c.env.DB, await hashOf(c, kind, token), accountId, new Date(Date.now() + seconds * 1000).toISOString());
+  await insertSession(c.env.DB, await hashOf(c, kind, token), accountId, operatorId, new Date(Date.now() + seconds * 1000).toISOString());
   setCookie(c, kind.cookie, token, {
     httpOnly: true,
     sameSite: 'Lax',
@@ -41,13 +42,13 @@ export async function startSession(c: Context<AppEnv>, kind: SessionKind, accoun
   });
 }
 
-/** The session the request's cookie names, if it is open: its account and token hash. */
-export async function currentSession(c: Context<AppEnv>, kind: SessionKind): Promise<{ accountId: string | null; tokenHash: string } | null> {
+/** The session the request's cookie names, if it is open: its account (or operator) and token hash. */
+export async function currentSession(c: Context<AppEnv>, kind: SessionKind): Promise<{ accountId: string | null; operatorId: string | null; tokenHash: string } | null> {
   const token = getCookie(c, kind.cookie);
   if (!token || token.length > 100) return null;
   const tokenHash = await hashOf(c, kind, token);
   const row = await findSession(c.env.DB, tokenHash);
-  return row ? { accountId: row.account_id, tokenHash } : null;
+  return row ? { accountId: row.account_id, operatorId: row.operator_id, tokenHash } : null;
 }
 
 export async function endSession(c: Context<AppEnv>, kind: SessionKind): Promise<void> {

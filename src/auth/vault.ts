@@ -27,7 +27,6 @@ interface Keyring {
 const encoder = new TextEncoder();
 const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
 const unb64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
-const additionalData = (channelId: string, keyId: string) => encoder.encode(`provider-key:${channelId}:${keyId}`);
 
 const decoded = (material: string | undefined) => {
   try {
@@ -67,23 +66,27 @@ function keyring(secret: unknown): Promise<Keyring> {
   return ring;
 }
 
-/** Seals a provider key for its row under the current key-encryption key. */
-export async function seal(kek: unknown, plaintext: string, channelId: string, keyId: string): Promise<Sealed> {
+/** What a provider key's ciphertext is bound to (the GCM additional data): its row. */
+export const providerKeyRow = (channelId: string, keyId: string) => `provider-key:${channelId}:${keyId}`;
+
+/** Seals a secret under the current key-encryption key, bound to `row` (providerKeyRow;
+ *  auth/two-factor.ts binds TOTP secrets to their owner). */
+export async function seal(kek: unknown, plaintext: string, row: string): Promise<Sealed> {
   const ring = await keyring(kek);
   const nonce = crypto.getRandomValues(new Uint8Array(12));
   const sealed = await crypto.subtle.encrypt(
-    { name: 'AES-GCM', iv: nonce, additionalData: additionalData(channelId, keyId) }, ring.keys.get(ring.current)!, encoder.encode(plaintext),
+    { name: 'AES-GCM', iv: nonce, additionalData: encoder.encode(row) }, ring.keys.get(ring.current)!, encoder.encode(plaintext),
   );
   return { ciphertext: b64(new Uint8Array(sealed)), nonce: b64(nonce), kek_id: ring.current };
 }
 
-/** Opens a sealed key of its row; throws when its key-encryption key is gone or it was tampered with. */
-export async function open(kek: unknown, sealed: Sealed, channelId: string, keyId: string): Promise<string> {
+/** Opens what was sealed for `row`; throws when its key-encryption key is gone or it was tampered with. */
+export async function open(kek: unknown, sealed: Sealed, row: string): Promise<string> {
   const ring = await keyring(kek);
   const key = ring.keys.get(sealed.kek_id);
-  if (!key) throw new Error(`provider key ${keyId}: PROVIDER_KEYS_KEK has no entry ${sealed.kek_id}`);
+  if (!key) throw new Error(`${row}: PROVIDER_KEYS_KEK has no entry ${sealed.kek_id}`);
   const plain = await crypto.subtle.decrypt(
-    { name: 'AES-GCM', iv: unb64(sealed.nonce), additionalData: additionalData(channelId, keyId) }, key, unb64(sealed.ciphertext),
+    { name: 'AES-GCM', iv: unb64(sealed.nonce), additionalData: encoder.encode(row) }, key, unb64(sealed.ciphertext),
   );
   return new TextDecoder().decode(plain);
 }

@@ -4,7 +4,7 @@
  * does not know — a deployment whose migration failed answers 503 naming it instead. A
  * test holds this list to the directory.
  */
-export const MIGRATIONS = ['0001_baseline.sql', '0002_capped_charges.sql', '0003_provider_keys.sql', '0004_unit_prices.sql', '0005_email_identity.sql'] as const;
+export const MIGRATIONS = ['0001_baseline.sql', '0002_capped_charges.sql', '0003_provider_keys.sql', '0004_unit_prices.sql', '0005_email_identity.sql', '0006_sign_in_methods.sql'] as const;
 
 /** What of D1's binding this needs (so that tests in Node can ask Miniflare's too). */
 interface Queryable {

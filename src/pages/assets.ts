@@ -62,6 +62,9 @@ td.wrap { white-space: normal; min-width: 12rem; }
 td.wrap.short { min-width: 6rem; }
 .url { white-space: normal; overflow-wrap: anywhere; min-width: 12rem; max-width: 24rem; }
 .small { font-size: .8rem; }
+.qr svg { width: 200px; height: 200px; display: block; }
+ul.codes { columns: 2; font-size: 1rem; padding-left: 1.2rem; }
+#totp-key { overflow-wrap: anywhere; }
 .spaced { margin: .75rem 0; }
 .bad { color: var(--bad); }
 footer { max-width: 1100px; margin: 0 auto; padding: 1rem; color: var(--muted); font-size: .85rem; }

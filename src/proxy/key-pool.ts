@@ -1,4 +1,4 @@
-import { open } from '../auth/vault';
+import { open, providerKeyRow } from '../auth/vault';
 import type { Route, RouteKey } from '../db/catalog';
 
 /**
@@ -54,7 +54,7 @@ export function openKey(kek: unknown, channelId: string, key: RouteKey): Promise
   const cacheKey = `${key.id}:${key.ciphertext}`;
   let plain = opened.get(cacheKey);
   if (!plain) {
-    plain = open(kek, key, channelId, key.id);
+    plain = open(kek, key, providerKeyRow(channelId, key.id));
     plain.catch(() => opened.delete(cacheKey));
     opened.set(cacheKey, plain);
   }

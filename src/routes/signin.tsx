@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { sendAccountExists, sendLink } from '../auth/email-links';
 import { hashPassword, PASSWORD_MAX, PASSWORD_MIN, verifyPassword } from '../auth/password';
 import { CUSTOMER_SESSION, endSession, startSession } from '../auth/session';
+import { CUSTOMER_CHALLENGE, signInCustomer } from '../auth/sign-in';
 import { turnstilePasses } from '../auth/turnstile';
+import { challengeOf, endChallenge, passesSecondFactor } from '../auth/two-factor';
 import { config } from '../config';
 import type { AppEnv } from '../context';
 import { accountByEmail, createAccount, credentialsByEmail, type AccountRow } from '../db/accounts';
@@ -132,8 +134,47 @@ signin.post('/login', async (c) => {
     return c.html(<AuthForm page={page} kind="login" email={form.email} next={next} error={t('auth.bad')} />, 401);
   }
   await attempt.succeeded();
-  await startSession(c, CUSTOMER_SESSION, account.id);
-  return c.redirect(safeNext(next), 303);
+  return signInCustomer(c, account.id, safeNext(next));
+});
+
+function CodeForm(props: { page: Page; error?: string }) {
+  const { t } = props.page;
+  return (
+    <Layout page={props.page} title={t('twofa.title')}>
+      <h1>{t('twofa.title')}</h1>
+      {props.error && <Notice kind="error">{props.error}</Notice>}
+      <form class="stack card" method="post" action="/login/code">
+        <label>{t('twofa.code')}<input name="code" required autocomplete="one-time-code" maxlength={100} /></label>
+        <p class="muted">{t('twofa.code.hint')}</p>
+        <button type="submit">{t('twofa.verify')}</button>
+      </form>
+    </Layout>
+  );
+}
+
+signin.get('/login/code', async (c) => {
+  if (!(await challengeOf(c, CUSTOMER_CHALLENGE))) return c.redirect('/login', 303);
+  return c.html(<CodeForm page={pageOf(c)} />);
+});
+
+signin.post('/login/code', async (c) => {
+  const page = pageOf(c);
+  const { t } = page;
+  const challenge = await challengeOf(c, CUSTOMER_CHALLENGE);
+  if (!challenge) return c.html(<AuthForm page={page} kind="login" error={t('twofa.expired')} />, 401);
+  const code = z.string().max(100).catch('').parse((await c.req.parseBody()).code);
+  // Counted per account, before the code is checked: six digits are guessable only slowly.
+  const limiter = attempts(c.env, `2fa:${challenge.owner}`);
+  const attempt = await limiter.begin(FAILED_ATTEMPTS);
+  if (!attempt.ok) {
+    c.header('retry-after', String(Math.ceil(attempt.retryAfterMs / 1000)));
+    return c.html(<CodeForm page={page} error={t('auth.locked', { minutes: Math.ceil(attempt.retryAfterMs / 60_000) })} />, 429);
+  }
+  if (!(await passesSecondFactor(c.env, challenge.owner, code))) return c.html(<CodeForm page={page} error={t('twofa.wrong')} />, 401);
+  await limiter.succeeded(FAILED_ATTEMPTS);
+  await endChallenge(c, CUSTOMER_CHALLENGE, challenge.tokenHash);
+  await startSession(c, CUSTOMER_SESSION, challenge.owner);
+  return c.redirect(safeNext(challenge.next ?? undefined), 303);
 });
 
 signin.post('/logout', async (c) => {

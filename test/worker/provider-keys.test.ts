@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
-import { open, seal } from '../../src/auth/vault';
+import { open, providerKeyRow, seal } from '../../src/auth/vault';
 import { addKeys, vaultState } from '../../src/admin/provider-keys';
 import type { Env } from '../../src/config';
 import { insertKeys } from '../../src/db/provider-keys';
@@ -69,14 +69,14 @@ async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise<
 
 describe('the vault', () => {
   it('seals a key to its row: it opens there, and nowhere else', async () => {
-    const sealed = await seal(KEK, 'sk-live-abcdef', 'ch_1', 'pk_1');
+    const sealed = await seal(KEK, 'sk-live-abcdef', providerKeyRow('ch_1', 'pk_1'));
     expect(sealed.kek_id).toBe('rotated');
     expect(sealed.ciphertext).not.toContain('abcdef');
-    expect(await open(KEK, sealed, 'ch_1', 'pk_1')).toBe('sk-live-abcdef');
-    await expect(open(KEK, sealed, 'ch_1', 'pk_2')).rejects.toThrow(); // another row
-    await expect(open(KEK, sealed, 'ch_2', 'pk_1')).rejects.toThrow(); // another channel
-    await expect(open(ORIGINAL_KEK, sealed, 'ch_1', 'pk_1')).rejects.toThrow(/no entry rotated/);
-    const again = await seal(KEK, 'sk-live-abcdef', 'ch_1', 'pk_1');
+    expect(await open(KEK, sealed, providerKeyRow('ch_1', 'pk_1'))).toBe('sk-live-abcdef');
+    await expect(open(KEK, sealed, providerKeyRow('ch_1', 'pk_2'))).rejects.toThrow(); // another row
+    await expect(open(KEK, sealed, providerKeyRow('ch_2', 'pk_1'))).rejects.toThrow(); // another channel
+    await expect(open(ORIGINAL_KEK, sealed, providerKeyRow('ch_1', 'pk_1'))).rejects.toThrow(/no entry rotated/);
+    const again = await seal(KEK, 'sk-live-abcdef', providerKeyRow('ch_1', 'pk_1'));
     expect(again.nonce).not.toBe(sealed.nonce);
   });
 });
@@ -95,7 +95,7 @@ describe('keys pasted in bulk', () => {
     expect(data.every((k: any) => k.state === 'enabled')).toBe(true);
     const rows = (await db.prepare('SELECT * FROM provider_keys WHERE channel_id = ?').bind(id).all()).results;
     expect(rows).toHaveLength(3);
-    for (const row of rows) expect(await open(KEK, row as any, id, String(row.id))).toMatch(/^sk-test-/);
+    for (const row of rows) expect(await open(KEK, row as any, providerKeyRow(id, String(row.id)))).toMatch(/^sk-test-/);
     const audit = await adminCall('GET', '/audit?limit=20');
     expect(JSON.stringify(audit.body.data.find((a: any) => a.action === 'provider_keys.add' && a.target === id).detail)).toContain(`…${keys[1]!.slice(-4)}`);
     const everything = [text, JSON.stringify(audit.body), JSON.stringify((await adminCall('GET', `/channels/${id}/keys`)).body), JSON.stringify(await dumpD1())];
@@ -234,7 +234,7 @@ describe('how a key is sent, and rotation', () => {
     const old = secretKey('before-rotation');
     const keyId = `pk_${crypto.randomUUID().replace(/-/g, '')}`;
     // Sealed before the rotation, under 'original' alone.
-    await insertKeys(db, [{ id: keyId, channel_id: id, last4: old.slice(-4), weight: 1, ...(await seal(ORIGINAL_KEK, old, id, keyId)) }]);
+    await insertKeys(db, [{ id: keyId, channel_id: id, last4: old.slice(-4), weight: 1, ...(await seal(ORIGINAL_KEK, old, providerKeyRow(id, keyId))) }]);
     await adminCall('PUT', `/channels/${id}`, {
       kind: 'openai', base_url: `${inject('upstreamUrl')}/o:id=${tag}/openai/chat-nonstream-text-gpt-4o.json`, models: { [model]: 'upstream-model' },
     });
@@ -244,7 +244,7 @@ describe('how a key is sent, and rotation', () => {
     expect(resealed.body.resealed).toBeGreaterThanOrEqual(1);
     const row = await db.prepare('SELECT * FROM provider_keys WHERE id = ?').bind(keyId).first<any>();
     expect(row.kek_id).toBe('rotated');
-    await expect(open(ORIGINAL_KEK, row, id, keyId)).rejects.toThrow(); // the original entry could now be dropped
+    await expect(open(ORIGINAL_KEK, row, providerKeyRow(id, keyId))).rejects.toThrow(); // the original entry could now be dropped
     expect((await chat(key, model)).status).toBe(200);
     expect((await recordedRequests(tag)).map(sentKey)).toEqual([old, old]);
     expect((await adminCall('GET', '/audit?limit=20')).body.data.some((a: any) => a.action === 'provider_keys.reseal')).toBe(true);

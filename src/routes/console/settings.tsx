@@ -3,17 +3,25 @@ import { deleteCookie } from 'hono/cookie';
 import { hashPassword, PASSWORD_MAX, PASSWORD_MIN, verifyPassword } from '../../auth/password';
 import { CUSTOMER_COOKIE } from '../../auth/session';
 import type { AppEnv } from '../../context';
-import { passwordHashOf, updateAccount } from '../../db/accounts';
+import { z } from 'zod';
+import { beginEnrolment, confirmEnrolment, newRecoveryCodes, passesSecondFactor, pendingEnrolment } from '../../auth/two-factor';
+import { getAccount, passwordHashOf, updateAccount } from '../../db/accounts';
+import { recordAudit } from '../../db/audit';
+import { hasSecondFactor, recoveryCodesLeft, removeSecondFactor } from '../../db/second-factors';
+import { ApiError } from '../../errors';
+import { TwoFactorSection, type TwoFactorState } from '../../pages/two-factor';
 import { deleteAccountSessions } from '../../db/sessions';
 import { Layout, Notice, pageOf } from '../../pages/layout';
 import { attempts, FAILED_ATTEMPTS } from '../../ratelimit/attempts';
 
-/** /console/settings: change the password (other sessions end), sign out everywhere. */
+/** /console/settings: change the password (other sessions end), two-factor sign-in, sign out everywhere. */
 export const settings = new Hono<AppEnv>();
 
-function render(c: Context<AppEnv>, notice?: { kind: 'ok' | 'error'; text: string }, status: 200 | 400 | 429 = 200) {
+async function render(c: Context<AppEnv>, notice?: { kind: 'ok' | 'error'; text: string }, status: 200 | 400 | 401 | 429 = 200, twoFactor?: TwoFactorState) {
   const page = pageOf(c);
   const { t } = page;
+  const { accountId } = c.var.session!;
+  const state = twoFactor ?? ((await hasSecondFactor(c.env.DB, accountId)) ? { kind: 'on', left: await recoveryCodesLeft(c.env.DB, accountId) } as const : { kind: 'off' } as const);
   return c.html(
     <Layout page={page} title={t('settings.title')} signedIn>
       <h1>{t('settings.title')}</h1>
@@ -28,6 +36,7 @@ function render(c: Context<AppEnv>, notice?: { kind: 'ok' | 'error'; text: strin
           <button type="submit">{t('settings.save')}</button>
         </form>
       </section>
+      <TwoFactorSection t={t} base="/console/settings/2fa" state={state} />
       <section class="card">
         <h2>{t('settings.everywhere')}</h2>
         <p class="muted">{t('settings.everywhere.text')}</p>
@@ -62,6 +71,56 @@ settings.post('/password', async (c) => {
   await updateAccount(c.env.DB, accountId, { passwordHash: await hashPassword(next) });
   await deleteAccountSessions(c.env.DB, accountId, tokenHash);
   return render(c, { kind: 'ok', text: t('settings.changed') });
+});
+
+settings.post('/2fa/begin', async (c) => {
+  const { accountId } = c.var.session!;
+  const account = (await getAccount(c.env.DB, accountId))!;
+  try {
+    const enrolment = await beginEnrolment(c.env, accountId, account.email);
+    return render(c, undefined, 200, enrolment ? { kind: 'enrolling', enrolment } : undefined);
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'vault_not_configured') return render(c, { kind: 'error', text: pageOf(c).t('twofa.needs_vault') }, 400);
+    throw err;
+  }
+});
+
+/** A code, throttled per account like a password (a session is not the second factor). */
+async function codeChecked(c: Context<AppEnv>, check: (code: string) => Promise<boolean>): Promise<'ok' | 'wrong' | number> {
+  const code = z.string().max(100).catch('').parse((await c.req.parseBody()).code);
+  const limiter = attempts(c.env, `2fa:${c.var.session!.accountId}`);
+  const attempt = await limiter.begin(FAILED_ATTEMPTS);
+  if (!attempt.ok) return attempt.retryAfterMs;
+  if (!(await check(code))) return 'wrong';
+  await limiter.succeeded(FAILED_ATTEMPTS);
+  return 'ok';
+}
+
+settings.post('/2fa/confirm', async (c) => {
+  const { t } = pageOf(c);
+  const { accountId } = c.var.session!;
+  let codes: string[] | null = null;
+  const checked = await codeChecked(c, async (code) => (codes = await confirmEnrolment(c.env, accountId, code)) !== null);
+  if (typeof checked === 'number') return render(c, { kind: 'error', text: t('auth.locked', { minutes: Math.ceil(checked / 60_000) }) }, 429);
+  if (checked === 'wrong' || !codes) {
+    const enrolment = await pendingEnrolment(c.env, accountId, (await getAccount(c.env.DB, accountId))!.email);
+    return render(c, { kind: 'error', text: t('twofa.wrong') }, 400, enrolment ? { kind: 'enrolling', enrolment } : undefined);
+  }
+  await recordAudit(c.env.DB, { actor: 'customer', action: 'account.two_factor_on', target: accountId });
+  return render(c, { kind: 'ok', text: t('twofa.turned_on') }, 200, { kind: 'codes', codes });
+});
+
+settings.post('/2fa/change', async (c) => {
+  const { t } = pageOf(c);
+  const { accountId } = c.var.session!;
+  const action = (await c.req.parseBody()).action === 'off' ? 'off' : 'codes';
+  const checked = await codeChecked(c, (code) => passesSecondFactor(c.env, accountId, code));
+  if (typeof checked === 'number') return render(c, { kind: 'error', text: t('auth.locked', { minutes: Math.ceil(checked / 60_000) }) }, 429);
+  if (checked === 'wrong') return render(c, { kind: 'error', text: t('twofa.wrong') }, 400);
+  if (action === 'codes') return render(c, undefined, 200, { kind: 'codes', codes: await newRecoveryCodes(c.env, accountId) });
+  await removeSecondFactor(c.env.DB, accountId);
+  await recordAudit(c.env.DB, { actor: 'customer', action: 'account.two_factor_off', target: accountId });
+  return render(c, { kind: 'ok', text: t('twofa.turned_off') });
 });
 
 settings.post('/sign-out-everywhere', async (c) => {
