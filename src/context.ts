@@ -13,8 +13,9 @@ export type AppEnv = {
     balance?: number;
     /** The console's signed-in customer (auth/session.ts). */
     session?: { accountId: string; tokenHash: string };
-    /** The operator console's session (auth/operator.ts): who, for the audit log. */
-    operator?: { actor: string; tokenHash: string };
+    /** The operator console's session (auth/operator.ts): who, for the audit log; the
+     *  named operator's id (null: the admin token signed in, before there were operators). */
+    operator?: { actor: string; tokenHash: string; id: string | null };
     /** The rate limiter's answer for this request, for the x-ratelimit-* headers. */
     rateLimit?: Decision | null;
   };

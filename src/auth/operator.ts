@@ -1,7 +1,9 @@
 import type { MiddlewareHandler } from 'hono';
 import { config } from '../config';
 import type { AppEnv } from '../context';
+import { countOperators, operatorById } from '../db/operators';
 import { currentSession, type SessionKind } from './session';
+import type { ChallengeKind } from './two-factor';
 
 /**
  * The operator console's session: the same kind of cookie as the customer console's (a
@@ -20,17 +22,27 @@ export const OPERATOR_SESSION: SessionKind = {
   bind: (c) => config(c.env).ADMIN_TOKEN ?? '',
 };
 
-/** Who made a change, in the audit log: the session by a prefix of its token's hash. */
+/** Who made a change, in the audit log: a named operator by e-mail; a session the admin
+ *  token opened (before there were operators) by a prefix of its token's hash. */
 export const actorOf = (tokenHash: string) => `console:${tokenHash.slice(0, 12)}`;
+export const operatorActor = (email: string) => `operator:${email}`;
+
+/** A named operator's sign-in waiting for its TOTP code (or its enrolment). */
+export const OPERATOR_CHALLENGE: ChallengeKind = { cookie: 'tg_operator_2fa', path: '/operator/login' };
 
 /** Every operator page and action: a signed-in operator, or off to the sign-in page. With
- *  no ADMIN_TOKEN configured, the console is closed like the admin API. */
+ *  no ADMIN_TOKEN configured, the console is closed like the admin API. A session the admin
+ *  token opened holds only while no named operator exists. */
 export const requireOperator: MiddlewareHandler<AppEnv> = async (c, next) => {
   const session = config(c.env).ADMIN_TOKEN ? await currentSession(c, OPERATOR_SESSION) : null;
-  if (!session || session.accountId !== null) {
+  const named = session?.operatorId ? await operatorById(c.env.DB, session.operatorId) : null;
+  const valid = session && session.accountId === null && (session.operatorId ? named !== null : (await countOperators(c.env.DB)) === 0);
+  if (!valid) {
     const url = new URL(c.req.url);
     return c.redirect(`/operator/login?next=${encodeURIComponent(c.req.method === 'GET' ? url.pathname + url.search : '/operator')}`, 303);
   }
-  c.set('operator', { actor: actorOf(session.tokenHash), tokenHash: session.tokenHash });
+  c.set('operator', named
+    ? { actor: operatorActor(named.email), tokenHash: session.tokenHash, id: named.id }
+    : { actor: actorOf(session.tokenHash), tokenHash: session.tokenHash, id: null });
   await next();
 };

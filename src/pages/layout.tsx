@@ -34,7 +34,7 @@ const CONSOLE_NAV = [
 /** The operator console's pages, in English only (DESIGN.md fixes these names). */
 const OPERATOR_NAV = [
   ['/operator', 'Overview'], ['/operator/accounts', 'Accounts'], ['/operator/models', 'Models'], ['/operator/channels', 'Channels'],
-  ['/operator/codes', 'Redemption codes'], ['/operator/usage', 'Usage'],
+  ['/operator/codes', 'Redemption codes'], ['/operator/usage', 'Usage'], ['/operator/operators', 'Operators'],
 ] as const;
 
 /** A page of the public site, of the customer console (`signedIn`) or of the operator console

@@ -5,6 +5,7 @@ import { requireAdmin } from '../auth/admin';
 import { modelId, NewKeySchema } from '../auth/api-keys';
 import type { AppEnv } from '../context';
 import { overview, overviewJson, PeriodSchema } from '../admin/overview';
+import * as operators from '../admin/operators';
 import * as keys from '../admin/provider-keys';
 import { readJson, parse } from '../validate';
 
@@ -40,6 +41,15 @@ admin.get('/accounts/:id/keys', async (c) => c.json({ data: await act.keysOf(c.e
 
 admin.delete('/keys/:id', async (c) => {
   await act.revokeKey(c.env, actor, c.req.param('id'));
+  return c.body(null, 204);
+});
+
+admin.get('/operators', async (c) => c.json({ data: await operators.operatorsList(c.env) }));
+
+admin.post('/operators', async (c) => c.json(await operators.addOperator(c.env, actor, await readJson(c, operators.NewOperatorSchema)), 201));
+
+admin.delete('/operators/:id', async (c) => {
+  await operators.removeOperator(c.env, actor, c.req.param('id'));
   return c.body(null, 204);
 });
 
