@@ -322,4 +322,4 @@ CREATE TABLE IF NOT EXISTS oauth_identities (
   created_at  TEXT NOT NULL,
   PRIMARY KEY (provider, subject)
 );
-CREATE INDEX IF NOT EXISTS oauth_identities_account ON oauth_identities(account_id);
+CREATE UNIQUE INDEX IF NOT EXISTS oauth_identities_account ON oauth_identities(account_id, provider);

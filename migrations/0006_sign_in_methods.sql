@@ -49,7 +49,7 @@ CREATE TABLE oauth_identities (
   created_at  TEXT NOT NULL,
   PRIMARY KEY (provider, subject)
 );
-CREATE INDEX oauth_identities_account ON oauth_identities(account_id);
+CREATE UNIQUE INDEX oauth_identities_account ON oauth_identities(account_id, provider); -- one of each per account
 
 -- A named operator's sessions (account_id NULL, as every operator session's).
 ALTER TABLE sessions ADD COLUMN operator_id TEXT REFERENCES operators(id);

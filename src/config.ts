@@ -34,13 +34,25 @@ const ConfigSchema = z.object({
   CONTACT: z.string().default(''),
   /** The key-encryption keyring for provider keys kept in D1 (src/auth/vault.ts). */
   PROVIDER_KEYS_KEK: z.string().min(1).optional(),
-  /** Cloudflare Turnstile on sign-up: both set, or neither (no challenge). */
   /** E-mail (src/email/mailer.ts): the sender's address, and one way to send. */
   EMAIL_FROM: z.string().min(3).optional(),
   RESEND_API_KEY: z.string().min(1).optional(),
   EMAIL_API_BASE: z.string().url().default('https://api.resend.com'),
   /** `npm run dev` only: messages (with their links) printed to the dev log instead of sent. */
   EMAIL_DEV_LOG: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  /** Sign-in with GitHub, Google or an OpenID Connect provider (src/auth/oauth.ts): each
+   *  offered when its client id and secret are both set. GITHUB_URL: GitHub Enterprise Server. */
+  GITHUB_CLIENT_ID: z.string().min(1).optional(),
+  GITHUB_CLIENT_SECRET: z.string().min(1).optional(),
+  GITHUB_URL: z.string().url().default('https://github.com'),
+  GOOGLE_CLIENT_ID: z.string().min(1).optional(),
+  GOOGLE_CLIENT_SECRET: z.string().min(1).optional(),
+  OIDC_ISSUER: z.string().url().optional(),
+  OIDC_CLIENT_ID: z.string().min(1).optional(),
+  OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  /** The OIDC provider's name on the sign-in button ("Continue with …"). */
+  OIDC_NAME: z.string().min(1).max(40).default('single sign-on'),
+  /** Cloudflare Turnstile on sign-up: both set, or neither (no challenge). */
   TURNSTILE_SITE_KEY: z.string().min(1).optional(),
   TURNSTILE_SECRET_KEY: z.string().min(1).optional(),
   TURNSTILE_VERIFY_URL: z.string().url().default('https://challenges.cloudflare.com/turnstile/v0/siteverify'),
@@ -98,8 +110,8 @@ export function config(env: Env): Config {
  *  binding such as DB passes the name rule; secret() reads only string values.) */
 export function secretNameProblem(name: string): string | null {
   if (!/^[A-Z][A-Z0-9_]*$/.test(name)) return 'must be the NAME of a Worker secret, like OPENAI_API_KEY';
-  if (name === 'ADMIN_TOKEN' || ['STRIPE_', 'TURNSTILE_', 'PROVIDER_KEYS_', 'RESEND_'].some((p) => name.startsWith(p))) {
-    return "must not name one of the gateway's own secrets (ADMIN_TOKEN, STRIPE_*, TURNSTILE_*, PROVIDER_KEYS_*, RESEND_*)";
+  if (name === 'ADMIN_TOKEN' || ['STRIPE_', 'TURNSTILE_', 'PROVIDER_KEYS_', 'RESEND_', 'GITHUB_CLIENT_', 'GOOGLE_CLIENT_', 'OIDC_'].some((p) => name.startsWith(p))) {
+    return "must not name one of the gateway's own secrets (ADMIN_TOKEN, STRIPE_*, TURNSTILE_*, PROVIDER_KEYS_*, RESEND_*, GITHUB_CLIENT_*, GOOGLE_CLIENT_*, OIDC_*)";
   }
   return null;
 }

@@ -9,6 +9,7 @@ import { pageOf } from '../pages/layout';
 import { consolePages } from './console';
 import { operatorPages } from './operator';
 import { identity } from './identity';
+import { oauthRoutes } from './oauth';
 import { signin } from './signin';
 import { site } from './site';
 
@@ -24,7 +25,7 @@ pages.get('/assets/app.css', (c) => c.body(STYLES, 200, { 'content-type': 'text/
 pages.get('/assets/app.js', (c) => c.body(SCRIPT, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=3600' }));
 
 /** The pages' paths: their middleware must not touch /v1, /admin or unknown routes. */
-const PAGE_PATHS = ['/', '/pricing', '/docs', '/signup', '/login', '/logout', '/verify', '/forgot', '/reset', '/console', '/console/*', '/operator', '/operator/*'];
+const PAGE_PATHS = ['/', '/pricing', '/docs', '/signup', '/login', '/login/*', '/auth/*', '/logout', '/verify', '/forgot', '/reset', '/console', '/console/*', '/operator', '/operator/*'];
 
 const headers = secureHeaders({
   contentSecurityPolicy: {
@@ -50,6 +51,7 @@ for (const path of PAGE_PATHS) pages.use(path, headers, noStore, sameOrigin);
 pages.route('/', site);
 pages.route('/', signin);
 pages.route('/', identity);
+pages.route('/auth', oauthRoutes);
 pages.route('/console', consolePages);
 pages.route('/operator', operatorPages);
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { sendAccountExists, sendLink } from '../auth/email-links';
 import { hashPassword, PASSWORD_MAX, PASSWORD_MIN, verifyPassword } from '../auth/password';
 import { CUSTOMER_SESSION, endSession, startSession } from '../auth/session';
+import { providers, type Provider } from '../auth/oauth';
 import { CUSTOMER_CHALLENGE, signInCustomer } from '../auth/sign-in';
 import { turnstilePasses } from '../auth/turnstile';
 import { challengeOf, endChallenge, passesSecondFactor } from '../auth/two-factor';
@@ -19,7 +20,7 @@ export const signin = new Hono<AppEnv>();
 const Email = z.string().trim().toLowerCase().email().max(254);
 const Form = z.object({ email: z.string().max(1000).default(''), password: z.string().max(10_000).default('') });
 
-function AuthForm(props: { page: Page; kind: 'signup' | 'login'; email?: string; error?: string; next?: string; turnstileKey?: string }) {
+function AuthForm(props: { page: Page; kind: 'signup' | 'login'; providers: Provider[]; email?: string; error?: string; next?: string; turnstileKey?: string }) {
   const { t } = props.page;
   const signup = props.kind === 'signup';
   return (
@@ -35,6 +36,13 @@ function AuthForm(props: { page: Page; kind: 'signup' | 'login'; email?: string;
         {signup && props.turnstileKey && <div class="cf-turnstile" data-sitekey={props.turnstileKey}></div>}
         <button type="submit">{t(signup ? 'auth.signup.button' : 'auth.login.button')}</button>
       </form>
+      {props.providers.length > 0 && (
+        <div class="stack">
+          {props.providers.map((p) => (
+            <a class="button secondary" href={`/auth/${p.id}/start${props.next ? `?next=${encodeURIComponent(props.next)}` : ''}`}>{t('oauth.continue', { provider: p.name })}</a>
+          ))}
+        </div>
+      )}
       <p>
         {signup ? <>{t('auth.have')} <a href="/login">{t('nav.login')}</a></> : <>{t('auth.new')} <a href="/signup">{t('nav.signup')}</a></>}
       </p>
@@ -55,7 +63,7 @@ async function readForm(c: Context<AppEnv>) {
   });
 }
 
-signin.get('/signup', (c) => c.html(<AuthForm page={pageOf(c)} kind="signup" turnstileKey={config(c.env).TURNSTILE_SITE_KEY} />));
+signin.get('/signup', (c) => c.html(<AuthForm page={pageOf(c)} kind="signup" providers={providers(c.env)} turnstileKey={config(c.env).TURNSTILE_SITE_KEY} />));
 
 signin.post('/signup', async (c) => {
   const page = pageOf(c);
@@ -64,7 +72,7 @@ signin.post('/signup', async (c) => {
   const form = await readForm(c);
   const body = await c.req.parseBody();
   const again = (error: string, status: 400 | 403) =>
-    c.html(<AuthForm page={page} kind="signup" email={form.email} error={error} turnstileKey={cfg.TURNSTILE_SITE_KEY} />, status);
+    c.html(<AuthForm page={page} kind="signup" providers={providers(c.env)} email={form.email} error={error} turnstileKey={cfg.TURNSTILE_SITE_KEY} />, status);
   const email = Email.safeParse(form.email);
   if (!email.success) return again(t('auth.invalid_email'), 400);
   if (form.password.length < PASSWORD_MIN || form.password.length > PASSWORD_MAX) {
@@ -73,7 +81,7 @@ signin.post('/signup', async (c) => {
   const signups = await attempts(c.env, `signup:${sourceOf(c.req.header('cf-connecting-ip'))}`).begin(SIGNUPS);
   if (!signups.ok) {
     c.header('retry-after', String(Math.ceil(signups.retryAfterMs / 1000)));
-    return c.html(<AuthForm page={page} kind="signup" email={form.email} error={t('auth.too_many_signups')} turnstileKey={cfg.TURNSTILE_SITE_KEY} />, 429);
+    return c.html(<AuthForm page={page} kind="signup" providers={providers(c.env)} email={form.email} error={t('auth.too_many_signups')} turnstileKey={cfg.TURNSTILE_SITE_KEY} />, 429);
   }
   const token = typeof body['cf-turnstile-response'] === 'string' ? body['cf-turnstile-response'] : undefined;
   if (!(await turnstilePasses(c.env, token, c.req.header('cf-connecting-ip')))) return again(t('auth.turnstile'), 403);
@@ -107,7 +115,7 @@ async function mailAfterSignup(c: Context<AppEnv>, created: AccountRow | null, e
   else await sendAccountExists(c.env, t, account.email);
 }
 
-signin.get('/login', (c) => c.html(<AuthForm page={pageOf(c)} kind="login" next={c.req.query('next')} />));
+signin.get('/login', (c) => c.html(<AuthForm page={pageOf(c)} kind="login" providers={providers(c.env)} next={c.req.query('next')} />));
 
 signin.post('/login', async (c) => {
   const page = pageOf(c);
@@ -127,11 +135,11 @@ signin.post('/login', async (c) => {
   if (!attempt.ok) {
     const minutes = Math.ceil(attempt.retryAfterMs / 60_000);
     c.header('retry-after', String(Math.ceil(attempt.retryAfterMs / 1000)));
-    return c.html(<AuthForm page={page} kind="login" email={form.email} next={next} error={t('auth.locked', { minutes })} />, 429);
+    return c.html(<AuthForm page={page} kind="login" providers={providers(c.env)} email={form.email} next={next} error={t('auth.locked', { minutes })} />, 429);
   }
   const account = await credentialsByEmail(c.env.DB, email);
   if (!(await verifyPassword(form.password, account?.password_hash ?? null)) || !account) {
-    return c.html(<AuthForm page={page} kind="login" email={form.email} next={next} error={t('auth.bad')} />, 401);
+    return c.html(<AuthForm page={page} kind="login" providers={providers(c.env)} email={form.email} next={next} error={t('auth.bad')} />, 401);
   }
   await attempt.succeeded();
   return signInCustomer(c, account.id, safeNext(next));
@@ -161,7 +169,7 @@ signin.post('/login/code', async (c) => {
   const page = pageOf(c);
   const { t } = page;
   const challenge = await challengeOf(c, CUSTOMER_CHALLENGE);
-  if (!challenge) return c.html(<AuthForm page={page} kind="login" error={t('twofa.expired')} />, 401);
+  if (!challenge) return c.html(<AuthForm page={page} kind="login" providers={providers(c.env)} error={t('twofa.expired')} />, 401);
   const code = z.string().max(100).catch('').parse((await c.req.parseBody()).code);
   // Counted per account, before the code is checked: six digits are guessable only slowly.
   const limiter = attempts(c.env, `2fa:${challenge.owner}`);

@@ -19,7 +19,7 @@ export interface RunningWorker {
  */
 export async function startWorker(
   bindings: Record<string, string>,
-  o: { migrate?: boolean; persist?: string; scriptPath?: string; onLog?: (text: string) => void } = {},
+  o: { migrate?: boolean; persist?: string; scriptPath?: string; onLog?: (text: string) => void; port?: number } = {},
 ): Promise<RunningWorker & { mf: Miniflare }> {
   const outdir = inject('bundleDir');
   const mf = new Miniflare({
@@ -47,7 +47,7 @@ export async function startWorker(
       },
     } : {}),
     host: '127.0.0.1',
-    port: 0,
+    port: o.port ?? 0,
   });
   const url = (await mf.ready).toString().replace(/\/$/, '');
   if (o.migrate ?? true) await applyMigrations(await mf.getD1Database('DB'), await readMigrations());

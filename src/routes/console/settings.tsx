@@ -5,7 +5,9 @@ import { CUSTOMER_COOKIE } from '../../auth/session';
 import type { AppEnv } from '../../context';
 import { z } from 'zod';
 import { beginEnrolment, confirmEnrolment, newRecoveryCodes, passesSecondFactor, pendingEnrolment } from '../../auth/two-factor';
+import { providers } from '../../auth/oauth';
 import { getAccount, passwordHashOf, updateAccount } from '../../db/accounts';
+import { deleteIdentity, identitiesOf } from '../../db/oauth-identities';
 import { recordAudit } from '../../db/audit';
 import { hasSecondFactor, recoveryCodesLeft, removeSecondFactor } from '../../db/second-factors';
 import { ApiError } from '../../errors';
@@ -22,11 +24,46 @@ async function render(c: Context<AppEnv>, notice?: { kind: 'ok' | 'error'; text:
   const { t } = page;
   const { accountId } = c.var.session!;
   const state = twoFactor ?? ((await hasSecondFactor(c.env.DB, accountId)) ? { kind: 'on', left: await recoveryCodesLeft(c.env.DB, accountId) } as const : { kind: 'off' } as const);
+  const [account, linked, hasPassword] = await Promise.all([getAccount(c.env.DB, accountId), identitiesOf(c.env.DB, accountId), passwordHashOf(c.env.DB, accountId).then((h) => h !== null)]);
+  const offered = providers(c.env);
+  const nameOf = (id: string) => offered.find((p) => p.id === id)?.name ?? id;
+  const linkedNotice = c.req.query('linked');
   return c.html(
     <Layout page={page} title={t('settings.title')} signedIn>
       <h1>{t('settings.title')}</h1>
       {notice && <Notice kind={notice.kind}>{notice.text}</Notice>}
-      <section class="card">
+      {linkedNotice && !notice && (linkedNotice === 'taken'
+        ? <Notice kind="error">{t('methods.taken')}</Notice>
+        : <Notice kind="ok">{t('methods.linked', { provider: nameOf(linkedNotice) })}</Notice>)}
+      {(offered.length > 0 || linked.length > 0) && (
+        <section class="card stack" aria-labelledby="methods-title">
+          <h2 id="methods-title">{t('methods.title')}</h2>
+          <p class="muted">{t('methods.text')}</p>
+          <ul>
+            {linked.map((i) => (
+              <li class="actions">
+                <span>{nameOf(i.provider)}{i.email && <span class="muted"> · {i.email}</span>}</span>
+                <form method="post" action="/console/settings/unlink"><input type="hidden" name="provider" value={i.provider} />
+                  <button type="submit" class="secondary">{t('methods.unlink', { provider: nameOf(i.provider) })}</button></form>
+              </li>
+            ))}
+          </ul>
+          <div class="actions">
+            {offered.filter((p) => !linked.some((i) => i.provider === p.id)).map((p) => (
+              <a class="button secondary" href={`/auth/${p.id}/start?link=1`}>{t('methods.link', { provider: p.name })}</a>
+            ))}
+          </div>
+        </section>
+      )}
+      {!hasPassword && (
+        <section class="card stack">
+          <h2>{t('settings.password')}</h2>
+          <p class="muted">{t('methods.no_password')}</p>
+          <form method="post" action="/forgot"><input type="hidden" name="email" value={account!.email} />
+            <button type="submit">{t('methods.send')}</button></form>
+        </section>
+      )}
+      {hasPassword && <section class="card">
         <h2>{t('settings.password')}</h2>
         <form class="stack" method="post" action="/console/settings/password">
           <label>{t('settings.current')}<input type="password" name="current" required autocomplete="current-password" /></label>
@@ -35,7 +72,7 @@ async function render(c: Context<AppEnv>, notice?: { kind: 'ok' | 'error'; text:
           </label>
           <button type="submit">{t('settings.save')}</button>
         </form>
-      </section>
+      </section>}
       <TwoFactorSection t={t} base="/console/settings/2fa" state={state} />
       <section class="card">
         <h2>{t('settings.everywhere')}</h2>
@@ -121,6 +158,15 @@ settings.post('/2fa/change', async (c) => {
   await removeSecondFactor(c.env.DB, accountId);
   await recordAudit(c.env.DB, { actor: 'customer', action: 'account.two_factor_off', target: accountId });
   return render(c, { kind: 'ok', text: t('twofa.turned_off') });
+});
+
+settings.post('/unlink', async (c) => {
+  const { t } = pageOf(c);
+  const { accountId } = c.var.session!;
+  const provider = z.string().max(20).catch('').parse((await c.req.parseBody()).provider);
+  if (!(await deleteIdentity(c.env.DB, accountId, provider))) return render(c, { kind: 'error', text: t('methods.last') }, 400);
+  await recordAudit(c.env.DB, { actor: 'customer', action: 'account.unlink', target: accountId, detail: { provider } });
+  return render(c, { kind: 'ok', text: t('methods.unlinked') });
 });
 
 settings.post('/sign-out-everywhere', async (c) => {
