@@ -7,7 +7,7 @@ import type { AppEnv } from '../context';
 import { accountByEmail } from '../db/accounts';
 import { toDollars } from '../money';
 import { Layout, Notice, pageOf } from '../pages/layout';
-import { attempts, beginAll, RESET_MAILS, sourceOf, VERIFY_MAILS } from '../ratelimit/attempts';
+import { attempts, beginAll, FAILED_ATTEMPTS, RESET_MAILS, sourceOf, VERIFY_MAILS } from '../ratelimit/attempts';
 
 /**
  * E-mailed links (auth/email-links.ts): /verify (an address), /forgot and /reset (a
@@ -19,11 +19,27 @@ export const identity = new Hono<AppEnv>();
 const Token = z.string().regex(/^[\w-]{20,100}$/);
 const tokenOf = (c: Context<AppEnv>) => Token.safeParse(c.req.query('token')).data ?? null;
 
+/** A link used from one source: a wrong one (a falsy answer) counts as a failed log-in does. */
+async function linkThrottle<T>(c: Context<AppEnv>, use: () => Promise<T>): Promise<Response | { value: T }> {
+  const limiter = attempts(c.env, `link:${sourceOf(c.req.header('cf-connecting-ip'))}`);
+  const attempt = await limiter.begin(FAILED_ATTEMPTS);
+  if (!attempt.ok) {
+    const { t } = pageOf(c);
+    c.header('retry-after', String(Math.ceil(attempt.retryAfterMs / 1000)));
+    return c.html(<Layout page={pageOf(c)} title={t('reset.title')}><Notice kind="error">{t('forgot.throttled', { minutes: Math.ceil(attempt.retryAfterMs / 60_000) })}</Notice></Layout>, 429);
+  }
+  const value = await use();
+  if (value) await limiter.succeeded(FAILED_ATTEMPTS);
+  return { value };
+}
+
 identity.get('/verify', async (c) => {
   const page = pageOf(c);
   const { t } = page;
   const token = tokenOf(c);
-  const done = token ? await useVerifyLink(c.env, token) : null;
+  const used = await linkThrottle(c, async () => (token ? useVerifyLink(c.env, token) : null));
+  if (used instanceof Response) return used;
+  const done = used.value;
   const credit = `$${toDollars(config(c.env).SIGNUP_CREDIT)}`;
   return c.html(
     <Layout page={page} title={t('verify.done')}>
@@ -87,7 +103,9 @@ function ResetForm(props: { c: Context<AppEnv>; token: string; error?: string })
 identity.get('/reset', async (c) => {
   const page = pageOf(c);
   const token = tokenOf(c);
-  if (!token || !(await resetLinkUsable(c.env, token))) {
+  const usable = await linkThrottle(c, async () => token !== null && (await resetLinkUsable(c.env, token)));
+  if (usable instanceof Response) return usable;
+  if (!token || !usable.value) {
     return c.html(<Layout page={page} title={page.t('reset.title')}><Notice kind="error">{page.t('reset.bad')}</Notice>
       <p><a href="/forgot">{page.t('auth.forgot')}</a></p></Layout>, 400);
   }
@@ -103,7 +121,9 @@ identity.post('/reset', async (c) => {
   if (password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) {
     return c.html(<ResetForm c={c} token={token} error={t('auth.short', { min: PASSWORD_MIN, max: PASSWORD_MAX })} />, 400);
   }
-  if (!(await useResetLink(c.env, token, password))) {
+  const reset = await linkThrottle(c, () => useResetLink(c.env, token, password));
+  if (reset instanceof Response) return reset;
+  if (!reset.value) {
     return c.html(<Layout page={page} title={t('reset.title')}><Notice kind="error">{t('reset.bad')}</Notice>
       <p><a href="/forgot">{t('auth.forgot')}</a></p></Layout>, 400);
   }

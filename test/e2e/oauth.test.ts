@@ -21,6 +21,9 @@ const shoot = screenshots('oauth');
 let worker: Awaited<ReturnType<typeof startWorker>>;
 let idp: Awaited<ReturnType<typeof startFakeIdentity>>;
 let browser: Browser;
+/** Every secret the tests see (passwords, cookies, codes, keys, link tokens): none may be in D1 or the log in clear. */
+const secrets = new Set<string>([FAKE_CLIENT.secret]);
+const log: string[] = [];
 
 beforeAll(async () => {
   idp = await startFakeIdentity();
@@ -31,7 +34,7 @@ beforeAll(async () => {
     RESEND_API_KEY: 're_e2e_oauth', EMAIL_API_BASE: inject('mailUrl'), EMAIL_FROM: 'Acme AI <hello@shop.example.com>',
     GITHUB_CLIENT_ID: FAKE_CLIENT.id, GITHUB_CLIENT_SECRET: FAKE_CLIENT.secret, GITHUB_URL: idp.url,
     OIDC_ISSUER: `${idp.url}/oidc`, OIDC_CLIENT_ID: FAKE_CLIENT.id, OIDC_CLIENT_SECRET: FAKE_CLIENT.secret, OIDC_NAME: 'Acme SSO',
-  }, { port });
+  }, { port, onLog: (text) => log.push(text) });
   browser = await launchChromium();
 });
 
@@ -41,7 +44,12 @@ afterAll(async () => {
   await new Promise<void>((r) => idp?.server.close(() => r()));
 });
 
-const newPage = async (locale = 'en-US') => (await browser.newContext({ locale })).newPage();
+const contexts: Array<Awaited<ReturnType<Browser['newContext']>>> = [];
+const newPage = async (locale = 'en-US') => {
+  const context = await browser.newContext({ locale });
+  contexts.push(context);
+  return context.newPage();
+};
 const balance = async (page: Page) => (await page.getByLabel(/Balance|余额/).textContent())?.trim();
 const accountOf = async (email: string) => (await worker.admin('GET', `/accounts?email=${encodeURIComponent(email)}`)).data[0];
 const ledger = async (id: string) => ((await worker.admin('GET', `/accounts/${id}/ledger`)).data as Array<{ kind: string }>).map((r) => r.kind);
@@ -108,8 +116,15 @@ describe('sign-in with a provider, in Chromium', () => {
     await squatter.goto(`${worker.url}/signup`);
     await squatter.getByLabel('邮箱').fill(email);
     await squatter.getByLabel('密码').fill('squatter password long');
+    secrets.add('squatter password long');
     await squatter.getByRole('button', { name: '创建账户' }).click();
     await squatter.getByText('链接已发出').waitFor();
+    await expect.poll(async () => {
+      const [mail] = await (await fetch(`${inject('mailUrl')}/__mails?to=${encodeURIComponent(email)}`)).json() as Array<{ text: string }>;
+      const token = /token=([\w-]+)/.exec(mail?.text ?? '')?.[1];
+      if (token) secrets.add(token);
+      return token;
+    }).toBeTruthy();
 
     await idp.setUser({ sub: `zh-${Date.now()}`, email, email_verified: true });
     const owner = await newPage('zh-CN');
@@ -149,11 +164,12 @@ describe('sign-in with a provider, in Chromium', () => {
     // Two-factor on; a GitHub sign-in then asks for the code.
     await page.getByRole('button', { name: 'Turn on two-factor' }).click();
     const secret = (await page.locator('#totp-key').textContent())!.trim();
+    secrets.add(secret);
     const { Secret, TOTP } = await import('otpauth');
     const code = (steps: number) => new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: Date.now() + steps * 30_000 });
     await page.getByLabel('Authentication code').fill(code(0));
     await page.getByRole('button', { name: 'Confirm' }).click();
-    await page.getByRole('list', { name: 'Recovery codes' }).waitFor();
+    for (const c of await page.getByRole('list', { name: 'Recovery codes' }).locator('code').allTextContents()) secrets.add(c.trim());
     await shoot(page, 'two-factor-on');
 
     const other = await newPage();
@@ -167,5 +183,20 @@ describe('sign-in with a provider, in Chromium', () => {
     await page.goto(`${worker.url}/console/settings`);
     await page.getByRole('button', { name: 'Unlink GitHub' }).click();
     await page.getByText('Unlinked.').waitFor();
+  });
+
+  it('keeps no secret in clear: a scan of every D1 table, and of the log', async () => {
+    secrets.add('a password for linking');
+    for (const context of contexts) for (const cookie of await context.cookies()) if (cookie.value.length >= 20) secrets.add(cookie.value);
+    expect(secrets.size).toBeGreaterThan(12);
+    const db = await worker.mf.getD1Database('DB');
+    const tables = (await db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").all<{ name: string }>()).results;
+    expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(['sessions', 'login_challenges', 'second_factors', 'recovery_codes', 'oauth_identities', 'email_links', 'accounts']));
+    const dump = JSON.stringify(await Promise.all(tables.map(async ({ name }) => (await db.prepare(`SELECT * FROM "${name}"`).all()).results)));
+    const logged = log.join('');
+    for (const s of secrets) {
+      expect(dump.includes(s), `D1 holds a secret in clear: ${s.slice(0, 6)}…`).toBe(false);
+      expect(logged.includes(s), `the log holds a secret: ${s.slice(0, 6)}…`).toBe(false);
+    }
   });
 });

@@ -71,7 +71,7 @@ describe('sign-up and sessions', () => {
     expect(verified.status).toBe(200);
     expect(await verified.text()).toContain('your trial credit of $1 is on your balance');
     // The link works once; a second link (resent) verifies nothing more and grants nothing more.
-    expect((await call(link)).status).toBe(400);
+    expect((await call(link, { headers: { 'cf-connecting-ip': '2001:db8:77::1' } })).status).toBe(400);
     expect((await post('/console/verify-email', {}, { cookie: s.cookie })).status).toBe(303);
     expect(await mailsTo(s.email)).toHaveLength(1); // verified already: nothing more is sent
     expect(await ledgerRows()).toEqual([{ kind: 'signup', amount: SIGNUP_CREDIT }]);

@@ -16,7 +16,9 @@ const post = (path: string, form: Record<string, string>, headers: Record<string
     method: 'POST', redirect: 'manual', body: new URLSearchParams(form),
     headers: { origin: ORIGIN, 'content-type': 'application/x-www-form-urlencoded', 'cf-connecting-ip': ip, ...headers },
   });
-const page = (path: string, cookie?: string) => call(path, { redirect: 'manual', headers: cookie ? { cookie } : {} });
+/** A page, from a source of its own unless told (wrong links are throttled per source). */
+const page = (path: string, cookie?: string, ip = `2001:db8:${crypto.randomUUID().slice(0, 4)}::9`) =>
+  call(path, { redirect: 'manual', headers: { 'cf-connecting-ip': ip, ...(cookie ? { cookie } : {}) } });
 
 async function signUp(email = `${unique('id')}@example.com`, password = 'correct horse battery') {
   const res = await post('/signup', { email, password }, {}, `198.51.100.${Math.floor(Math.random() * 250)}`);
@@ -95,6 +97,20 @@ describe('verification', () => {
     const made = await adminCall('POST', '/accounts', { email: `${unique('op')}@example.com`, credit: 2 });
     expect(made.body.email_verified).toBe(true);
     expect((await adminCall('POST', `/accounts/${made.body.id}/verify-email`)).body.balance).toBe(2);
+  });
+});
+
+describe('links tried at random', () => {
+  it('are throttled per source: after 10 wrong ones, even a good link waits', async () => {
+    const s = await signUp();
+    const good = await linkMailedTo(s.email);
+    const ip = '198.18.7.7';
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push((await page(`/${i % 2 ? 'verify' : 'reset'}?token=guess-${i}-0123456789abcdefghij`, undefined, ip)).status);
+    expect(statuses).toEqual(Array(10).fill(400));
+    expect((await page(good, undefined, ip)).status).toBe(429);
+    expect(await ledgerOf(s.accountId)).toEqual([]);
+    expect((await page(good)).status).toBe(200); // from anywhere else it works
   });
 });
 
