@@ -16,6 +16,7 @@ import { CHANNEL_AUTHS, getChannel, listChannels, listModels, upsertChannel, ups
 import { asRouteKey, channelKeys } from '../db/provider-keys';
 import { parseJsonColumn } from '../db/ids';
 import { listKeys } from '../db/keys';
+import { hasSecondFactor, removeSecondFactor } from '../db/second-factors';
 import { deleteAccountSessions } from '../db/sessions';
 import { applyLedgerEntry, listLedger } from '../db/ledger';
 import { codeState, disableCode as disableCodeRow, listCodes } from '../db/redemption';
@@ -182,6 +183,17 @@ export async function verifyEmail(env: Env, actor: string, id: string): Promise<
   const account = await accountOr404(env, id);
   const { credited } = await verifyAddress(env.DB, id, account.email, config(env).SIGNUP_CREDIT);
   await audit(env, actor, 'account.verify_email', id, { email: account.email, trial_credit: credited });
+  return accountById(env, id);
+}
+
+/** Turns off the account's two-factor sign-in (a customer who lost both the authenticator
+ *  and the recovery codes): its sessions end too, so whoever holds one signs in again. */
+export async function resetTwoFactor(env: Env, actor: string, id: string): Promise<AccountView> {
+  await accountOr404(env, id);
+  if (!(await hasSecondFactor(env.DB, id))) throw new ApiError('invalid_request', 'This account has no two-factor sign-in.');
+  await removeSecondFactor(env.DB, id);
+  await deleteAccountSessions(env.DB, id);
+  await audit(env, actor, 'account.two_factor_reset', id);
   return accountById(env, id);
 }
 

@@ -31,6 +31,8 @@ admin.get('/accounts/:id', async (c) => c.json(await act.accountById(c.env, c.re
 
 admin.post('/accounts/:id/verify-email', async (c) => c.json(await act.verifyEmail(c.env, actor, c.req.param('id'))));
 
+admin.delete('/accounts/:id/two-factor', async (c) => c.json(await act.resetTwoFactor(c.env, actor, c.req.param('id'))));
+
 admin.post('/accounts/:id/credit', async (c) => c.json(await act.adjustCredit(c.env, actor, c.req.param('id'), await readJson(c, act.CreditSchema))));
 
 admin.get('/accounts/:id/ledger', async (c) => c.json({ data: await act.ledgerOf(c.env, c.req.param('id')) }));

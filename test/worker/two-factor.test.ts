@@ -3,7 +3,9 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { totpRow } from '../../src/auth/two-factor';
 import { open, seal } from '../../src/auth/vault';
-import { adminCall, call, db, linkMailedTo, unique } from './helpers';
+import { adminCall, call, db, linkMailedTo, ORIGINAL_KEK, unique } from './helpers';
+
+const KEK = (env as unknown as { PROVIDER_KEYS_KEK: string }).PROVIDER_KEYS_KEK;
 
 /**
  * Customers' two-factor sign-in (auth/two-factor.ts) through the pages: enrolment confirmed
@@ -112,5 +114,35 @@ describe('two-factor sign-in', () => {
     expect(login.headers.get('location')).toBe('/console');
     const audit = await db.prepare("SELECT action FROM audit_log WHERE target = ? AND action LIKE 'account.two_factor%' ORDER BY id").bind(s.id).all();
     expect(audit.results.map((r: any) => r.action)).toEqual(['account.two_factor_on', 'account.two_factor_off']);
+  });
+});
+
+describe('the operator, for a customer locked out', () => {
+  it('turns two-factor off by hand: sessions end, the password alone signs in, and the audit log says who', async () => {
+    const s = await verifiedCustomer();
+    await enrol(s.cookie);
+    const reset = await adminCall('DELETE', `/accounts/${s.id}/two-factor`);
+    expect(reset.status).toBe(200);
+    expect((await call('/console', { headers: { cookie: s.cookie }, redirect: 'manual' })).status).toBe(303);
+    expect((await post('/login', { email: s.email, password: s.password })).headers.get('location')).toBe('/console');
+    expect((await adminCall('DELETE', `/accounts/${s.id}/two-factor`)).status).toBe(400);
+    const audit = await db.prepare("SELECT actor FROM audit_log WHERE target = ? AND action = 'account.two_factor_reset'").bind(s.id).first<{ actor: string }>();
+    expect(audit?.actor).toBe('admin-api');
+  });
+});
+
+describe('two-factor secrets in the vault', () => {
+  it('a reseal after a key-encryption key rotation moves them too; codes keep working', async () => {
+    const s = await verifiedCustomer();
+    const { secret } = await enrol(s.cookie);
+    await db.prepare('UPDATE second_factors SET ciphertext = ?, nonce = ?, kek_id = ? WHERE owner = ?')
+      .bind(...Object.values(await seal(ORIGINAL_KEK, secret, totpRow(s.id))), s.id).run();
+    expect((await adminCall('POST', '/provider-keys/reseal')).status).toBe(200);
+    const row = await db.prepare('SELECT * FROM second_factors WHERE owner = ?').bind(s.id).first<any>();
+    expect(row.kek_id).toBe('rotated');
+    expect(await open(KEK, row, totpRow(s.id))).toBe(secret);
+    await expect(open(KEK, row, totpRow('acct_someone_else'))).rejects.toThrow();
+    const challenge = cookieOf(await post('/login', { email: s.email, password: s.password }), 'tg_2fa');
+    expect((await post('/login/code', { code: codeAt(secret, 1) }, challenge)).status).toBe(303);
   });
 });

@@ -4,6 +4,7 @@ import * as act from '../../admin/actions';
 import { accountState } from '../../account/client';
 import { PASSWORD_MAX, PASSWORD_MIN } from '../../auth/password';
 import type { AppEnv } from '../../context';
+import { hasSecondFactor } from '../../db/second-factors';
 import { count, measuredAs, usd, usdOf, when } from '../../pages/format';
 import { Layout, Notice, pageOf } from '../../pages/layout';
 import { LedgerRows } from '../../pages/ledger';
@@ -46,11 +47,14 @@ accountsPage.get('/', async (c) => {
 const DONE = {
   credit: 'Credit adjusted.', group: 'Group changed.', suspended: 'Account suspended: its keys now answer 403.',
   resumed: 'Account resumed.', password: 'Password set.', revoked: 'Key revoked.', verified: 'Email verified.',
+  two_factor: 'Two-factor sign-in turned off, and every session ended.',
 } as const;
 
 async function render(c: Context<AppEnv>, id: string, notice?: { kind: 'ok' | 'error'; text: string }, status: 200 | 400 = 200) {
   const account = await act.accountById(c.env, id);
-  const [keys, ledger, usage] = await Promise.all([act.keysOf(c.env, id), act.ledgerOf(c.env, id, 50), accountState(c.env, id).usage(id, 20)]);
+  const [keys, ledger, usage, twoFactor] = await Promise.all([
+    act.keysOf(c.env, id), act.ledgerOf(c.env, id, 50), accountState(c.env, id).usage(id, 20), hasSecondFactor(c.env.DB, id),
+  ]);
   return c.html(
     <Layout page={pageOf(c)} title={account.email} operator>
       <p><a href="/operator/accounts">← Accounts</a></p>
@@ -68,6 +72,12 @@ async function render(c: Context<AppEnv>, id: string, notice?: { kind: 'ok' | 'e
         <form class="spaced" method="post" action={`/operator/accounts/${id}/verify-email`}>
           <button type="submit" class="secondary">Verify email</button>
           <span class="muted small"> Vouch for the address: keys can be made, and the trial credit is granted if it never was.</span>
+        </form>
+      )}
+      {twoFactor && (
+        <form class="spaced" method="post" action={`/operator/accounts/${id}/two-factor-reset`}>
+          <button type="submit" class="danger">Turn off two-factor</button>
+          <span class="muted small"> For a customer who lost their authenticator and recovery codes: they sign in with their password alone.</span>
         </form>
       )}
       <div class="grid">
@@ -160,6 +170,7 @@ function change(path: string, done: keyof typeof DONE, action: (c: Context<AppEn
 change('credit', 'credit', async (c, id, actor) => act.adjustCredit(c.env, actor, id, await readForm(c, act.CreditSchema, { numbers: ['amount'] })));
 change('group', 'group', async (c, id, actor) => act.changeAccount(c.env, actor, id, parse(act.AccountChangeSchema, { group: (await formFields(c)).group })));
 change('verify-email', 'verified', (c, id, actor) => act.verifyEmail(c.env, actor, id));
+change('two-factor-reset', 'two_factor', (c, id, actor) => act.resetTwoFactor(c.env, actor, id));
 change('suspend', 'suspended', (c, id, actor) => act.changeAccount(c.env, actor, id, { suspended: true }));
 change('resume', 'resumed', (c, id, actor) => act.changeAccount(c.env, actor, id, { suspended: false }));
 change('password', 'password', async (c, id, actor) =>
