@@ -1,4 +1,7 @@
-import { describe, expect, inject, it } from 'vitest';
+import { env } from 'cloudflare:workers';
+import { describe, expect, inject, it, vi } from 'vitest';
+import type { Env } from '../../src/config';
+import { mailerOf } from '../../src/email/mailer';
 import { adminCall, call, db, expectLedgerInvariant, linkMailedTo, mailsTo, unique } from './helpers';
 
 /**
@@ -199,5 +202,35 @@ describe('forgot password', () => {
     expect((await post(link, { password: 'a brand new password' })).status).toBe(400);
     expect((await post('/login', { email: s.email, password: s.password })).status).toBe(303);
     expect(inject('mailUrl')).toMatch(/^http:\/\/127\.0\.0\.1:/);
+  });
+});
+
+describe('the mailer', () => {
+  const mail = { to: 'ada@example.com', subject: 'Hello', text: 'Open https://x', html: '<p>Open https://x</p>' };
+  const base = { ...env, RESEND_API_KEY: undefined } as unknown as Env;
+
+  it("sends through Cloudflare's binding when no API key is set, prints under npm run dev, and is null with neither", async () => {
+    const sent: unknown[] = [];
+    await mailerOf({ ...base, EMAIL: { send: async (m: unknown) => void sent.push(m) } })!(mail);
+    expect(sent).toEqual([{ from: 'Tokengate <noreply@gateway.example.com>', ...mail }]);
+    expect(mailerOf(base)).toBeNull();
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      await mailerOf({ ...base, EMAIL_DEV_LOG: 'true' })!(mail);
+      expect(log.mock.calls[0]![0]).toContain('[e-mail to ada@example.com] Hello\nOpen https://x');
+    } finally {
+      log.mockRestore();
+    }
+  });
+
+  it('writes in the language the customer used: a Chinese sign-up gets its link in Chinese', async () => {
+    const email = `${unique('zh')}@example.com`;
+    const res = await post('/signup', { email, password: 'correct horse battery' }, { 'accept-language': 'zh-CN,zh;q=0.9' }, '198.51.100.201');
+    expect(await res.text()).toContain('链接已发出');
+    await linkMailedTo(email);
+    const [m] = await mailsTo(email);
+    expect(m!.subject).toBe('验证您在 Tokengate 的邮箱');
+    expect(m!.text).toContain('链接仅可使用一次');
+    expect(m!.html).toMatch(/<a href="https:\/\/gateway\.example\.com\/verify\?token=[\w-]+">/);
   });
 });
