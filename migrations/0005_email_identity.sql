@@ -4,8 +4,8 @@
 -- and are counted verified.
 ALTER TABLE accounts ADD COLUMN email_verified_at TEXT;   -- NULL: not verified yet
 ALTER TABLE accounts ADD COLUMN trial_credit_at TEXT;     -- when SIGNUP_CREDIT was granted; NULL: not yet
-UPDATE accounts SET email_verified_at = created_at;
-UPDATE accounts SET trial_credit_at = created_at WHERE EXISTS (SELECT 1 FROM ledger l WHERE l.account_id = accounts.id AND l.kind = 'signup');
+-- None is owed a trial credit: each got what SIGNUP_CREDIT was at sign-up, or was made by the operator.
+UPDATE accounts SET email_verified_at = created_at, trial_credit_at = created_at;
 
 CREATE TABLE email_links (
   token_hash  TEXT PRIMARY KEY,                  -- SHA-256 (hex) of the link's token: the token is only in the e-mail

@@ -22,7 +22,7 @@ const APPLIED: Record<string, string> = {
   '0002_capped_charges.sql': 'eb76c4bb823419ebe320b4f71cd366d25be447a88837710695a1a7fe8a8c4d75',
   '0003_provider_keys.sql': 'ba39e587d833d8ac236740a58794e67c4c0fc384e126753e5daebe99241dfa80',
   '0004_unit_prices.sql': 'b2bd52d4b9fc74d3b2344610d951acabd2a0d29ba9a3a7e095508b73e7be896e',
-  '0005_email_identity.sql': '92447f843c8023fe194d9ce019ddacc5b008a346f522f187027290a242b98a96',
+  '0005_email_identity.sql': 'd5150fac06930ea67a08508cfab58c2f376ed5a43954b16fcbe27aabca9b6d09',
   '0006_sign_in_methods.sql': '7620ffdcfd946eb462494d58488f1801969bdb49fedd5e739439b25b9d700f4a',
 };
 

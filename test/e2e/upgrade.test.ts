@@ -202,7 +202,7 @@ describe('upgrading from 0.1.0', () => {
     });
     expect(await redeemed.json()).toMatchObject({ credited: 1 });
     const operator = await fetch(`${upgraded.url}/health`);
-    expect(await operator.json()).toMatchObject({ status: 'ok', version: '0.2.0' });
+    expect(await operator.json()).toMatchObject({ status: 'ok', version: '0.3.0' });
   });
 
   it('running the upgrade again changes nothing', () => {
