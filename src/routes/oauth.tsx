@@ -65,7 +65,7 @@ oauthRoutes.get('/:provider/callback', async (c) => {
   const attempt = await attempts(c.env, `oauth:${source}`).begin(FAILED_ATTEMPTS);
   if (!attempt.ok) {
     c.header('retry-after', String(Math.ceil(attempt.retryAfterMs / 1000)));
-    return c.html(<Failed c={c} text={t('auth.too_many_signups')} />, 429);
+    return c.html(<Failed c={c} text={t('forgot.throttled', { minutes: Math.ceil(attempt.retryAfterMs / 60_000) })} />, 429);
   }
   if (!p || !pending || pending.provider !== p.id) return c.html(<Failed c={c} text={t('oauth.failed')} />, 400);
   let identity;

@@ -169,7 +169,8 @@ describe('sign-in with a provider, in Chromium', () => {
     const code = (steps: number) => new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: Date.now() + steps * 30_000 });
     await page.getByLabel('Authentication code').fill(code(0));
     await page.getByRole('button', { name: 'Confirm' }).click();
-    for (const c of await page.getByRole('list', { name: 'Recovery codes' }).locator('code').allTextContents()) secrets.add(c.trim());
+    const recovery = (await page.getByRole('list', { name: 'Recovery codes' }).locator('code').allTextContents()).map((c) => c.trim());
+    for (const c of recovery) secrets.add(c);
     await shoot(page, 'two-factor-on');
 
     const other = await newPage();
@@ -180,9 +181,35 @@ describe('sign-in with a provider, in Chromium', () => {
     await other.getByRole('button', { name: 'Verify' }).click();
     await other.waitForURL(/\/console$/);
 
+    // The password and a recovery code, in place of the authenticator.
+    const third = await newPage();
+    await third.goto(`${worker.url}/login`);
+    await third.getByLabel('Email').fill(email);
+    await third.getByLabel('Password').fill('a password for linking');
+    await third.getByRole('button', { name: 'Log in' }).click();
+    await third.getByLabel('Authentication code').fill(recovery[0]!);
+    await shoot(third, 'recovery-code');
+    await third.getByRole('button', { name: 'Verify' }).click();
+    await third.waitForURL(/\/console$/);
+
     await page.goto(`${worker.url}/console/settings`);
     await page.getByRole('button', { name: 'Unlink GitHub' }).click();
     await page.getByText('Unlinked.').waitFor();
+  });
+
+  it('says the same whatever accounts exist: a provider with no verified address, for a taken address and a free one', async () => {
+    const taken = `taken-${Date.now()}@example.com`;
+    await worker.admin('POST', '/accounts', { email: taken });
+    const answers: string[] = [];
+    for (const email of [taken, `free-${Date.now()}@example.com`]) {
+      await idp.setUser({ sub: `n-${email}`, email, email_verified: false });
+      const page = await newPage();
+      await page.goto(`${worker.url}/login`);
+      await viaProvider(page, 'Continue with Acme SSO');
+      answers.push(await page.locator('main').innerText());
+    }
+    expect(answers[0]).toContain('did not confirm a verified email address');
+    expect(answers[0]).toBe(answers[1]);
   });
 
   it('keeps no secret in clear: a scan of every D1 table, and of the log', async () => {
@@ -198,5 +225,19 @@ describe('sign-in with a provider, in Chromium', () => {
       expect(dump.includes(s), `D1 holds a secret in clear: ${s.slice(0, 6)}…`).toBe(false);
       expect(logged.includes(s), `the log holds a secret: ${s.slice(0, 6)}…`).toBe(false);
     }
+  });
+
+  it('throttles failed callbacks per source: after 10 (with the ones above), even a good one waits', async () => {
+    const forged = () => fetch(`${worker.url}/auth/oidc/callback?code=forged&state=forged`, { redirect: 'manual' });
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) statuses.push((await forged()).status);
+    const first = statuses.indexOf(429);
+    expect(first).toBeGreaterThan(0);
+    expect(statuses.slice(0, first).every((s) => s === 400)).toBe(true);
+    expect(statuses.slice(first).every((s) => s === 429)).toBe(true);
+    const page = await newPage();
+    await page.goto(`${worker.url}/login`);
+    await viaProvider(page, 'Continue with GitHub');
+    await page.getByText('Too many').waitFor();
   });
 });

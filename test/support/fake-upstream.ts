@@ -101,7 +101,10 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
  *  its files' names, types, sizes and SHA-256 (to compare with what the client uploaded). */
 async function recordedBody(raw: Buffer, contentType: string | undefined): Promise<unknown> {
   if (contentType?.startsWith('multipart/form-data')) {
-    const form = await new Response(new Uint8Array(raw), { headers: { 'content-type': contentType } }).formData();
+    // A form the client malformed reaches the upstream as it was sent (the gateway streams
+    // uploads through): recorded as such, as a real upstream would refuse it.
+    const form = await new Response(new Uint8Array(raw), { headers: { 'content-type': contentType } }).formData().catch(() => null);
+    if (!form) return { unparsable_form: raw.length };
     const fields: Record<string, string | string[]> = {};
     const files: Array<{ field: string; filename: string; type: string; size: number; sha256: string }> = [];
     const entries: Array<[string, FormDataEntryValue]> = [];
