@@ -2,9 +2,12 @@
 // sending the same request over keep-alive connections for `seconds` (bounded in time and
 // count), timing each with hrtime: latency (to the last byte) and time to first byte.
 // Prints one JSON line: {requests, errors, rps, p50, p99, ttfb_p50, ttfb_p99} (ms).
+// A body too large for an argument comes as `bodyFile`, a path to read it from.
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 
-const { url, body, headers, concurrency, seconds, maxRequests, method = 'POST' } = JSON.parse(process.argv[2]);
+const { url, body: inline, bodyFile, headers, concurrency, seconds, maxRequests, method = 'POST' } = JSON.parse(process.argv[2]);
+const body = bodyFile ? readFileSync(bodyFile) : inline;
 const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
 const target = new URL(url);
 const payload = Buffer.from(body);

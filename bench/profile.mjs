@@ -1,4 +1,4 @@
-// `node bench/profile.mjs [json|stream]`: a CPU profile of the bundle `wrangler deploy`
+// `node bench/profile.mjs [json|stream|claude-code|codex]`: a CPU profile of the bundle `wrangler deploy`
 // ships, under load (8 clients for 4 s, after 200 warm-up requests), taken with V8's
 // sampling profiler through Miniflare's inspector; prints the functions with the most self
 // time. What BENCHMARKS.md's "Where the time goes" is read from. Bounded in time; the
@@ -11,6 +11,7 @@ import { Miniflare } from 'miniflare';
 import WebSocket from 'ws';
 import { startUpstream } from './upstream.mjs';
 import { migrate } from './migrate.mjs';
+import { claudeCodeBody, codexBody } from './bodies.mjs';
 const root = new URL('..', import.meta.url).pathname;
 const scenario = process.argv[2] ?? 'json';
 const outdir = mkdtempSync(join(tmpdir(), 'prof-'));
@@ -26,10 +27,13 @@ const admin = async (m, p, b) => (await fetch(`${url}/admin${p}`, { method: m, h
 const acct = await admin('POST', '/accounts', { email: 'p@x.com', credit: 1000000 });
 const { key } = await admin('POST', `/accounts/${acct.id}/keys`, { name: 'k', rpm: 100000000, tpm: 1000000000, max_concurrency: 10000 });
 await admin('PUT', '/models/m', { input_price: 1, output_price: 2 });
-const events = scenario === 'json' ? 1 : 100;
-await admin('PUT', '/channels/c', { kind: 'openai', base_url: `${upstreamBase}/s/${events}/0/v1`, api_key_secret: 'K', models: { m: 'gpt-4.1-nano' } });
-const body = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 400, stream: scenario !== 'json' });
-const go = () => fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body }).then((r) => r.text());
+const events = scenario === 'json' ? 1 : scenario === 'codex' ? 20 : 100;
+await admin('PUT', '/channels/c', { kind: scenario === 'claude-code' ? 'anthropic' : 'openai', base_url: `${upstreamBase}/s/${events}/0/v1`, api_key_secret: 'K', models: { m: 'gpt-4.1-nano' } });
+// The agents' bodies with 150 KB of history (bench/bodies.mjs).
+const body = { 'claude-code': () => claudeCodeBody('m', 150), codex: () => codexBody('m', 150) }[scenario]?.()
+  ?? JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 400, stream: scenario !== 'json' });
+const path = { 'claude-code': '/v1/messages', codex: '/v1/responses' }[scenario] ?? '/v1/chat/completions';
+const go = () => fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body }).then(async (r) => { const t = await r.text(); if (r.status !== 200) throw new Error(`${r.status} ${t.slice(0, 300)}`); return t; });
 for (let i = 0; i < 200; i++) await go();
 const targets = await (await fetch('http://127.0.0.1:9339/json')).json();
 const target = targets.find((t) => t.id.includes('core:user')) ?? targets[0];

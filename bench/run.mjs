@@ -18,10 +18,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Miniflare } from 'miniflare';
+import { bodyRuns, HISTORY_KB } from './bodies.mjs';
 import { mediaRuns } from './media.mjs';
 import { migrate } from './migrate.mjs';
 
 const quick = process.argv.includes('--quick');
+// `--bodies`: only the coding agents' bodies (bench/bodies.mjs), to profile the gateway's per-kilobyte cost.
+const bodiesOnly = process.argv.includes('--bodies');
 const root = new URL('..', import.meta.url).pathname;
 const env = { ...process.env, WRANGLER_SEND_METRICS: 'false' };
 const plan = quick
@@ -120,6 +123,9 @@ async function setUp(target) {
     await admin('PUT', `/models/bench-${name}`, { input_price: 1, output_price: 2 });
     await admin('PUT', `/channels/bench-${name}`, { kind: name === 'messages' ? 'anthropic' : 'openai', base_url: `${upstreamBase}/s/${events}/${pause}/v1`, api_key_secret: 'BENCH_UPSTREAM_KEY', models: { [`bench-${name}`]: 'gpt-4.1-nano' } });
   }
+  // Codex's Responses bodies (bench/bodies.mjs), passed through an `openai` channel.
+  await admin('PUT', '/models/bench-responses', { input_price: 1, output_price: 2 });
+  await admin('PUT', '/channels/bench-responses', { kind: 'openai', base_url: `${upstreamBase}/s/20/0/v1`, api_key_secret: 'BENCH_UPSTREAM_KEY', models: { 'bench-responses': 'gpt-5.3-codex' } });
   // Speech and transcription (bench/media.mjs), priced in their own units.
   await admin('PUT', '/models/bench-speech', { input_price: 0, output_price: 0, character_price: 15 });
   await admin('PUT', '/models/bench-stt', { input_price: 2.5, output_price: 10, audio_input_price: 6, audio_minute_price: 0.006 });
@@ -182,7 +188,7 @@ async function memoryPerStream(target) {
 }
 
 const results = { machine: { cpus: (await import('node:os')).cpus().length, node: process.version, quick }, plan, bundle, runs: {} };
-for (const [scenario, c] of [['json', 1], ['json', 32], ['stream', 1], ['stream', 32], ['messages', 1], ['messages', 32], ['paused', 1]]) {
+for (const [scenario, c] of bodiesOnly ? [] : [['json', 1], ['json', 32], ['stream', 1], ['stream', 32], ['messages', 1], ['messages', 32], ['paused', 1]]) {
   for (const target of ['direct', 'passthrough', 'storage', 'tokengate']) {
     const r = await measure(target, scenario, c);
     results.runs[`${scenario}/c${c}/${target}`] = r;
@@ -239,15 +245,18 @@ async function countRun(scenario, concurrency) {
     object_d1_statements: c.object.d1_statements / n,
   };
 }
-results.storage = { 'json/c1': await countRun('json', 1), 'json/c32': await countRun('json', 32), 'stream/c32': await countRun('stream', 32) };
-
-results.memory_kb_per_stream = { tokengate: await memoryPerStream('tokengate'), passthrough: await memoryPerStream('passthrough'), storage: await memoryPerStream('storage') };
+if (!bodiesOnly) {
+  results.storage = { 'json/c1': await countRun('json', 1), 'json/c32': await countRun('json', 32), 'stream/c32': await countRun('stream', 32) };
+  results.memory_kb_per_stream = { tokengate: await memoryPerStream('tokengate'), passthrough: await memoryPerStream('passthrough'), storage: await memoryPerStream('storage') };
+}
 
 // ---------- speech and uploads (bench/media.mjs) ----------
-/** A request `t` ({url, headers, body}) at c=4 `plan.reps` times after a warm-up: medians, and workerd CPU per request. */
-async function loadRequest(t, pid) {
+/** A request `t` ({url, headers, body}) at c=`concurrency` `plan.reps` times after a warm-up: medians, and workerd CPU per request. */
+async function loadRequest(t, pid, concurrency = 4) {
+  const bodyFile = join(mkdtempSync(join(tmpdir(), 'tokengate-bench-body-')), 'body');
+  writeFileSync(bodyFile, t.body);
   const run = async (seconds) => {
-    const { child, json } = await childJson([join(root, 'bench/load.mjs'), JSON.stringify({ ...t, concurrency: 4, seconds, maxRequests: 1_000_000 })]);
+    const { child, json } = await childJson([join(root, 'bench/load.mjs'), JSON.stringify({ url: t.url, headers: t.headers, bodyFile, concurrency, seconds, maxRequests: 1_000_000 })]);
     await new Promise((r) => child.on('exit', r));
     return json;
   };
@@ -261,13 +270,17 @@ async function loadRequest(t, pid) {
   }
   return Object.fromEntries(Object.keys(runs[0]).map((k) => [k, median(runs.map((r) => r[k]))]));
 }
-results.media = await mediaRuns({ gateway, passthrough, upstreamBase, key, load: loadRequest, median, reps: Math.max(plan.reps, 3), rssKb });
+if (!bodiesOnly) results.media = await mediaRuns({ gateway, passthrough, upstreamBase, key, load: loadRequest, median, reps: Math.max(plan.reps, 3), rssKb });
+
+// ---------- the bodies coding agents send (bench/bodies.mjs) ----------
+results.bodies = await bodyRuns({ gateway, passthrough, upstreamBase, key, load: loadRequest });
 
 // ---------- report ----------
 const R = (k) => results.runs[k];
 const rows = [];
 const fmt = (x, d = 2) => (x === null || x === undefined ? '—' : Number(x).toFixed(d));
 const row = (figure, gw, pt, direct, ratio, unit, st = null) => rows.push({ figure, tokengate: gw, passthrough: pt, storage: st, direct, ratio, unit });
+if (!bodiesOnly) {
 const label = { json: 'non-stream', stream: `stream (${EVENTS} ev)`, messages: `/v1/messages stream (${EVENTS} ev)` };
 for (const s of ['json', 'stream', 'messages']) {
   for (const c of [1, 32]) {
@@ -315,6 +328,18 @@ for (const [name, k] of [['non-stream, c=1', 'json/c1'], ['non-stream, c=32', 'j
       mib === 10 ? `10 MiB vs 1 MiB: +${fmt((up['10MiB/tokengate'] - up['1MiB/tokengate']) / 1024, 1)} MiB (tokengate), +${fmt((up['10MiB/passthrough'] - up['1MiB/passthrough']) / 1024, 1)} MiB (b)` : '', 'KB');
   }
 }
+}
+for (const agent of ['claude-code', 'codex']) {
+  const base = results.bodies[`${agent}/0`];
+  const extra = (r) => r.tokengate.cpu_ms_per_request - r.passthrough.cpu_ms_per_request;
+  for (const kb of HISTORY_KB) {
+    const r = results.bodies[`${agent}/${kb}`];
+    const growth = kb ? `; +${fmt(((extra(r) - extra(base)) / (r.kb - base.kb)) * 100, 3)} ms per further 100 KB` : '';
+    row(`${agent} body ${fmt(r.kb, 0)} KB: CPU per request, c=1`, r.tokengate.cpu_ms_per_request, r.passthrough.cpu_ms_per_request, null,
+      `+${fmt(extra(r), 3)} ms over (b)${growth}`, 'ms');
+    row(`${agent} body ${fmt(r.kb, 0)} KB: latency p50, c=1`, r.tokengate.p50, r.passthrough.p50, null, `+${fmt(r.tokengate.p50 - r.passthrough.p50)} ms over (b)`, 'ms');
+  }
+}
 row('bundle raw / minified / gzipped', `${fmt(bundle.raw_kb, 0)} / ${fmt(bundle.minified_kb, 0)} / ${fmt(bundle.gzip_kb, 0)}`, null, null, '', 'KB');
 results.table = rows;
 
@@ -324,7 +349,7 @@ console.log(`\n${pad('figure', 50)}${pad('tokengate', 17)}${pad('(b) pass', 10)}
 for (const r of rows) {
   console.log(`${pad(r.figure, 50)}${pad(cell(r.tokengate), 17)}${pad(cell(r.passthrough), 10)}${pad(cell(r.storage), 10)}${pad(cell(r.direct), 11)}${r.ratio}`);
 }
-writeFileSync(join(root, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
+if (!bodiesOnly) writeFileSync(join(root, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\nwrote bench/results.json (${quick ? 'quick mode' : `${plan.reps} repetitions of ${plan.seconds} s, medians`})`);
 
 await gateway.mf.dispose();

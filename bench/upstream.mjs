@@ -5,7 +5,8 @@
 //                   its usage chunk (choices: []), then [DONE]
 //   otherwise     → the recorded non-stream gpt-4o response
 // and POST {base}/s/{events}/{pauseMs}/v1/messages streams `events` events of Anthropic's
-// Messages API: a recorded claude-sonnet-4-5 stream with its text deltas repeated.
+// Messages API: a recorded claude-sonnet-4-5 stream with its text deltas repeated; /v1/responses
+// likewise the recorded gpt-5.3-codex Responses stream.
 // POST {base}/m/v1/audio/speech and /m/v1/audio/transcriptions: see below.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -16,6 +17,19 @@ const lines = readFileSync(join(fixtures, 'openai/chat-stream-include-usage-gpt-
 const content = lines.slice(0, -2);
 const [finish, usage] = lines.slice(-2);
 const whole = readFileSync(join(fixtures, 'openai/chat-nonstream-text-gpt-4o.json'));
+
+// Responses: the recorded gpt-5.3-codex stream, its text deltas repeated to `count` events.
+const codexStream = readFileSync(join(fixtures, 'openai-responses/responses-stream-text-cached-reasoning-gpt-5.3-codex.chunks.txt'), 'utf8').split('\n').filter(Boolean)
+  .map((line) => `event: ${JSON.parse(line).type}\ndata: ${line}\n\n`);
+export function responsesEvents(count) {
+  const deltas = codexStream.filter((e) => e.startsWith('event: response.output_text.delta'));
+  const first = codexStream.indexOf(deltas[0]);
+  const afterDeltas = codexStream.indexOf(deltas.at(-1)) + 1;
+  const events = codexStream.slice(0, first);
+  const tail = codexStream.slice(afterDeltas);
+  for (let i = 0; events.length < count - tail.length; i++) events.push(deltas[i % deltas.length]);
+  return [...events, ...tail].map((e) => Buffer.from(e));
+}
 
 const claude = readFileSync(join(fixtures, 'anthropic/messages-stream-text-sonnet-4-5.chunks.txt'), 'utf8').split('\n').filter(Boolean)
   .map((line) => `event: ${JSON.parse(line).type}\ndata: ${line}\n\n`);
@@ -68,7 +82,7 @@ export function startUpstream(port = 0) {
       res.end();
       return;
     }
-    const m = /^\/s\/(\d+)\/(\d+)\/v1\/(chat\/completions|messages)$/.exec(req.url ?? '');
+    const m = /^\/s\/(\d+)\/(\d+)\/v1\/(chat\/completions|messages|responses)$/.exec(req.url ?? '');
     if (!m) {
       res.writeHead(404).end();
       return;
@@ -85,7 +99,7 @@ export function startUpstream(port = 0) {
     const count = Number(m[1]);
     const pause = Number(m[2]);
     const id = `${m[3]}:${count}`;
-    if (!cache.has(id)) cache.set(id, m[3] === 'messages' ? messagesEvents(count) : streamEvents(count));
+    if (!cache.has(id)) cache.set(id, { messages: messagesEvents, responses: responsesEvents }[m[3]]?.(count) ?? streamEvents(count));
     const events = cache.get(id);
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
     if (pause === 0) {

@@ -20,6 +20,8 @@ export interface PromptSize {
   references: string[];
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
 /**
  * Prompt tokens per item that is not text, as [bound, estimate]. Each bound is above what
  * the providers document for one item today; a report above the hold is still capped at it,
@@ -155,6 +157,12 @@ class Measure {
 
   /** A string: its UTF-8 bytes plus `framing` bytes of JSON around it, and its estimate. */
   private text(s: string, framing: number): void {
+    // Most of what agents send is ASCII: one native scan says so, and then each character is a byte.
+    if (!NON_ASCII.test(s)) {
+      this.bound += framing + s.length;
+      this.ascii += s.length;
+      return;
+    }
     let ascii = 0;
     let twoByte = 0;
     let other = 0;

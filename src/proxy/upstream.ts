@@ -17,6 +17,8 @@ export interface UpstreamRequest {
   path: UpstreamPath;
   /** The JSON body; for a form, its fields (what is sent is `form`). */
   body: Record<string, unknown>;
+  /** `body` as the client's own text, sent instead of serialising it again (proxy/raw-body.ts). */
+  raw?: string;
   /** A multipart upload (proxy/multipart.ts), sent instead of `body`: made for each attempt,
    *  null where it cannot be made again (it streamed to a channel that failed). */
   form?: { contentType: string; upload: () => ReadableStream<Uint8Array> | null };
@@ -231,7 +233,7 @@ async function send(route: Route, request: UpstreamRequest, call: UpstreamCall, 
           'content-type': request.form?.contentType ?? 'application/json', accept: 'application/json, text/event-stream',
           ...authHeaders(route, apiKey), ...request.headers,
         },
-        body: upload ?? JSON.stringify(request.body),
+        body: upload ?? request.raw ?? JSON.stringify(request.body),
         signal: controller.signal,
         // A redirect would take the channel's key (x-api-key, x-goog-api-key, even
         // Authorization) to whatever host it names: never followed, it is a failure.

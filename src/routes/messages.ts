@@ -9,6 +9,7 @@ import { chatOutputEstimate, collectText, estimateTokens } from '../proxy/estima
 import { withChatOutputCap } from '../proxy/output-cap';
 import { orderRoutes } from '../proxy/channels';
 import { MessagesStreamMeter } from '../proxy/messages-stream';
+import { withModel } from '../proxy/raw-body';
 import { ANTHROPIC_VERSION, callUpstream, isCompletion, isMessage, UpstreamFailure, type UpstreamRequest } from '../proxy/upstream';
 import { anthropicUsage, normaliseUsage } from '../proxy/usage';
 import { anthropicMessage, chatRequest, MessagesFromChatStream } from '../translate/messages-via-chat';
@@ -42,7 +43,10 @@ function withSystemMoved<B extends CountTokensRequest>(body: B): B {
 
 messages.post('/messages', async (c) => {
   const startedAt = Date.now();
-  const body = withSystemMoved(await readCustomerJson(c, MessagesRequestSchema));
+  const parsed = await readCustomerJson(c, MessagesRequestSchema);
+  const body = withSystemMoved(parsed);
+  // Where only the model changes, the client's own bytes go on (proxy/raw-body.ts).
+  const raw = body === parsed ? await c.req.text() : null;
   const stream = body.stream === true;
   const translated: { chat?: Record<string, unknown> } = {};
   const relay = await startRelay(c, body, measurePrompt(body), startedAt, { serves: (route) => route.kind !== 'gemini', check: (routes) => {
@@ -52,7 +56,7 @@ messages.post('/messages', async (c) => {
   const headers = anthropicHeaders(c);
   const request = (route: Route): UpstreamRequest =>
     route.kind === 'anthropic'
-      ? { path: '/messages', body: { ...body, model: route.upstream_model }, headers }
+      ? { path: '/messages', body: { ...body, model: route.upstream_model }, raw: (raw && withModel(raw, route.upstream_model)) ?? undefined, headers }
       : { path: '/chat/completions', body: withChatOutputCap({ ...translated.chat, model: route.upstream_model }, route.upstream_model, relay.maxOutputTokens) };
   const upstream = await relay.forward(
     request,

@@ -173,7 +173,12 @@ const redactedThinkingBlock = z.looseObject({ type: z.literal('redacted_thinking
 const KNOWN_BLOCKS = ['text', 'image', 'document', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking'];
 /** Block types of Anthropic's that the gateway does not model (server tools' results, search results…). */
 const otherBlock = z.looseObject({ type: z.string().refine((t) => !KNOWN_BLOCKS.includes(t), 'is a block type in the wrong shape') });
-const contentBlock = z.union([textBlock, imageBlock, documentBlock, toolUseBlock, toolResultBlock, thinkingBlock, redactedThinkingBlock, otherBlock]);
+// By its type first (a long conversation's blocks are checked without trying every shape),
+// then, for a type the gateway does not model, the catch-all.
+const contentBlock = z.union([
+  z.discriminatedUnion('type', [textBlock, imageBlock, documentBlock, toolUseBlock, toolResultBlock, thinkingBlock, redactedThinkingBlock]),
+  otherBlock,
+]);
 
 export const MessagesMessageSchema = z.looseObject({
   // 'system' is not Anthropic's, but clients send it for models they do not know: moved into `system`.

@@ -56,6 +56,8 @@ export interface RecordedRequest {
   query: string;
   headers: Record<string, string | string[] | undefined>;
   body: unknown;
+  /** A JSON body's bytes as they came (text), to tell what the gateway re-serialised from what it passed on. */
+  raw?: string;
 }
 
 export function fixtureEvents(fixture: string): Buffer[] {
@@ -221,12 +223,14 @@ export async function startFakeUpstream(): Promise<{ url: string; server: Server
     // Gemini's: {base}/models/{model}:generateContent or :streamGenerateContent?alt=sse
     const geminiCall = /:(stream)?generateContent$/i.exec(segments.at(-1) ?? '');
     const endpoint = TWO_SEGMENT_ENDPOINTS.has(tail) || geminiCall ? 2 : 1;
-    const body = await recordedBody(await readBody(req), req.headers['content-type']);
+    const bytes = await readBody(req);
+    const body = await recordedBody(bytes, req.headers['content-type']);
+    const raw = req.headers['content-type']?.startsWith('application/json') ? bytes.toString('utf8') : undefined;
     const streamed = options.stream !== undefined && ((body as { stream?: unknown } | null)?.stream === true || geminiCall?.[1] !== undefined);
     const fixture = streamed
       ? (options.stream as string).replace(/~/g, '/')
       : decodeURIComponent(segments.slice(0, segments.length - endpoint).join('/'));
-    requests.push({ id: options.id ?? '', path: url.pathname, query: url.search, headers: req.headers, body });
+    requests.push({ id: options.id ?? '', path: url.pathname, query: url.search, headers: req.headers, body, raw });
     if ('hang' in options) return; // never answers; the gateway's timeout must fire
     const denied = refusal(options.deny, req.headers);
     if (denied) {

@@ -1,6 +1,6 @@
 import { describe, expect, inject, it } from 'vitest';
 import {
-  adminCall, balanceOf, call, expectLedgerInvariant, flushAccounts, ledgerInvariantAfterEachTest, newAccount, newKey, newModel,
+  adminCall, balanceOf, call, db, expectLedgerInvariant, flushAccounts, ledgerInvariantAfterEachTest, newAccount, newKey, newModel,
   recordedRequests, unique, UPSTREAM_KEY, usageRow,
 } from './helpers';
 
@@ -472,5 +472,26 @@ describe('POST /v1/messages/count_tokens', () => {
     expect(res.status).toBe(200);
     expect(((await res.json()) as any).input_tokens).toBeGreaterThan(0);
     expect(await balanceOf(account.id)).toBe(before);
+  });
+});
+
+describe('POST /v1/messages on an anthropic channel: the client’s own bytes', () => {
+  it('goes on byte for byte but for the model (spacing, key order, escapes kept); a body the gateway changed is serialised', async () => {
+    const { key, model, channelIds } = await customer([{ fixture: 'anthropic/messages-stream-text-sonnet-4-5.chunks.txt', options: 'id=raw-bytes' }]);
+    const upstreamModel = (await db.prepare('SELECT models FROM channels WHERE id = ?').bind(channelIds[0]).first<{ models: string }>())!.models;
+    const sentAs = JSON.parse(upstreamModel)[model] as string;
+    const raw = `{ "max_tokens":64,\n  "model" : ${JSON.stringify(model)}, "stream":true,\n "messages":[{"role":"user","content":"caf\\u00e9 \\"quoted\\" \\\\ back"}], "zeta": {"model": "not this one"} }`;
+    const res = await call('/v1/messages', { method: 'POST', body: raw, headers: { 'x-api-key': key, 'content-type': 'application/json', ...ANTHROPIC_HEADERS } });
+    expect(res.status).toBe(200);
+    await res.text();
+    const [sent] = (await recordedRequests('raw-bytes')).slice(-1);
+    expect(sent!.raw).toBe(raw.replace(`"model" : ${JSON.stringify(model)}`, `"model" : ${JSON.stringify(sentAs)}`));
+    // A 'system' message moved into `system` changes the body: it is serialised anew.
+    const moved = await messages(key, { model, max_tokens: 64, stream: true, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }] });
+    expect(moved.status).toBe(200);
+    await moved.text();
+    const [again] = (await recordedRequests('raw-bytes')).slice(-1);
+    expect(again!.raw).toBe(JSON.stringify(again!.body));
+    expect(again!.body).toMatchObject({ model: sentAs, system: [{ type: 'text', text: 'Be brief.' }] });
   });
 });

@@ -91,7 +91,7 @@ export async function setup(fixture: string, options = '', credit = 10) {
   return { account, key: key.key, keyId: key.id, model, channel: channelIds[0] as string };
 }
 
-export async function recordedRequests(id: string): Promise<Array<{ headers: Record<string, string>; body: any; path: string }>> {
+export async function recordedRequests(id: string): Promise<Array<{ headers: Record<string, string>; body: any; path: string; raw?: string }>> {
   return (await fetch(`${inject('upstreamUrl')}/__requests?id=${id}`)).json();
 }
 

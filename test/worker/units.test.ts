@@ -8,6 +8,9 @@ import { sourceOf } from '../../src/ratelimit/attempts';
 import type { Route } from '../../src/db/catalog';
 import { costMicros, dollars } from '../../src/money';
 import { orderRoutes } from '../../src/proxy/channels';
+import { withModel } from '../../src/proxy/raw-body';
+import { MessagesRequestSchema } from '../../src/routes/schemas';
+import claudeCodeBody from '../../bench/bodies/claude-code-messages.json';
 import { estimateTokens } from '../../src/proxy/estimate';
 import { sanitise } from '../../src/proxy/upstream';
 import { normaliseUsage } from '../../src/proxy/usage';
@@ -174,5 +177,32 @@ describe('where a request comes from, for throttling', () => {
     expect(sourceOf('2001:db8:1:2:bbbb:cccc:dddd:eeee')).toBe('2001:db8:1:2::/64');
     expect(sourceOf('2001:db8::1')).toBe('2001:db8:0:0::/64');
     expect(sourceOf(undefined)).toBe('local');
+  });
+});
+
+describe('the client’s own bytes with the model replaced (proxy/raw-body.ts)', () => {
+  const spaced = (v: unknown, indent: number) => JSON.stringify(v, null, indent);
+
+  it('gives exactly the body with the new model, however it was written', () => {
+    fc.assert(fc.property(
+      fc.dictionary(fc.string().filter((k) => k !== 'model'), fc.jsonValue()), fc.string(), fc.string(), fc.nat(4),
+      (rest, before, after, indent) => {
+        // The body as written, with a mark where the model's value goes (no generated string has a NUL).
+        const template = spaced({ ...rest, model: '\u0000model' }, indent);
+        const at = (model: string) => template.replace(JSON.stringify('\u0000model'), () => JSON.stringify(model));
+        expect(withModel(at(before), after)).toBe(at(after));
+      },
+    ), { numRuns: 300 });
+  });
+
+  it('gives null for what it must not splice: no model, a model that is not a string, a key given twice, not an object', () => {
+    for (const raw of ['{}', '{"max_tokens": 5}', '{"model": 5}', '{"model": "a", "model": "b"}', '{"max_tokens": 1, "model": "a", "max_tokens": 9}', '[]', '"model"']) {
+      expect(withModel(raw, 'x'), raw).toBeNull();
+    }
+    expect(withModel('{"a": {"model": "inner"}, "model": "outer"}', 'x')).toBe('{"a": {"model": "inner"}, "model": "x"}');
+  });
+
+  it('Claude Code’s recorded body validates to itself: what is checked is what goes on', () => {
+    expect(MessagesRequestSchema.parse(claudeCodeBody)).toEqual(claudeCodeBody);
   });
 });

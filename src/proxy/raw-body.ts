@@ -1,0 +1,90 @@
+/**
+ * The client's own JSON bytes, sent on with only the top-level `model` replaced: for a
+ * native pass-through (Claude Code's 100–300 KB bodies to an `anthropic` channel) this
+ * spares serialising the whole body again, which the profile showed as the largest part of
+ * the gateway's own CPU on such requests (BENCHMARKS.md).
+ *
+ * The body was parsed (JSON.parse: the last of duplicate keys wins, as with the providers'
+ * parsers) and validated before this runs; here one pass over the text finds the top-level
+ * keys. Anything unusual gives null and the caller serialises as before: a body that is not
+ * an object, a top-level key given twice (an upstream that took the first could then see
+ * another model or cap than the one held and charged for), or no string `model`.
+ */
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+export function withModel(raw: string, model: string): string | null {
+  let i = skipSpace(raw, 0);
+  if (raw.charCodeAt(i) !== 0x7b) return null; // {
+  const keys = new Set<string>();
+  let span: [number, number] | null = null;
+  i = skipSpace(raw, i + 1);
+  if (raw.charCodeAt(i) === 0x7d) return null; // {} has no model
+  for (;;) {
+    if (raw.charCodeAt(i) !== QUOTE) return null;
+    const keyEnd = stringEnd(raw, i);
+    if (keyEnd < 0) return null;
+    const key = JSON.parse(raw.slice(i, keyEnd)) as string;
+    if (keys.has(key)) return null;
+    keys.add(key);
+    i = skipSpace(raw, keyEnd);
+    if (raw.charCodeAt(i) !== 0x3a) return null; // :
+    const start = skipSpace(raw, i + 1);
+    const end = valueEnd(raw, start);
+    if (end < 0) return null;
+    if (key === 'model') {
+      if (raw.charCodeAt(start) !== QUOTE) return null;
+      span = [start, end];
+    }
+    i = skipSpace(raw, end);
+    const next = raw.charCodeAt(i);
+    if (next === 0x7d) break; // }
+    if (next !== 0x2c) return null; // ,
+    i = skipSpace(raw, i + 1);
+  }
+  if (!span) return null;
+  return raw.slice(0, span[0]) + JSON.stringify(model) + raw.slice(span[1]);
+}
+
+function skipSpace(s: string, i: number): number {
+  for (let c = s.charCodeAt(i); c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = s.charCodeAt(++i));
+  return i;
+}
+
+/** The index just past the string starting at `i` (a quote), or -1. */
+function stringEnd(s: string, i: number): number {
+  let at = i + 1;
+  for (;;) {
+    const quote = s.indexOf('"', at);
+    if (quote < 0) return -1;
+    let slashes = 0;
+    for (let j = quote - 1; s.charCodeAt(j) === BACKSLASH; j--) slashes++;
+    if (slashes % 2 === 0) return quote + 1;
+    at = quote + 1;
+  }
+}
+
+/** The index just past the JSON value starting at `i` (already known to be valid JSON), or -1. */
+function valueEnd(s: string, i: number): number {
+  const first = s.charCodeAt(i);
+  if (first === QUOTE) return stringEnd(s, i);
+  if (first !== 0x7b && first !== 0x5b) {
+    // A number, true, false or null: up to the next delimiter.
+    let j = i;
+    for (let c = s.charCodeAt(j); j < s.length && c !== 0x2c && c !== 0x7d && c !== 0x5d && c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09; c = s.charCodeAt(++j));
+    return j;
+  }
+  let depth = 0;
+  for (let j = i; j < s.length; j++) {
+    const c = s.charCodeAt(j);
+    if (c === QUOTE) {
+      j = stringEnd(s, j) - 1;
+      if (j < 0) return -1;
+    } else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      depth--;
+      if (depth === 0) return j + 1;
+    }
+  }
+  return -1;
+}
