@@ -1,49 +1,73 @@
 /**
- * The client's own JSON bytes, sent on with only the top-level `model` replaced: for a
- * native pass-through (Claude Code's 100–300 KB bodies to an `anthropic` channel) this
- * spares serialising the whole body again, which the profile showed as the largest part of
- * the gateway's own CPU on such requests (BENCHMARKS.md).
+ * The client's own JSON bytes, sent on with only the top-level fields the gateway changes
+ * (the model id, an output cap it adds) spliced in: for a native pass-through — Claude
+ * Code's 100–300 KB bodies to an `anthropic` channel, Codex's to a channel with the
+ * Responses API — this spares serialising the whole body again, which the profile showed as
+ * the largest part of the gateway's own CPU on such requests (BENCHMARKS.md).
  *
  * The body was parsed (JSON.parse: the last of duplicate keys wins, as with the providers'
- * parsers) and validated before this runs; here one pass over the text finds the top-level
- * keys. Anything unusual gives null and the caller serialises as before: a body that is not
- * an object, a top-level key given twice (an upstream that took the first could then see
- * another model or cap than the one held and charged for), or no string `model`.
+ * parsers) and validated by a schema that keeps it as it is (no defaults, no transforms: a
+ * test holds the schemas to that); here one pass over the text finds the top-level keys.
+ * Anything unusual gives undefined and the caller serialises as before: a body that is not
+ * an object, a top-level key given twice (an upstream that took the first could see another
+ * model or cap than the one held and charged for), a field removed.
  */
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-export function withModel(raw: string, model: string): string | null {
+/** `outgoing` as text: the client's `raw` with the top-level fields that differ from `parsed` replaced or added. */
+export function sentAsRaw(raw: string | null, parsed: Record<string, unknown>, outgoing: Record<string, unknown>): string | undefined {
+  if (raw === null) return undefined;
+  const changes: Record<string, unknown> = {};
+  for (const key of Object.keys(parsed)) if (!(key in outgoing)) return undefined;
+  for (const [key, value] of Object.entries(outgoing)) {
+    if (value === parsed[key]) continue;
+    if (value === undefined) return undefined;
+    changes[key] = value;
+  }
+  return spliced(raw, changes) ?? undefined;
+}
+
+/** `raw` (a JSON object's text) with each key of `changes` given its value: replaced where
+ *  it is, added at the end where it is not. Null where it cannot be done safely. */
+export function spliced(raw: string, changes: Record<string, unknown>): string | null {
   let i = skipSpace(raw, 0);
   if (raw.charCodeAt(i) !== 0x7b) return null; // {
   const keys = new Set<string>();
-  let span: [number, number] | null = null;
+  const spans: Array<[start: number, end: number, text: string]> = [];
   i = skipSpace(raw, i + 1);
-  if (raw.charCodeAt(i) === 0x7d) return null; // {} has no model
-  for (;;) {
-    if (raw.charCodeAt(i) !== QUOTE) return null;
-    const keyEnd = stringEnd(raw, i);
-    if (keyEnd < 0) return null;
-    const key = JSON.parse(raw.slice(i, keyEnd)) as string;
-    if (keys.has(key)) return null;
-    keys.add(key);
-    i = skipSpace(raw, keyEnd);
-    if (raw.charCodeAt(i) !== 0x3a) return null; // :
-    const start = skipSpace(raw, i + 1);
-    const end = valueEnd(raw, start);
-    if (end < 0) return null;
-    if (key === 'model') {
-      if (raw.charCodeAt(start) !== QUOTE) return null;
-      span = [start, end];
+  let close = i;
+  if (raw.charCodeAt(i) !== 0x7d) { // }
+    for (;;) {
+      if (raw.charCodeAt(i) !== QUOTE) return null;
+      const keyEnd = stringEnd(raw, i);
+      if (keyEnd < 0) return null;
+      const key = JSON.parse(raw.slice(i, keyEnd)) as string;
+      if (keys.has(key)) return null;
+      keys.add(key);
+      i = skipSpace(raw, keyEnd);
+      if (raw.charCodeAt(i) !== 0x3a) return null; // :
+      const start = skipSpace(raw, i + 1);
+      const end = valueEnd(raw, start);
+      if (end < 0) return null;
+      if (Object.hasOwn(changes, key)) spans.push([start, end, JSON.stringify(changes[key])]);
+      i = skipSpace(raw, end);
+      const next = raw.charCodeAt(i);
+      if (next === 0x7d) break;
+      if (next !== 0x2c) return null; // ,
+      i = skipSpace(raw, i + 1);
     }
-    i = skipSpace(raw, end);
-    const next = raw.charCodeAt(i);
-    if (next === 0x7d) break; // }
-    if (next !== 0x2c) return null; // ,
-    i = skipSpace(raw, i + 1);
+    close = i;
   }
-  if (!span) return null;
-  return raw.slice(0, span[0]) + JSON.stringify(model) + raw.slice(span[1]);
+  const added = Object.keys(changes).filter((k) => !keys.has(k)).map((k) => `${JSON.stringify(k)}:${JSON.stringify(changes[k])}`);
+  let out = '';
+  let at = 0;
+  for (const [start, end, text] of spans) {
+    out += raw.slice(at, start) + text;
+    at = end;
+  }
+  if (added.length === 0) return out + raw.slice(at);
+  return `${out}${raw.slice(at, close)}${keys.size > 0 ? ',' : ''}${added.join(',')}${raw.slice(close)}`;
 }
 
 function skipSpace(s: string, i: number): number {

@@ -9,7 +9,7 @@ import { chatOutputEstimate, collectText, estimateTokens } from '../proxy/estima
 import { withChatOutputCap } from '../proxy/output-cap';
 import { orderRoutes } from '../proxy/channels';
 import { MessagesStreamMeter } from '../proxy/messages-stream';
-import { withModel } from '../proxy/raw-body';
+import { sentAsRaw } from '../proxy/raw-body';
 import { ANTHROPIC_VERSION, callUpstream, isCompletion, isMessage, UpstreamFailure, type UpstreamRequest } from '../proxy/upstream';
 import { anthropicUsage, normaliseUsage } from '../proxy/usage';
 import { anthropicMessage, chatRequest, MessagesFromChatStream } from '../translate/messages-via-chat';
@@ -45,8 +45,8 @@ messages.post('/messages', async (c) => {
   const startedAt = Date.now();
   const parsed = await readCustomerJson(c, MessagesRequestSchema);
   const body = withSystemMoved(parsed);
-  // Where only the model changes, the client's own bytes go on (proxy/raw-body.ts).
-  const raw = body === parsed ? await c.req.text() : null;
+  // The client's own bytes go on, with what the gateway changes spliced in (proxy/raw-body.ts).
+  const raw = await c.req.text();
   const stream = body.stream === true;
   const translated: { chat?: Record<string, unknown> } = {};
   const relay = await startRelay(c, body, measurePrompt(body), startedAt, { serves: (route) => route.kind !== 'gemini', check: (routes) => {
@@ -54,9 +54,13 @@ messages.post('/messages', async (c) => {
     if (routes.some((r) => r.kind !== 'anthropic')) translated.chat = chatRequest(body);
   } });
   const headers = anthropicHeaders(c);
+  const passedOn = (model: string) => {
+    const out = { ...body, model };
+    return { path: '/messages' as const, body: out, raw: sentAsRaw(raw, parsed, out), headers };
+  };
   const request = (route: Route): UpstreamRequest =>
     route.kind === 'anthropic'
-      ? { path: '/messages', body: { ...body, model: route.upstream_model }, raw: (raw && withModel(raw, route.upstream_model)) ?? undefined, headers }
+      ? passedOn(route.upstream_model)
       : { path: '/chat/completions', body: withChatOutputCap({ ...translated.chat, model: route.upstream_model }, route.upstream_model, relay.maxOutputTokens) };
   const upstream = await relay.forward(
     request,

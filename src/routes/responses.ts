@@ -4,6 +4,7 @@ import type { AppEnv } from '../context';
 import type { Route } from '../db/catalog';
 import { measurePrompt } from '../billing/prompt';
 import { ApiError } from '../errors';
+import { sentAsRaw } from '../proxy/raw-body';
 import { chatOutputEstimate, collectText, estimateTokens } from '../proxy/estimate';
 import { withChatOutputCap } from '../proxy/output-cap';
 import { ResponsesStreamMeter, storedOf } from '../proxy/responses-stream';
@@ -59,6 +60,7 @@ function translatable(body: ResponsesRequest): Record<string, unknown> | null {
 responses.post('/responses', async (c) => {
   const startedAt = Date.now();
   const body = await readCustomerJson(c, ResponsesRequestSchema);
+  const raw = await c.req.text();
   const stream = body.stream === true;
   const chat = translatable(body);
   const stores = body.store !== false;
@@ -78,8 +80,10 @@ responses.post('/responses', async (c) => {
     if (!hasResponsesApi(route)) return viaChat(route);
     // A 404 teaches that the channel lacks the API: the next request is translated (or, where
     // it cannot be, refused with the 400 before anything is held).
+    // The client's own bytes go on, with the model and the cap spliced in (proxy/raw-body.ts).
+    const out = { ...body, model: route.upstream_model, max_output_tokens: relay.maxOutputTokens };
     return {
-      path: '/responses', body: { ...body, model: route.upstream_model, max_output_tokens: relay.maxOutputTokens },
+      path: '/responses', body: out, raw: sentAsRaw(raw, body, out),
       fallback: { request: chat ? viaChat(route) : null, onFallback: () => withoutResponsesApi.add(route.id) },
     };
   };

@@ -8,9 +8,10 @@ import { sourceOf } from '../../src/ratelimit/attempts';
 import type { Route } from '../../src/db/catalog';
 import { costMicros, dollars } from '../../src/money';
 import { orderRoutes } from '../../src/proxy/channels';
-import { withModel } from '../../src/proxy/raw-body';
-import { MessagesRequestSchema } from '../../src/routes/schemas';
+import { spliced } from '../../src/proxy/raw-body';
+import { MessagesRequestSchema, ResponsesRequestSchema } from '../../src/routes/schemas';
 import claudeCodeBody from '../../bench/bodies/claude-code-messages.json';
+import codexBody from '../../bench/bodies/codex-responses.json';
 import { estimateTokens } from '../../src/proxy/estimate';
 import { sanitise } from '../../src/proxy/upstream';
 import { normaliseUsage } from '../../src/proxy/usage';
@@ -180,29 +181,33 @@ describe('where a request comes from, for throttling', () => {
   });
 });
 
-describe('the client’s own bytes with the model replaced (proxy/raw-body.ts)', () => {
-  const spaced = (v: unknown, indent: number) => JSON.stringify(v, null, indent);
+describe('the client’s own bytes with what the gateway changes spliced in (proxy/raw-body.ts)', () => {
+  const MARK = '\u0000model'; // no generated string has a NUL
 
-  it('gives exactly the body with the new model, however it was written', () => {
+  it('gives exactly the body with the new values, however it was written', () => {
     fc.assert(fc.property(
-      fc.dictionary(fc.string().filter((k) => k !== 'model'), fc.jsonValue()), fc.string(), fc.string(), fc.nat(4),
-      (rest, before, after, indent) => {
-        // The body as written, with a mark where the model's value goes (no generated string has a NUL).
-        const template = spaced({ ...rest, model: '\u0000model' }, indent);
-        const at = (model: string) => template.replace(JSON.stringify('\u0000model'), () => JSON.stringify(model));
-        expect(withModel(at(before), after)).toBe(at(after));
+      fc.dictionary(fc.string().filter((k) => k !== 'model' && k !== 'cap'), fc.jsonValue()), fc.string(), fc.string(), fc.nat(4), fc.integer(),
+      (rest, before, after, indent, cap) => {
+        // The body as written, with a mark where the model's value goes.
+        const template = JSON.stringify({ ...rest, model: MARK }, null, indent);
+        const at = (model: string) => template.replace(JSON.stringify(MARK), () => JSON.stringify(model));
+        expect(spliced(at(before), { model: after })).toBe(at(after));
+        // A field the body lacks is added: the whole parses as the object with it.
+        expect(JSON.parse(spliced(at(before), { model: after, cap })!)).toEqual({ ...JSON.parse(at(after)), cap });
       },
     ), { numRuns: 300 });
   });
 
-  it('gives null for what it must not splice: no model, a model that is not a string, a key given twice, not an object', () => {
-    for (const raw of ['{}', '{"max_tokens": 5}', '{"model": 5}', '{"model": "a", "model": "b"}', '{"max_tokens": 1, "model": "a", "max_tokens": 9}', '[]', '"model"']) {
-      expect(withModel(raw, 'x'), raw).toBeNull();
+  it('gives null for what it must not splice: a key given twice, not an object, not JSON', () => {
+    for (const raw of ['{"model": "a", "model": "b"}', '{"max_tokens": 1, "model": "a", "max_tokens": 9}', '[]', '"model"', '{"model" "a"}']) {
+      expect(spliced(raw, { model: 'x' }), raw).toBeNull();
     }
-    expect(withModel('{"a": {"model": "inner"}, "model": "outer"}', 'x')).toBe('{"a": {"model": "inner"}, "model": "x"}');
+    expect(spliced('{"a": {"model": "inner"}, "model": "outer"}', { model: 'x' })).toBe('{"a": {"model": "inner"}, "model": "x"}');
+    expect(spliced('{ }', { model: 'x' })).toBe('{ "model":"x"}');
   });
 
-  it('Claude Code’s recorded body validates to itself: what is checked is what goes on', () => {
+  it('the schemas keep a body as it is (no defaults, no transforms): what is checked is what goes on', () => {
     expect(MessagesRequestSchema.parse(claudeCodeBody)).toEqual(claudeCodeBody);
+    expect(ResponsesRequestSchema.parse(codexBody)).toEqual(codexBody);
   });
 });
