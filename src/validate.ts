@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { ApiError } from './errors';
+import type { RawBody } from './proxy/raw-body';
 
 /** Deepest nesting of arrays and objects a body may have. OpenAI's own bodies need about
  *  ten levels (a JSON schema inside a tool inside the request nests deeper, rarely past
@@ -17,7 +18,7 @@ export const MAX_JSON_DEPTH = 64;
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   let json: unknown;
   try {
-    json = JSON.parse(await c.req.text());
+    json = JSON.parse((await bodyOf(c)).text);
   } catch {
     throw new ApiError('invalid_json', 'We could not parse the JSON body of your request. Send a valid JSON object.');
   }
@@ -26,6 +27,23 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
     throw new ApiError('invalid_value', `Invalid '${deep}': the body is nested more than ${MAX_JSON_DEPTH} levels deep.`, { param: deep });
   }
   return parse(schema, json);
+}
+
+const bodies = new WeakMap<Request, Promise<RawBody>>();
+const decoder = new TextDecoder();
+
+/** The request's body as it came, bytes and text, read once (the relays send the client's
+ *  own bytes on: proxy/raw-body.ts). */
+export function bodyOf(c: Context): Promise<RawBody> {
+  let read = bodies.get(c.req.raw);
+  if (!read) {
+    read = c.req.arrayBuffer().then((buffer) => {
+      const bytes = new Uint8Array(buffer);
+      return { bytes, text: decoder.decode(bytes) };
+    });
+    bodies.set(c.req.raw, read);
+  }
+  return read;
 }
 
 /** The path of the first value nested deeper than `limit`, or null; iterative, so no

@@ -15,8 +15,14 @@
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-/** `outgoing` as text: the client's `raw` with the top-level fields that differ from `parsed` replaced or added. */
-export function sentAsRaw(raw: string | null, parsed: Record<string, unknown>, outgoing: Record<string, unknown>): string | undefined {
+/** A request body as it came: its bytes, and their text. */
+export interface RawBody {
+  bytes: Uint8Array;
+  text: string;
+}
+
+/** `outgoing` as bytes: the client's own, with the top-level fields that differ from `parsed` replaced or added. */
+export function sentAsRaw(raw: RawBody | null, parsed: Record<string, unknown>, outgoing: Record<string, unknown>): Uint8Array | undefined {
   if (raw === null) return undefined;
   const changes: Record<string, unknown> = {};
   for (const key of Object.keys(parsed)) if (!(key in outgoing)) return undefined;
@@ -28,13 +34,42 @@ export function sentAsRaw(raw: string | null, parsed: Record<string, unknown>, o
   return spliced(raw, changes) ?? undefined;
 }
 
-/** `raw` (a JSON object's text) with each key of `changes` given its value: replaced where
- *  it is, added at the end where it is not. Null where it cannot be done safely. */
-export function spliced(raw: string, changes: Record<string, unknown>): string | null {
+const encoder = new TextEncoder();
+const NON_ASCII = /[^\x00-\x7f]/;
+const utf8Length = (s: string) => (NON_ASCII.test(s) ? encoder.encode(s).length : s.length);
+
+/** `raw` (a JSON object) with each key of `changes` given its value: replaced where it is,
+ *  added at the end where it is not. Null where it cannot be done safely. */
+export function spliced(raw: RawBody, changes: Record<string, unknown>): Uint8Array | null {
+  const edits = editsOf(raw.text, changes);
+  if (!edits) return null;
+  // Text positions to byte positions, each measured from the nearer end of the body.
+  const { text, bytes } = raw;
+  const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0; // a byte-order mark the text lost
+  const byteAt = (i: number) => (i <= text.length / 2 ? bom + utf8Length(text.slice(0, i)) : bytes.length - utf8Length(text.slice(i)));
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  for (const [start, end, insert] of edits) {
+    const [from, to] = [byteAt(start), byteAt(end)];
+    parts.push(bytes.subarray(at, from), encoder.encode(insert));
+    at = to;
+  }
+  parts.push(bytes.subarray(at));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** The edits (text start, end, what replaces it) that give `changes`, in order; null where unsafe. */
+function editsOf(raw: string, changes: Record<string, unknown>): Array<[number, number, string]> | null {
   let i = skipSpace(raw, 0);
   if (raw.charCodeAt(i) !== 0x7b) return null; // {
   const keys = new Set<string>();
-  const spans: Array<[start: number, end: number, text: string]> = [];
+  const edits: Array<[number, number, string]> = [];
   i = skipSpace(raw, i + 1);
   let close = i;
   if (raw.charCodeAt(i) !== 0x7d) { // }
@@ -50,7 +85,7 @@ export function spliced(raw: string, changes: Record<string, unknown>): string |
       const start = skipSpace(raw, i + 1);
       const end = valueEnd(raw, start);
       if (end < 0) return null;
-      if (Object.hasOwn(changes, key)) spans.push([start, end, JSON.stringify(changes[key])]);
+      if (Object.hasOwn(changes, key)) edits.push([start, end, JSON.stringify(changes[key])]);
       i = skipSpace(raw, end);
       const next = raw.charCodeAt(i);
       if (next === 0x7d) break;
@@ -60,14 +95,8 @@ export function spliced(raw: string, changes: Record<string, unknown>): string |
     close = i;
   }
   const added = Object.keys(changes).filter((k) => !keys.has(k)).map((k) => `${JSON.stringify(k)}:${JSON.stringify(changes[k])}`);
-  let out = '';
-  let at = 0;
-  for (const [start, end, text] of spans) {
-    out += raw.slice(at, start) + text;
-    at = end;
-  }
-  if (added.length === 0) return out + raw.slice(at);
-  return `${out}${raw.slice(at, close)}${keys.size > 0 ? ',' : ''}${added.join(',')}${raw.slice(close)}`;
+  if (added.length > 0) edits.push([close, close, `${keys.size > 0 ? ',' : ''}${added.join(',')}`]);
+  return edits;
 }
 
 function skipSpace(s: string, i: number): number {

@@ -13,6 +13,7 @@ import { sentAsRaw } from '../proxy/raw-body';
 import { ANTHROPIC_VERSION, callUpstream, isCompletion, isMessage, UpstreamFailure, type UpstreamRequest } from '../proxy/upstream';
 import { anthropicUsage, normaliseUsage } from '../proxy/usage';
 import { anthropicMessage, chatRequest, MessagesFromChatStream } from '../translate/messages-via-chat';
+import { bodyOf } from '../validate';
 import { allowedModel } from './access';
 import { relayStream, settleWhole, startRelay } from './relay';
 import { CountTokensRequestSchema, MessagesRequestSchema, type CountTokensRequest } from './schemas';
@@ -46,7 +47,7 @@ messages.post('/messages', async (c) => {
   const parsed = await readCustomerJson(c, MessagesRequestSchema);
   const body = withSystemMoved(parsed);
   // The client's own bytes go on, with what the gateway changes spliced in (proxy/raw-body.ts).
-  const raw = await c.req.text();
+  const raw = await bodyOf(c);
   const stream = body.stream === true;
   const translated: { chat?: Record<string, unknown> } = {};
   const relay = await startRelay(c, body, measurePrompt(body), startedAt, { serves: (route) => route.kind !== 'gemini', check: (routes) => {

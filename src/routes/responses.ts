@@ -11,6 +11,7 @@ import { ResponsesStreamMeter, storedOf } from '../proxy/responses-stream';
 import { isCompletion, type UpstreamRequest } from '../proxy/upstream';
 import { normaliseUsage, responsesUsage } from '../proxy/usage';
 import { chatRequest, responseFromChat, ResponsesFromChatStream } from '../translate/responses-via-chat';
+import { bodyOf } from '../validate';
 import { relayStream, settleWhole, startRelay } from './relay';
 import { ResponsesRequestSchema, type ResponsesRequest } from './schemas';
 
@@ -60,7 +61,7 @@ function translatable(body: ResponsesRequest): Record<string, unknown> | null {
 responses.post('/responses', async (c) => {
   const startedAt = Date.now();
   const body = await readCustomerJson(c, ResponsesRequestSchema);
-  const raw = await c.req.text();
+  const raw = await bodyOf(c);
   const stream = body.stream === true;
   const chat = translatable(body);
   const stores = body.store !== false;

@@ -183,27 +183,39 @@ describe('where a request comes from, for throttling', () => {
 
 describe('the client’s own bytes with what the gateway changes spliced in (proxy/raw-body.ts)', () => {
   const MARK = '\u0000model'; // no generated string has a NUL
+  const encoder = new TextEncoder();
+  const splice = (text: string, changes: Record<string, unknown>) => {
+    const out = spliced({ bytes: encoder.encode(text), text }, changes);
+    return out && new TextDecoder().decode(out);
+  };
 
-  it('gives exactly the body with the new values, however it was written', () => {
+  it('gives exactly the body with the new values, however it was written, whatever characters it holds', () => {
     fc.assert(fc.property(
-      fc.dictionary(fc.string().filter((k) => k !== 'model' && k !== 'cap'), fc.jsonValue()), fc.string(), fc.string(), fc.nat(4), fc.integer(),
+      fc.dictionary(fc.string({ unit: 'binary' }).filter((k) => k !== 'model' && k !== 'cap'), fc.jsonValue()),
+      fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' }), fc.nat(4), fc.integer(),
       (rest, before, after, indent, cap) => {
         // The body as written, with a mark where the model's value goes.
         const template = JSON.stringify({ ...rest, model: MARK }, null, indent);
         const at = (model: string) => template.replace(JSON.stringify(MARK), () => JSON.stringify(model));
-        expect(spliced(at(before), { model: after })).toBe(at(after));
+        expect(splice(at(before), { model: after })).toBe(at(after));
         // A field the body lacks is added: the whole parses as the object with it.
-        expect(JSON.parse(spliced(at(before), { model: after, cap })!)).toEqual({ ...JSON.parse(at(after)), cap });
+        expect(JSON.parse(splice(at(before), { model: after, cap })!)).toEqual({ ...JSON.parse(at(after)), cap });
       },
     ), { numRuns: 300 });
   });
 
+  it('keeps a byte-order mark where it was', () => {
+    const text = '{"model": "a", "x": "é"}';
+    const bytes = new Uint8Array([0xef, 0xbb, 0xbf, ...encoder.encode(text)]);
+    expect([...spliced({ bytes, text }, { model: 'b' })!]).toEqual([0xef, 0xbb, 0xbf, ...encoder.encode('{"model": "b", "x": "é"}')]);
+  });
+
   it('gives null for what it must not splice: a key given twice, not an object, not JSON', () => {
     for (const raw of ['{"model": "a", "model": "b"}', '{"max_tokens": 1, "model": "a", "max_tokens": 9}', '[]', '"model"', '{"model" "a"}']) {
-      expect(spliced(raw, { model: 'x' }), raw).toBeNull();
+      expect(splice(raw, { model: 'x' }), raw).toBeNull();
     }
-    expect(spliced('{"a": {"model": "inner"}, "model": "outer"}', { model: 'x' })).toBe('{"a": {"model": "inner"}, "model": "x"}');
-    expect(spliced('{ }', { model: 'x' })).toBe('{ "model":"x"}');
+    expect(splice('{"a": {"model": "inner"}, "model": "outer"}', { model: 'x' })).toBe('{"a": {"model": "inner"}, "model": "x"}');
+    expect(splice('{ }', { model: 'x' })).toBe('{ "model":"x"}');
   });
 
   it('the schemas keep a body as it is (no defaults, no transforms): what is checked is what goes on', () => {
