@@ -46,7 +46,9 @@ beforeAll(async () => {
   ({ model: translatedModel } = await newModel([{ fixture: 'openai/chat-nonstream-text-gpt-4o.json', options: `id=${tag},stream=openai~chat-stream-text-gpt-4o.sse` }]));
   const unitPrices = { input_price: 0, output_price: 0, image_prices: { '*': 0.04 }, character_price: 15, audio_minute_price: 0.006 };
   for (const [name, fixture] of [['image', 'spec/images/generations/0'], ['speech', 'audio/pluck-pcm16.wav'], ['moderation', 'spec/moderations/0'], ['transcription', 'spec/audio/transcriptions/1']] as const) {
-    ({ model: media[name] } = await newModel([{ fixture, options: `id=${tag}` }], unitPrices));
+    // A streamed image request gets the published streamed answer, as from OpenAI.
+    const stream = name === 'image' ? ',stream=spec~images~generations~1' : '';
+    ({ model: media[name] } = await newModel([{ fixture, options: `id=${tag}${stream}` }], unitPrices));
   }
 });
 
