@@ -85,6 +85,8 @@ console.log(`
 // .dev.vars names a real sender (README, "Accounts").
 const args = ['dev', '--port', port, '--ip', '127.0.0.1', '--show-interactive-dev-session=false', '--var', 'EMAIL_DEV_LOG:true'];
 if (adminToken) args.push('--var', `ADMIN_TOKEN:${adminToken}`);
+// The links mailed to the dev log (verification, reset) and the docs' base URL name this port.
+if (!/^PUBLIC_URL\s*=/m.test(devVars)) args.push('--var', `PUBLIC_URL:http://localhost:${port}`);
 if (kek) args.push('--var', `PROVIDER_KEYS_KEK:${kek}`);
 const child = spawn(wrangler, args, { cwd: root, env, stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
