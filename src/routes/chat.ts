@@ -3,6 +3,7 @@ import { readCustomerJson } from '../auth/customer';
 import type { AppEnv } from '../context';
 import type { Route } from '../db/catalog';
 import { measurePrompt } from '../billing/prompt';
+import { sentAsRaw } from '../proxy/raw-body';
 import { chatOutputEstimate, collectText, estimateTokens } from '../proxy/estimate';
 import { withChatOutputCap } from '../proxy/output-cap';
 import { ChatStreamMeter } from '../proxy/sse';
@@ -10,6 +11,7 @@ import { isCompletion, isMessage, type UpstreamRequest } from '../proxy/upstream
 import { anthropicUsage, chatUsageOf, geminiUsage } from '../proxy/usage';
 import * as gemini from '../translate/chat-via-gemini';
 import { chatCompletion, ChatFromMessagesStream, messagesRequest } from '../translate/chat-via-messages';
+import { bodyOf } from '../validate';
 import { relayJson, relayStream, settleWhole, startRelay } from './relay';
 import { ChatRequestSchema, type ChatRequest } from './schemas';
 
@@ -19,6 +21,7 @@ export const chat = new Hono<AppEnv>();
 chat.post('/chat/completions', async (c) => {
   const startedAt = Date.now();
   const body = await readCustomerJson(c, ChatRequestSchema);
+  const raw = await bodyOf(c);
   const stream = body.stream === true;
   const translated: { messages?: Record<string, unknown>; gemini?: Record<string, unknown> } = {};
   const relay = await startRelay(c, body, measurePrompt(body), startedAt, { check: (routes, maxOutputTokens) => {
@@ -29,7 +32,9 @@ chat.post('/chat/completions', async (c) => {
   const request = (route: Route): UpstreamRequest => {
     if (route.kind === 'anthropic') return { path: '/messages', body: { ...translated.messages, model: route.upstream_model } };
     if (route.kind === 'gemini') return { path: gemini.geminiPath(route.upstream_model, stream), body: translated.gemini! };
-    return { path: '/chat/completions', body: upstreamBody(body, route.upstream_model, relay.maxOutputTokens, stream) };
+    // The client's own bytes go on, with what the gateway changes spliced in (proxy/raw-body.ts).
+    const out = upstreamBody(body, route.upstream_model, relay.maxOutputTokens, stream);
+    return { path: '/chat/completions', body: out, raw: sentAsRaw(raw, body, out) };
   };
   const upstream = await relay.forward(
     request,

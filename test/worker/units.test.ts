@@ -9,7 +9,7 @@ import type { Route } from '../../src/db/catalog';
 import { costMicros, dollars } from '../../src/money';
 import { orderRoutes } from '../../src/proxy/channels';
 import { spliced } from '../../src/proxy/raw-body';
-import { MessagesRequestSchema, ResponsesRequestSchema } from '../../src/routes/schemas';
+import { ChatRequestSchema, MessagesRequestSchema, ResponsesRequestSchema } from '../../src/routes/schemas';
 import claudeCodeBody from '../../bench/bodies/claude-code-messages.json';
 import codexBody from '../../bench/bodies/codex-responses.json';
 import { estimateTokens } from '../../src/proxy/estimate';
@@ -221,5 +221,11 @@ describe('the client’s own bytes with what the gateway changes spliced in (pro
   it('the schemas keep a body as it is (no defaults, no transforms): what is checked is what goes on', () => {
     expect(MessagesRequestSchema.parse(claudeCodeBody)).toEqual(claudeCodeBody);
     expect(ResponsesRequestSchema.parse(codexBody)).toEqual(codexBody);
+    const chatBody = {
+      model: 'm', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: [{ type: 'text', text: 'Hi' }, { type: 'image_url', image_url: { url: 'https://x/y.png' } }] },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] }, { role: 'tool', tool_call_id: 'c1', content: 'ok' }],
+      tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: {} } } }], stream: true, stream_options: { include_usage: true }, max_tokens: 50,
+    };
+    expect(ChatRequestSchema.parse(chatBody)).toEqual(chatBody);
   });
 });
