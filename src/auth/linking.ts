@@ -1,5 +1,5 @@
 import { config, type Env } from '../config';
-import { accountByEmail, createAccount, verifyAddress } from '../db/accounts';
+import { accountByEmail, clearUnprovenPassword, createAccount, verifyAddress } from '../db/accounts';
 import { recordAudit } from '../db/audit';
 import { accountOfIdentity, insertIdentity } from '../db/oauth-identities';
 import { deleteAccountSessions } from '../db/sessions';
@@ -25,7 +25,7 @@ export async function accountForIdentity(env: Env, identity: Identity, mayCreate
   const existing = await accountByEmail(env.DB, identity.email);
   if (existing) {
     if (!existing.email_verified_at) {
-      await env.DB.prepare('UPDATE accounts SET password_hash = NULL WHERE id = ? AND email_verified_at IS NULL').bind(existing.id).run();
+      await clearUnprovenPassword(env.DB, existing.id);
       await deleteAccountSessions(env.DB, existing.id);
     }
     await link(env, existing.id, identity);

@@ -4,6 +4,9 @@ import { hasSecondFactor } from '../db/second-factors';
 import { CUSTOMER_SESSION, startSession } from './session';
 import { startChallenge, type ChallengeKind } from './two-factor';
 
+/** Where a customer's sign-in may go next: only a path of the console itself, never an open redirect. */
+export const safeNext = (next: string | null | undefined) => (next && /^\/console(\/[\w\-/]*)?(\?[\w=&%.\-]*)?$/.test(next) ? next : '/console');
+
 /** A customer's sign-in waiting for its second factor (routes/signin.tsx's /login/code). */
 export const CUSTOMER_CHALLENGE: ChallengeKind = { cookie: 'tg_2fa', path: '/login' };
 

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { Secret, TOTP } from 'otpauth';
+import { z } from 'zod';
 import { renderSVG } from 'uqr';
 import { config, type Env } from '../config';
 import type { AppEnv } from '../context';
@@ -8,6 +9,7 @@ import {
   beginSecondFactor, deleteChallenge, findChallenge, insertChallenge, replaceRecoveryCodes, secondFactorOf, useRecoveryCode, useStep,
 } from '../db/second-factors';
 import { ApiError } from '../errors';
+import { attempts, FAILED_ATTEMPTS } from '../ratelimit/attempts';
 import { randomToken, sha256Hex } from './keys';
 import { open, seal } from './vault';
 
@@ -100,6 +102,21 @@ export async function passesSecondFactor(env: Env, owner: string, code: string):
     return step !== null && useStep(env.DB, owner, step);
   }
   return code.length <= 100 && useRecoveryCode(env.DB, owner, await recoveryHash(code));
+}
+
+/**
+ * The code a form sent for `owner`, given to `use` (a sign-in, an enrolment, a change),
+ * counted against the owner's limiter before it is checked — six digits are guessable only
+ * slowly — and taken back when right: 'ok', 'wrong', or how long to wait.
+ */
+export async function usedCode(c: Context<AppEnv>, owner: string, use: (code: string) => Promise<boolean>): Promise<'ok' | 'wrong' | { retryAfterMs: number }> {
+  const code = z.string().max(100).catch('').parse((await c.req.parseBody()).code);
+  const limiter = attempts(c.env, `2fa:${owner}`);
+  const attempt = await limiter.begin(FAILED_ATTEMPTS);
+  if (!attempt.ok) return { retryAfterMs: attempt.retryAfterMs };
+  if (!(await use(code))) return 'wrong';
+  await limiter.succeeded(FAILED_ATTEMPTS);
+  return 'ok';
 }
 
 /** The cookie a kind of sign-in keeps its pending challenge in. */

@@ -78,6 +78,12 @@ export function passwordHashOf(db: D1Database, id: string): Promise<string | nul
   return db.prepare('SELECT password_hash FROM accounts WHERE id = ?').bind(id).first<string>('password_hash');
 }
 
+/** Clears the password of an account whose address was never verified (whoever set it never
+ *  proved the address theirs: auth/linking.ts). */
+export async function clearUnprovenPassword(db: D1Database, id: string): Promise<void> {
+  await db.prepare('UPDATE accounts SET password_hash = NULL WHERE id = ? AND email_verified_at IS NULL').bind(id).run();
+}
+
 /** Changes what is given; returns the account, or null when there is none with this id. */
 export async function updateAccount(
   db: D1Database, id: string, u: { name?: string | null; group?: string; suspended?: boolean; passwordHash?: string },

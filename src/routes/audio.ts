@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { readCustomerJson } from '../auth/customer';
-import { audioSecondsBound, characterCount, charactersCost, secondsCost, unitPrice } from '../billing/units';
+import { audioSecondsBound, characterCount, secondsCost, unitPrice } from '../billing/units';
 import type { AppEnv } from '../context';
 import type { Route } from '../db/catalog';
 import { TranscriptStreamMeter } from '../proxy/transcript-stream';
@@ -9,7 +9,7 @@ import { parse } from '../validate';
 import {
   AUDIO_FILE_TYPES, fieldsOf, MAX_AUDIO_FILE_BYTES, SpeechSchema, TranscriptionFieldsSchema, TranslationFieldsSchema,
 } from './media-schemas';
-import { relayPassed, relayStream, settleMeasured, startRelay } from './relay';
+import { relayPassed, relayStream, settleMeasured, startCharacterRelay, startRelay } from './relay';
 import { checkFile, openUpload, uploadSize } from './uploads';
 
 /**
@@ -27,15 +27,9 @@ export const audio = new Hono<AppEnv>();
 audio.post('/audio/speech', async (c) => {
   const startedAt = Date.now();
   const body = await readCustomerJson(c, SpeechSchema);
-  const chars = characterCount(body.input);
-  const cost = (perMillion: number) => charactersCost(chars, perMillion);
-  const relay = await startRelay(c, body, { bound: 0, estimate: Math.ceil(chars / 4), references: [] }, startedAt, {
-    generates: false,
-    serves: (route) => route.kind === 'openai',
-    unitHold: (model) => cost(unitPrice(model, model.character_price, 'speech (character_price)')),
-  });
+  const { relay, measured } = await startCharacterRelay(c, body, characterCount(body.input), startedAt, 'speech');
   const upstream = await relay.forward((route) => ({ path: '/audio/speech', body: { ...body, model: route.upstream_model } }));
-  return relayPassed(relay, upstream, c.req.raw.signal, { unit: 'characters', quantity: chars, micros: cost(relay.request.model.character_price ?? 0) });
+  return relayPassed(relay, upstream, c.req.raw.signal, measured);
 });
 
 audio.post('/audio/transcriptions', (c) => transcribe(c, '/audio/transcriptions'));

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { accountForIdentity, link } from '../auth/linking';
 import { authorizationUrl, identityFromCallback, providerOf, type Provider } from '../auth/oauth';
 import { CUSTOMER_SESSION, currentSession } from '../auth/session';
-import { signInCustomer } from '../auth/sign-in';
+import { safeNext, signInCustomer } from '../auth/sign-in';
 import type { AppEnv } from '../context';
 import { Layout, Notice, pageOf } from '../pages/layout';
 import { attempts, beginAll, FAILED_ATTEMPTS, SIGNUPS, sourceOf } from '../ratelimit/attempts';
@@ -25,8 +25,6 @@ const Pending = z.object({
   mode: z.enum(['login', 'link']), next: z.string(),
 });
 
-/** Only a path of the console itself: never an open redirect. */
-const safeNext = (next: string | undefined) => (next && /^\/console(\/[\w\-/]*)?(\?[\w=&%.\-]*)?$/.test(next) ? next : '/console');
 
 function Failed(props: { c: Context<AppEnv>; text: string }) {
   const page = pageOf(props.c);
@@ -62,7 +60,8 @@ oauthRoutes.get('/:provider/callback', async (c) => {
   const pending = raw ? Pending.safeParse(parsed(raw)).data : undefined;
   // Failed callbacks count against the source, like failed log-ins.
   const source = sourceOf(c.req.header('cf-connecting-ip'));
-  const attempt = await attempts(c.env, `oauth:${source}`).begin(FAILED_ATTEMPTS);
+  const limiter = attempts(c.env, `oauth:${source}`);
+  const attempt = await limiter.begin(FAILED_ATTEMPTS);
   if (!attempt.ok) {
     c.header('retry-after', String(Math.ceil(attempt.retryAfterMs / 1000)));
     return c.html(<Failed c={c} text={t('forgot.throttled', { minutes: Math.ceil(attempt.retryAfterMs / 60_000) })} />, 429);
@@ -75,7 +74,7 @@ oauthRoutes.get('/:provider/callback', async (c) => {
     console.error(JSON.stringify({ oauth_failed: p.id, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
     return c.html(<Failed c={c} text={t('oauth.failed')} />, 400);
   }
-  await attempts(c.env, `oauth:${source}`).succeeded(FAILED_ATTEMPTS);
+  await limiter.succeeded(FAILED_ATTEMPTS);
 
   if (pending.mode === 'link') {
     const session = await currentSession(c, CUSTOMER_SESSION);

@@ -4,7 +4,7 @@ import type { HoldAnswer } from '../account/object';
 import { forgetKey } from '../auth/customer';
 import { holdMicros, holdSize, insufficientBalance, promptPrice, requestedOutput } from '../billing/hold';
 import type { PromptSize } from '../billing/prompt';
-import type { Measured } from '../billing/units';
+import { charactersCost, unitPrice, type Measured } from '../billing/units';
 import { charge, receipt, type Ending, type RequestContext } from '../billing/settle';
 import { config } from '../config';
 import type { AppEnv } from '../context';
@@ -176,6 +176,22 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
+}
+
+/**
+ * A request priced per character of its input (speech, moderations) on `openai` channels:
+ * held and charged at the model's `character_price`; `what` names the API in the error for a
+ * model that has none. Returns the relay and what to settle once it is served.
+ */
+export async function startCharacterRelay(c: Context<AppEnv>, body: Parameters<typeof startRelay>[1], characters: number, startedAt: number, what: string) {
+  const cost = (perMillion: number) => charactersCost(characters, perMillion);
+  const relay = await startRelay(c, body, { bound: 0, estimate: Math.ceil(characters / 4), references: [] }, startedAt, {
+    generates: false,
+    serves: (route) => route.kind === 'openai',
+    unitHold: (model) => cost(unitPrice(model, model.character_price, `${what} (character_price)`)),
+  });
+  const measured: Measured = { unit: 'characters', quantity: characters, micros: cost(relay.request.model.character_price ?? 0) };
+  return { relay, measured };
 }
 
 /** Settles a whole answer: its reported usage, else `estimateOutput`'s count of its output

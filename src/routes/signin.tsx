@@ -4,9 +4,9 @@ import { sendAccountExists, sendLink } from '../auth/email-links';
 import { hashPassword, PASSWORD_MAX, PASSWORD_MIN, verifyPassword } from '../auth/password';
 import { CUSTOMER_SESSION, endSession, startSession } from '../auth/session';
 import { providers, type Provider } from '../auth/oauth';
-import { CUSTOMER_CHALLENGE, signInCustomer } from '../auth/sign-in';
+import { CUSTOMER_CHALLENGE, safeNext, signInCustomer } from '../auth/sign-in';
 import { turnstilePasses } from '../auth/turnstile';
-import { challengeOf, endChallenge, passesSecondFactor } from '../auth/two-factor';
+import { challengeOf, endChallenge, passesSecondFactor, usedCode } from '../auth/two-factor';
 import { config } from '../config';
 import type { AppEnv } from '../context';
 import { accountByEmail, createAccount, credentialsByEmail, type AccountRow } from '../db/accounts';
@@ -52,8 +52,6 @@ function AuthForm(props: { page: Page; kind: 'signup' | 'login'; providers: Prov
   );
 }
 
-/** Only a path of the console itself: never an open redirect. */
-const safeNext = (next: string | undefined) => (next && /^\/console(\/[\w\-/]*)?(\?[\w=&%.\-]*)?$/.test(next) ? next : '/console');
 
 async function readForm(c: Context<AppEnv>) {
   const body = await c.req.parseBody();
@@ -170,19 +168,15 @@ signin.post('/login/code', async (c) => {
   const { t } = page;
   const challenge = await challengeOf(c, CUSTOMER_CHALLENGE);
   if (!challenge) return c.html(<AuthForm page={page} kind="login" providers={providers(c.env)} error={t('twofa.expired')} />, 401);
-  const code = z.string().max(100).catch('').parse((await c.req.parseBody()).code);
-  // Counted per account, before the code is checked: six digits are guessable only slowly.
-  const limiter = attempts(c.env, `2fa:${challenge.owner}`);
-  const attempt = await limiter.begin(FAILED_ATTEMPTS);
-  if (!attempt.ok) {
-    c.header('retry-after', String(Math.ceil(attempt.retryAfterMs / 1000)));
-    return c.html(<CodeForm page={page} error={t('auth.locked', { minutes: Math.ceil(attempt.retryAfterMs / 60_000) })} />, 429);
+  const used = await usedCode(c, challenge.owner, (code) => passesSecondFactor(c.env, challenge.owner, code));
+  if (typeof used === 'object') {
+    c.header('retry-after', String(Math.ceil(used.retryAfterMs / 1000)));
+    return c.html(<CodeForm page={page} error={t('auth.locked', { minutes: Math.ceil(used.retryAfterMs / 60_000) })} />, 429);
   }
-  if (!(await passesSecondFactor(c.env, challenge.owner, code))) return c.html(<CodeForm page={page} error={t('twofa.wrong')} />, 401);
-  await limiter.succeeded(FAILED_ATTEMPTS);
+  if (used === 'wrong') return c.html(<CodeForm page={page} error={t('twofa.wrong')} />, 401);
   await endChallenge(c, CUSTOMER_CHALLENGE, challenge.tokenHash);
   await startSession(c, CUSTOMER_SESSION, challenge.owner);
-  return c.redirect(safeNext(challenge.next ?? undefined), 303);
+  return c.redirect(safeNext(challenge.next), 303);
 });
 
 signin.post('/logout', async (c) => {

@@ -4,7 +4,7 @@ import { hashPassword, PASSWORD_MAX, PASSWORD_MIN, verifyPassword } from '../../
 import { CUSTOMER_COOKIE } from '../../auth/session';
 import type { AppEnv } from '../../context';
 import { z } from 'zod';
-import { beginEnrolment, confirmEnrolment, newRecoveryCodes, passesSecondFactor, pendingEnrolment } from '../../auth/two-factor';
+import { beginEnrolment, confirmEnrolment, newRecoveryCodes, passesSecondFactor, pendingEnrolment, usedCode } from '../../auth/two-factor';
 import { providers } from '../../auth/oauth';
 import { getAccount, passwordHashOf, updateAccount } from '../../db/accounts';
 import { deleteIdentity, identitiesOf } from '../../db/oauth-identities';
@@ -122,23 +122,13 @@ settings.post('/2fa/begin', async (c) => {
   }
 });
 
-/** A code, throttled per account like a password (a session is not the second factor). */
-async function codeChecked(c: Context<AppEnv>, check: (code: string) => Promise<boolean>): Promise<'ok' | 'wrong' | number> {
-  const code = z.string().max(100).catch('').parse((await c.req.parseBody()).code);
-  const limiter = attempts(c.env, `2fa:${c.var.session!.accountId}`);
-  const attempt = await limiter.begin(FAILED_ATTEMPTS);
-  if (!attempt.ok) return attempt.retryAfterMs;
-  if (!(await check(code))) return 'wrong';
-  await limiter.succeeded(FAILED_ATTEMPTS);
-  return 'ok';
-}
-
 settings.post('/2fa/confirm', async (c) => {
   const { t } = pageOf(c);
   const { accountId } = c.var.session!;
   let codes: string[] | null = null;
-  const checked = await codeChecked(c, async (code) => (codes = await confirmEnrolment(c.env, accountId, code)) !== null);
-  if (typeof checked === 'number') return render(c, { kind: 'error', text: t('auth.locked', { minutes: Math.ceil(checked / 60_000) }) }, 429);
+  // A session is not the second factor: its codes are throttled like a sign-in's.
+  const checked = await usedCode(c, accountId, async (code) => (codes = await confirmEnrolment(c.env, accountId, code)) !== null);
+  if (typeof checked === 'object') return render(c, { kind: 'error', text: t('auth.locked', { minutes: Math.ceil(checked.retryAfterMs / 60_000) }) }, 429);
   if (checked === 'wrong' || !codes) {
     const enrolment = await pendingEnrolment(c.env, accountId, (await getAccount(c.env.DB, accountId))!.email);
     return render(c, { kind: 'error', text: t('twofa.wrong') }, 400, enrolment ? { kind: 'enrolling', enrolment } : undefined);
@@ -151,8 +141,8 @@ settings.post('/2fa/change', async (c) => {
   const { t } = pageOf(c);
   const { accountId } = c.var.session!;
   const action = (await c.req.parseBody()).action === 'off' ? 'off' : 'codes';
-  const checked = await codeChecked(c, (code) => passesSecondFactor(c.env, accountId, code));
-  if (typeof checked === 'number') return render(c, { kind: 'error', text: t('auth.locked', { minutes: Math.ceil(checked / 60_000) }) }, 429);
+  const checked = await usedCode(c, accountId, (code) => passesSecondFactor(c.env, accountId, code));
+  if (typeof checked === 'object') return render(c, { kind: 'error', text: t('auth.locked', { minutes: Math.ceil(checked.retryAfterMs / 60_000) }) }, 429);
   if (checked === 'wrong') return render(c, { kind: 'error', text: t('twofa.wrong') }, 400);
   if (action === 'codes') return render(c, undefined, 200, { kind: 'codes', codes: await newRecoveryCodes(c.env, accountId) });
   await removeSecondFactor(c.env.DB, accountId);

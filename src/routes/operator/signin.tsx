@@ -4,7 +4,7 @@ import { isAdminToken } from '../../auth/admin';
 import { OPERATOR_CHALLENGE, OPERATOR_SESSION } from '../../auth/operator';
 import { verifyPassword } from '../../auth/password';
 import { endSession, startSession } from '../../auth/session';
-import { beginEnrolment, challengeOf, confirmEnrolment, endChallenge, passesSecondFactor, pendingEnrolment, startChallenge } from '../../auth/two-factor';
+import { beginEnrolment, challengeOf, confirmEnrolment, endChallenge, passesSecondFactor, pendingEnrolment, startChallenge, usedCode } from '../../auth/two-factor';
 import type { AppEnv } from '../../context';
 import { countOperators, operatorById, operatorCredentials } from '../../db/operators';
 import { hasSecondFactor } from '../../db/second-factors';
@@ -128,12 +128,9 @@ operatorSignin.get('/login/code', async (c) => {
 async function withCode(c: Context<AppEnv>, use: (owner: string, code: string) => Promise<boolean>) {
   const p = await pending(c);
   if (!p) return { done: false as const, answer: c.html(<SignIn c={c} named error="That sign-in took too long. Sign in again." />, 401) };
-  const code = z.string().max(100).catch('').parse((await c.req.parseBody()).code);
-  const limiter = attempts(c.env, `2fa:${p.owner}`);
-  const attempt = await limiter.begin(FAILED_ATTEMPTS);
-  if (!attempt.ok) return { done: false as const, p, error: lockedOut(c, attempt.retryAfterMs), status: 429 as const };
-  if (!(await use(p.owner, code))) return { done: false as const, p, error: 'That code is not right.', status: 401 as const };
-  await limiter.succeeded(FAILED_ATTEMPTS);
+  const used = await usedCode(c, p.owner, (code) => use(p.owner, code));
+  if (typeof used === 'object') return { done: false as const, p, error: lockedOut(c, used.retryAfterMs), status: 429 as const };
+  if (used === 'wrong') return { done: false as const, p, error: 'That code is not right.', status: 401 as const };
   await endChallenge(c, OPERATOR_CHALLENGE, p.tokenHash);
   await startSession(c, OPERATOR_SESSION, null, p.owner);
   return { done: true as const, p };
