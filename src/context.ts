@@ -16,6 +16,8 @@ export type AppEnv = {
     /** The operator console's session (auth/operator.ts): who, for the audit log; the
      *  named operator's id (null: the admin token signed in, before there were operators). */
     operator?: { actor: string; tokenHash: string; id: string | null };
+    /** Drops the rest of a multipart upload the route refused (routes/uploads.ts). */
+    refusedUpload?: () => Promise<void>;
     /** The rate limiter's answer for this request, for the x-ratelimit-* headers. */
     rateLimit?: Decision | null;
   };

@@ -77,6 +77,8 @@ export class FormReader {
   private readonly delimiter: Uint8Array;
   private buffer: Uint8Array = new Uint8Array(0);
   private done = false;
+  /** Whether an upload has been handed out (its reads of the client are then its own). */
+  private sent = false;
 
   constructor(body: ReadableStream<Uint8Array>, readonly boundary: string, private readonly maxFileBytes: number) {
     this.reader = body.getReader();
@@ -205,16 +207,30 @@ export class FormReader {
       if (!(await this.until((c) => chunks.push(this.count(file, c).slice())))) throw malformed('it ends in the middle');
       kept.push({ file, chunks });
     }
-    let made = false;
     const upload = (rewrite: (name: string, value: string) => string): ReadableStream<Uint8Array> | null => {
-      if (made && streams) return null;
-      made = true;
+      if (this.sent && streams) return null;
+      this.sent = true;
       const dash = encoder.encode(`--${this.boundary}`);
       const field = (head: Uint8Array, [name, value]: [string, string]) => [dash, head, encoder.encode(rewrite(name, value)), CRLF];
       const before = kept.flatMap((p) => ('field' in p ? field(p.head, p.field) : [dash, p.file.head, ...p.chunks, CRLF]));
       return streams ? this.streamed(before, form, field) : fixed([...before, dash, this.buffer]);
     };
     return { form, upload, streams };
+  }
+
+  /**
+   * Reads and drops what the client has yet to send of a form refused before any of it went
+   * upstream. An answer given with the body unread closes the connection under the client's
+   * write, and an HTTP client then reports the broken pipe, not the answer.
+   */
+  async discardRest(): Promise<void> {
+    if (this.sent || this.done) return;
+    this.done = true;
+    try {
+      while (!(await this.reader.read()).done);
+    } catch {
+      // The client went away, or the body limit ended the body: nothing is left to read.
+    }
   }
 
   private fileOf(head: { raw: Uint8Array; name: string; filename: string | null; contentType: string | null }, form: Form): FilePart {

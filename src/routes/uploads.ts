@@ -12,7 +12,9 @@ export async function openUpload(c: Context<AppEnv>, maxFileBytes: number, ready
   try {
     const boundary = boundaryOf(c.req.header('content-type') ?? null);
     if (!c.req.raw.body) throw new ApiError('invalid_request', 'The multipart/form-data body is empty.');
-    const opened = await new FormReader(c.req.raw.body, boundary, maxFileBytes).open(ready);
+    const reader = new FormReader(c.req.raw.body, boundary, maxFileBytes);
+    c.set('refusedUpload', () => reader.discardRest());
+    const opened = await reader.open(ready);
     return { ...opened, contentType: `multipart/form-data; boundary=${boundary}` };
   } catch (err) {
     await c.var.auth.principal();

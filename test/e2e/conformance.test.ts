@@ -220,6 +220,17 @@ describe('images, audio and moderations: what the gateway composes (a usage cost
     expect(badFile.status).toBe(400);
     expect(gatewayViolations(openai, 'ErrorResponse', await badFile.json())).toEqual([]);
   });
+
+  it('answers a refused upload once the client has sent it, so the client reads the answer, not a broken pipe', async () => {
+    // The model comes first, so the file would stream: refused by its type, 8 MB still arriving.
+    for (let i = 0; i < 3; i++) {
+      const f = form({ model: 'stt' });
+      f.set('file', new File([new Uint8Array(8 * 1024 * 1024)], 'a.exe'));
+      const refused = await upload('/v1/audio/transcriptions', f);
+      expect(refused.status).toBe(400);
+      expect((await refused.json()).error.param).toBe('file');
+    }
+  });
 });
 
 /** Requests that fail in every way a route can, with the status each must get. */
