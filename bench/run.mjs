@@ -25,12 +25,16 @@ import { migrate } from './migrate.mjs';
 const quick = process.argv.includes('--quick');
 // `--bodies`: only the coding agents' bodies (bench/bodies.mjs), to profile the gateway's per-kilobyte cost.
 const bodiesOnly = process.argv.includes('--bodies');
+// `--streams`: only the streams' CPU at 100 and 1,000 events (the gateway's cost per event).
+const streamsOnly = process.argv.includes('--streams');
+const partial = bodiesOnly || streamsOnly;
 const root = new URL('..', import.meta.url).pathname;
 const env = { ...process.env, WRANGLER_SEND_METRICS: 'false' };
 const plan = quick
   ? { seconds: 0.5, warmup: 0.2, reps: 1, streams: 20, streamEvents: 20, streamPauseMs: 50 }
   : { seconds: 3, warmup: 1, reps: 3, streams: 100, streamEvents: 100, streamPauseMs: 50 };
 const EVENTS = 100; // the "100-event stream"
+const LONG_EVENTS = 1000; // with EVENTS, the cost of one more event apart from the request's own
 const PAUSED = { events: 20, pauseMs: 10 };
 
 // ---------- build and bundle size ----------
@@ -106,7 +110,7 @@ const counted = await startMiniflare(gatewayOptions(countDir, 'counting.js'));
 
 // ---------- gateway setup: schema, an account, a rate-limited key, models, channels ----------
 // `messages`: Anthropic's /v1/messages streamed from an `anthropic` channel (passed through).
-const scenarios = { json: [1, 0], stream: [EVENTS, 0], messages: [EVENTS, 0], paused: [PAUSED.events, PAUSED.pauseMs], long: [plan.streamEvents, plan.streamPauseMs] };
+const scenarios = { json: [1, 0], stream: [EVENTS, 0], stream1k: [LONG_EVENTS, 0], messages: [EVENTS, 0], paused: [PAUSED.events, PAUSED.pauseMs], long: [plan.streamEvents, plan.streamPauseMs] };
 const route = (scenario) => (scenario === 'messages' ? '/v1/messages' : '/v1/chat/completions');
 async function setUp(target) {
   const db = await target.mf.getD1Database('DB');
@@ -188,7 +192,9 @@ async function memoryPerStream(target) {
 }
 
 const results = { machine: { cpus: (await import('node:os')).cpus().length, node: process.version, quick }, plan, bundle, runs: {} };
-for (const [scenario, c] of bodiesOnly ? [] : [['json', 1], ['json', 32], ['stream', 1], ['stream', 32], ['messages', 1], ['messages', 32], ['paused', 1]]) {
+const loads = streamsOnly ? [['stream', 32], ['stream1k', 32]]
+  : [['json', 1], ['json', 32], ['stream', 1], ['stream', 32], ['stream1k', 32], ['messages', 1], ['messages', 32], ['paused', 1]];
+for (const [scenario, c] of bodiesOnly ? [] : loads) {
   for (const target of ['direct', 'passthrough', 'storage', 'tokengate']) {
     const r = await measure(target, scenario, c);
     results.runs[`${scenario}/c${c}/${target}`] = r;
@@ -245,7 +251,7 @@ async function countRun(scenario, concurrency) {
     object_d1_statements: c.object.d1_statements / n,
   };
 }
-if (!bodiesOnly) {
+if (!partial) {
   results.storage = { 'json/c1': await countRun('json', 1), 'json/c32': await countRun('json', 32), 'stream/c32': await countRun('stream', 32) };
   results.memory_kb_per_stream = { tokengate: await memoryPerStream('tokengate'), passthrough: await memoryPerStream('passthrough'), storage: await memoryPerStream('storage') };
 }
@@ -270,17 +276,17 @@ async function loadRequest(t, pid, concurrency = 4) {
   }
   return Object.fromEntries(Object.keys(runs[0]).map((k) => [k, median(runs.map((r) => r[k]))]));
 }
-if (!bodiesOnly) results.media = await mediaRuns({ gateway, passthrough, upstreamBase, key, load: loadRequest, median, reps: Math.max(plan.reps, 3), rssKb });
+if (!partial) results.media = await mediaRuns({ gateway, passthrough, upstreamBase, key, load: loadRequest, median, reps: Math.max(plan.reps, 3), rssKb });
 
 // ---------- the bodies coding agents send (bench/bodies.mjs) ----------
-results.bodies = await bodyRuns({ gateway, passthrough, upstreamBase, key, load: loadRequest });
+if (!streamsOnly) results.bodies = await bodyRuns({ gateway, passthrough, upstreamBase, key, load: loadRequest });
 
 // ---------- report ----------
 const R = (k) => results.runs[k];
 const rows = [];
 const fmt = (x, d = 2) => (x === null || x === undefined ? '—' : Number(x).toFixed(d));
 const row = (figure, gw, pt, direct, ratio, unit, st = null) => rows.push({ figure, tokengate: gw, passthrough: pt, storage: st, direct, ratio, unit });
-if (!bodiesOnly) {
+if (!partial) {
 const label = { json: 'non-stream', stream: `stream (${EVENTS} ev)`, messages: `/v1/messages stream (${EVENTS} ev)` };
 for (const s of ['json', 'stream', 'messages']) {
   for (const c of [1, 32]) {
@@ -329,7 +335,16 @@ for (const [name, k] of [['non-stream, c=1', 'json/c1'], ['non-stream, c=32', 'j
   }
 }
 }
-for (const agent of ['claude-code', 'codex']) {
+if (!bodiesOnly) {
+  // One event more, apart from the request's own cost: the difference between a 1,000-event
+  // and a 100-event stream, over the 900 events between them.
+  const perEvent = (t) => ((R(`stream1k/c32/${t}`).cpu_ms_per_request - R(`stream/c32/${t}`).cpu_ms_per_request) / (LONG_EVENTS - EVENTS)) * 1000;
+  const [g, b, st] = ['tokengate', 'passthrough', 'storage'].map(perEvent);
+  row(`workerd CPU per streamed event (${LONG_EVENTS} vs ${EVENTS} ev), c=32`, g, b, null, `+${fmt(g - b, 1)} µs over (b), +${fmt(g - st, 1)} over (b+s)`, 'µs', st);
+  const gr = R(`stream1k/c32/tokengate`).rps, br = R(`stream1k/c32/passthrough`).rps, sr = R(`stream1k/c32/storage`).rps;
+  row(`stream (${LONG_EVENTS} ev) throughput, c=32`, gr, br, R(`stream1k/c32/direct`).rps, `${fmt(gr / br)}× (b), ${fmt(gr / sr)}× (b+s)`, 'req/s', sr);
+}
+for (const agent of streamsOnly ? [] : ['claude-code', 'codex']) {
   const base = results.bodies[`${agent}/0`];
   const extra = (r) => r.tokengate.cpu_ms_per_request - r.passthrough.cpu_ms_per_request;
   for (const kb of HISTORY_KB) {
@@ -349,7 +364,7 @@ console.log(`\n${pad('figure', 50)}${pad('tokengate', 17)}${pad('(b) pass', 10)}
 for (const r of rows) {
   console.log(`${pad(r.figure, 50)}${pad(cell(r.tokengate), 17)}${pad(cell(r.passthrough), 10)}${pad(cell(r.storage), 10)}${pad(cell(r.direct), 11)}${r.ratio}`);
 }
-if (!bodiesOnly) writeFileSync(join(root, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
+if (!partial) writeFileSync(join(root, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\nwrote bench/results.json (${quick ? 'quick mode' : `${plan.reps} repetitions of ${plan.seconds} s, medians`})`);
 
 await gateway.mf.dispose();

@@ -15,6 +15,7 @@ import codexBody from '../../bench/bodies/codex-responses.json';
 import { estimateTokens } from '../../src/proxy/estimate';
 import { sanitise } from '../../src/proxy/upstream';
 import { normaliseUsage } from '../../src/proxy/usage';
+import { parseEvent, SseFramer } from '../../src/proxy/sse';
 
 describe('money', () => {
   const prices = { input_price: 2_500_000, output_price: 10_000_000, cached_input_price: 1_250_000 };
@@ -178,6 +179,29 @@ describe('where a request comes from, for throttling', () => {
     expect(sourceOf('2001:db8:1:2:bbbb:cccc:dddd:eeee')).toBe('2001:db8:1:2::/64');
     expect(sourceOf('2001:db8::1')).toBe('2001:db8:0:0::/64');
     expect(sourceOf(undefined)).toBe('local');
+  });
+});
+
+describe('server-sent events framed as they arrive (proxy/sse.ts)', () => {
+  /** The framing by the spec's three line ends, whole: what any split must give. */
+  const whole = (text: string) => text.match(/[^]*?(?:\r\n\r\n|\n\n|\r\r)/g) ?? [];
+  const piece = fc.constantFrom('data: {"a":1}', 'event: x', ': comment', 'data:', 'data: é 中', '\n', '\r\n', '\r', '\n\n', '\r\n\r\n');
+
+  it('gives the same events however the bytes are split, whatever line ends they use', () => {
+    fc.assert(fc.property(fc.array(piece, { maxLength: 30 }), fc.array(fc.nat(), { maxLength: 6 }), (pieces, cuts) => {
+      const text = pieces.join('');
+      const at = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
+      const framer = new SseFramer();
+      const events = [0, ...at].flatMap((from, i) => framer.push(text.slice(from, at[i] ?? text.length)));
+      expect(events).toEqual(whole(text));
+      expect(events.join('') + framer.flush()).toBe(text);
+    }));
+  });
+
+  it('reads the same fields from an event whichever line ends it uses', () => {
+    for (const eol of ['\n', '\r\n', '\r']) {
+      expect(parseEvent(['event: delta', 'data: {"a":', 'data:1}', ': comment', ''].join(eol) + eol)).toEqual({ event: 'delta', data: '{"a":\n1}' });
+    }
   });
 });
 
