@@ -1,4 +1,4 @@
-// `node bench/profile.mjs [json|stream|claude-code|codex]`: a CPU profile of the bundle `wrangler deploy`
+// `node bench/profile.mjs [json|stream|stream1k|claude-code|codex]`: a CPU profile of the bundle `wrangler deploy`
 // ships, under load (8 clients for 4 s, after 200 warm-up requests), taken with V8's
 // sampling profiler through Miniflare's inspector; prints the functions with the most self
 // time. What BENCHMARKS.md's "Where the time goes" is read from. Bounded in time; the
@@ -18,7 +18,7 @@ const outdir = mkdtempSync(join(tmpdir(), 'prof-'));
 execFileSync(join(root, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', outdir], { cwd: root, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, stdio: 'pipe' });
 const up = await startUpstream(0);
 const upstreamBase = `http://127.0.0.1:${up.address().port}`;
-const mf = new Miniflare({ modules: true, modulesRoot: outdir, scriptPath: join(outdir, 'index.js'), d1Databases: ['DB'], durableObjects: { ACCOUNTS: { className: 'AccountState', useSQLite: true }, ATTEMPTS: { className: 'AttemptLimiter', useSQLite: true } },
+const mf = new Miniflare({ modules: true, modulesRoot: outdir, scriptPath: join(outdir, 'index.js'), d1Databases: ['DB'], durableObjects: { ACCOUNTS: { className: 'AccountState', useSQLite: true }, ATTEMPTS: { className: 'AttemptLimiter', useSQLite: true }, HEALTH: { className: 'ChannelHealth', useSQLite: true } },
   bindings: { ADMIN_TOKEN: 'a', K: 'sk-x' }, compatibilityDate: '2026-04-01', compatibilityFlags: ['enable_request_signal'], host: '127.0.0.1', port: 0, inspectorPort: 9339 });
 const url = (await mf.ready).toString().replace(/\/$/, '');
 const db = await mf.getD1Database('DB');
@@ -27,7 +27,7 @@ const admin = async (m, p, b) => (await fetch(`${url}/admin${p}`, { method: m, h
 const acct = await admin('POST', '/accounts', { email: 'p@x.com', credit: 1000000 });
 const { key } = await admin('POST', `/accounts/${acct.id}/keys`, { name: 'k', rpm: 100000000, tpm: 1000000000, max_concurrency: 10000 });
 await admin('PUT', '/models/m', { input_price: 1, output_price: 2 });
-const events = scenario === 'json' ? 1 : scenario === 'codex' ? 20 : 100;
+const events = scenario === 'json' ? 1 : scenario === 'codex' ? 20 : scenario === 'stream1k' ? 1000 : 100;
 await admin('PUT', '/channels/c', { kind: scenario === 'claude-code' ? 'anthropic' : 'openai', base_url: `${upstreamBase}/s/${events}/0/v1`, api_key_secret: 'K', models: { m: 'gpt-4.1-nano' } });
 // The agents' bodies with 150 KB of history (bench/bodies.mjs).
 const body = { 'claude-code': () => claudeCodeBody('m', 150), codex: () => codexBody('m', 150) }[scenario]?.()

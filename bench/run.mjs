@@ -21,6 +21,7 @@ import { Miniflare } from 'miniflare';
 import { bodyRuns, HISTORY_KB } from './bodies.mjs';
 import { mediaRuns } from './media.mjs';
 import { migrate } from './migrate.mjs';
+import { startSplit } from './topology.mjs';
 
 const quick = process.argv.includes('--quick');
 // `--bodies`: only the coding agents' bodies (bench/bodies.mjs), to profile the gateway's per-kilobyte cost.
@@ -140,10 +141,13 @@ async function setUp(target) {
 }
 const { key } = await setUp(gateway);
 const countedSetup = await setUp(counted);
+// (c) in the production topology (bench/topology.mjs): its objects in a second workerd.
+const split = bodiesOnly ? null : await startSplit({ startMiniflare, gatewayOptions: gatewayOptions(outdir, 'index.js'), setUp });
 
 // ---------- load ----------
 const targets = {
   tokengate: (s) => ({ url: `${gateway.url}${route(s)}`, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, model: `bench-${s}` }),
+  split: (s) => ({ url: `${split.front.url}${route(s)}`, headers: { authorization: `Bearer ${split.key}`, 'content-type': 'application/json' }, model: `bench-${s}` }),
   counted: (s) => ({ url: `${counted.url}${route(s)}`, headers: { authorization: `Bearer ${countedSetup.key}`, 'content-type': 'application/json' }, model: `bench-${s}` }),
   passthrough: (s) => ({ url: `${passthrough.url}/s/${scenarios[s].join('/')}${route(s)}`, headers: { 'content-type': 'application/json' }, model: 'gpt-4.1-nano' }),
   storage: (s) => ({ url: `${storage.url}/s/${scenarios[s].join('/')}${route(s)}`, headers: { 'content-type': 'application/json' }, model: 'gpt-4.1-nano' }),
@@ -163,12 +167,15 @@ const median = (xs) => {
 /** Runs a load `plan.reps` times after a warm-up; medians of each field, and workerd CPU per request. */
 async function measure(target, scenario, concurrency) {
   await load(target, scenario, concurrency, plan.warmup);
-  const pid = { tokengate: gateway.pid, passthrough: passthrough.pid, storage: storage.pid }[target] ?? null;
+  const pid = { tokengate: gateway.pid, passthrough: passthrough.pid, storage: storage.pid, split: split?.front.pid }[target] ?? null;
   const runs = [];
   for (let i = 0; i < plan.reps; i++) {
     const cpu0 = pid ? cpuMs(pid) : 0;
+    const objects0 = target === 'split' ? cpuMs(split.objects.pid) : 0;
     const r = await load(target, scenario, concurrency, plan.seconds);
     r.cpu_ms_per_request = pid && r.requests ? (cpuMs(pid) - cpu0) / r.requests : null;
+    // In the production topology, what the objects' process spent apart from the gateway's.
+    if (target === 'split') r.objects_cpu_ms_per_request = r.requests ? (cpuMs(split.objects.pid) - objects0) / r.requests : null;
     runs.push(r);
   }
   const out = {};
@@ -195,7 +202,8 @@ const results = { machine: { cpus: (await import('node:os')).cpus().length, node
 const loads = streamsOnly ? [['stream', 32], ['stream1k', 32]]
   : [['json', 1], ['json', 32], ['stream', 1], ['stream', 32], ['stream1k', 32], ['messages', 1], ['messages', 32], ['paused', 1]];
 for (const [scenario, c] of bodiesOnly ? [] : loads) {
-  for (const target of ['direct', 'passthrough', 'storage', 'tokengate']) {
+  const split = c === 32 && scenario !== 'messages' ? ['split'] : [];
+  for (const target of ['direct', 'passthrough', 'storage', 'tokengate', ...split]) {
     const r = await measure(target, scenario, c);
     results.runs[`${scenario}/c${c}/${target}`] = r;
     if (r.errors) console.error(`${scenario} c=${c} ${target}: ${r.errors} errors`);
@@ -344,6 +352,19 @@ if (!bodiesOnly) {
   const gr = R(`stream1k/c32/tokengate`).rps, br = R(`stream1k/c32/passthrough`).rps, sr = R(`stream1k/c32/storage`).rps;
   row(`stream (${LONG_EVENTS} ev) throughput, c=32`, gr, br, R(`stream1k/c32/direct`).rps, `${fmt(gr / br)}× (b), ${fmt(gr / sr)}× (b+s)`, 'req/s', sr);
 }
+if (!bodiesOnly) {
+  // The production topology: the gateway's process (its isolate's own work, and its half of
+  // each call to the objects) apart from the objects' process.
+  for (const [name, s] of [['non-stream', 'json'], [`${EVENTS}-event stream`, 'stream']].filter(([, s]) => results.runs[`${s}/c32/split`])) {
+    const sp = R(`${s}/c32/split`), b = R(`${s}/c32/passthrough`).cpu_ms_per_request, one = R(`${s}/c32/tokengate`).cpu_ms_per_request;
+    row(`split: gateway process CPU per ${name}, c=32`, sp.cpu_ms_per_request, b, null,
+      `+${fmt(sp.cpu_ms_per_request - b, 3)} ms over (b); objects' process ${fmt(sp.objects_cpu_ms_per_request, 3)} ms; one process (c) ${fmt(one, 3)} ms`, 'ms');
+  }
+  if (results.runs['stream1k/c32/split']) {
+    const f = (t) => ((R(`stream1k/c32/${t}`).cpu_ms_per_request - R(`stream/c32/${t}`).cpu_ms_per_request) / (LONG_EVENTS - EVENTS)) * 1000;
+    row(`split: gateway process CPU per streamed event, c=32`, f('split'), f('passthrough'), null, `+${fmt(f('split') - f('passthrough'), 1)} µs over (b)`, 'µs');
+  }
+}
 for (const agent of streamsOnly ? [] : ['claude-code', 'codex']) {
   const base = results.bodies[`${agent}/0`];
   const extra = (r) => r.tokengate.cpu_ms_per_request - r.passthrough.cpu_ms_per_request;
@@ -360,15 +381,16 @@ results.table = rows;
 
 const pad = (s, n) => String(s).padEnd(n);
 const cell = (x) => (typeof x === 'number' ? fmt(x) : x ?? '—');
-console.log(`\n${pad('figure', 50)}${pad('tokengate', 17)}${pad('(b) pass', 10)}${pad('(b+s)', 10)}${pad('(a) direct', 11)}ratio`);
+console.log(`\n${pad('figure', 58)}${pad('tokengate', 17)}${pad('(b) pass', 10)}${pad('(b+s)', 10)}${pad('(a) direct', 11)}ratio`);
 for (const r of rows) {
-  console.log(`${pad(r.figure, 50)}${pad(cell(r.tokengate), 17)}${pad(cell(r.passthrough), 10)}${pad(cell(r.storage), 10)}${pad(cell(r.direct), 11)}${r.ratio}`);
+  console.log(`${pad(r.figure, 58)}${pad(cell(r.tokengate), 17)}${pad(cell(r.passthrough), 10)}${pad(cell(r.storage), 10)}${pad(cell(r.direct), 11)}${r.ratio}`);
 }
 if (!partial) writeFileSync(join(root, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\nwrote bench/results.json (${quick ? 'quick mode' : `${plan.reps} repetitions of ${plan.seconds} s, medians`})`);
 
 await gateway.mf.dispose();
 await counted.mf.dispose();
+await split?.dispose();
 await passthrough.mf.dispose();
 await storage.mf.dispose();
 upstream.child.kill();
