@@ -202,8 +202,8 @@ const results = { machine: { cpus: (await import('node:os')).cpus().length, node
 const loads = streamsOnly ? [['stream', 32], ['stream1k', 32]]
   : [['json', 1], ['json', 32], ['stream', 1], ['stream', 32], ['stream1k', 32], ['messages', 1], ['messages', 32], ['paused', 1]];
 for (const [scenario, c] of bodiesOnly ? [] : loads) {
-  const split = c === 32 && scenario !== 'messages' ? ['split'] : [];
-  for (const target of ['direct', 'passthrough', 'storage', 'tokengate', ...split]) {
+  const alsoSplit = c === 32 && scenario !== 'messages' ? ['split'] : [];
+  for (const target of ['direct', 'passthrough', 'storage', 'tokengate', ...alsoSplit]) {
     const r = await measure(target, scenario, c);
     results.runs[`${scenario}/c${c}/${target}`] = r;
     if (r.errors) console.error(`${scenario} c=${c} ${target}: ${r.errors} errors`);
@@ -343,10 +343,10 @@ for (const [name, k] of [['non-stream, c=1', 'json/c1'], ['non-stream, c=32', 'j
   }
 }
 }
+// One event more, apart from the request's own cost: the difference between a 1,000-event
+// and a 100-event stream, over the 900 events between them, in µs.
+const perEvent = (t) => ((R(`stream1k/c32/${t}`).cpu_ms_per_request - R(`stream/c32/${t}`).cpu_ms_per_request) / (LONG_EVENTS - EVENTS)) * 1000;
 if (!bodiesOnly) {
-  // One event more, apart from the request's own cost: the difference between a 1,000-event
-  // and a 100-event stream, over the 900 events between them.
-  const perEvent = (t) => ((R(`stream1k/c32/${t}`).cpu_ms_per_request - R(`stream/c32/${t}`).cpu_ms_per_request) / (LONG_EVENTS - EVENTS)) * 1000;
   const [g, b, st] = ['tokengate', 'passthrough', 'storage'].map(perEvent);
   row(`workerd CPU per streamed event (${LONG_EVENTS} vs ${EVENTS} ev), c=32`, g, b, null, `+${fmt(g - b, 1)} µs over (b), +${fmt(g - st, 1)} over (b+s)`, 'µs', st);
   const gr = R(`stream1k/c32/tokengate`).rps, br = R(`stream1k/c32/passthrough`).rps, sr = R(`stream1k/c32/storage`).rps;
@@ -361,8 +361,8 @@ if (!bodiesOnly) {
       `+${fmt(sp.cpu_ms_per_request - b, 3)} ms over (b); objects' process ${fmt(sp.objects_cpu_ms_per_request, 3)} ms; one process (c) ${fmt(one, 3)} ms`, 'ms');
   }
   if (results.runs['stream1k/c32/split']) {
-    const f = (t) => ((R(`stream1k/c32/${t}`).cpu_ms_per_request - R(`stream/c32/${t}`).cpu_ms_per_request) / (LONG_EVENTS - EVENTS)) * 1000;
-    row(`split: gateway process CPU per streamed event, c=32`, f('split'), f('passthrough'), null, `+${fmt(f('split') - f('passthrough'), 1)} µs over (b)`, 'µs');
+    const [sp, b] = [perEvent('split'), perEvent('passthrough')];
+    row(`split: gateway process CPU per streamed event, c=32`, sp, b, null, `+${fmt(sp - b, 1)} µs over (b)`, 'µs');
   }
 }
 for (const agent of streamsOnly ? [] : ['claude-code', 'codex']) {

@@ -45,10 +45,12 @@ app.use('*', (c, next) => {
 });
 // An upload refused while its file still arrives (a file of another type, no credit) is read
 // to its end before the answer goes, so that the client gets the answer (uploads.ts).
-app.use('*', async (c, next) => {
-  await next();
-  if (c.res.status >= 400) await c.var.refusedUpload?.();
-});
+for (const path of UPLOADS) {
+  app.use(path, async (c, next) => {
+    await next();
+    if (c.res.status >= 400) await c.var.refusedUpload?.();
+  });
+}
 
 app.get('/health', (c) => c.json({ status: 'ok', version }));
 
