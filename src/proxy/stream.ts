@@ -76,30 +76,79 @@ export interface MeteredStreamOptions {
 const encoder = new TextEncoder();
 
 /** An error event in the client's API, so a stream that dies mid-way never looks complete. */
-export function errorEvent(meter: Pick<StreamMeter, 'dialect' | 'errorEvent'>, message: string, code: ErrorCode): Uint8Array {
+export function errorEvent(meter: Pick<StreamMeter, 'dialect' | 'errorEvent'>, message: string, code: ErrorCode): string {
   const err = new ApiError(code, message);
-  if (meter.errorEvent) return encoder.encode(meter.errorEvent(err));
+  if (meter.errorEvent) return meter.errorEvent(err);
   const body = meter.dialect === 'anthropic' ? anthropicErrorBody(err) : errorBody(err);
-  return encoder.encode(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
+  return `event: error\ndata: ${JSON.stringify(body)}\n\n`;
+}
+
+/** How much of the upstream a read takes at most (one buffer per open stream, reused). */
+const CHUNK_BYTES = 16_384;
+
+/** The upstream's bytes a chunk at a time; a chunk is valid until the next read. */
+interface ChunkSource {
+  /** The next chunk, or null at the end; throws when the upstream failed. */
+  read(): Promise<Uint8Array | null>;
+  /** Stops reading, so the upstream stops generating. */
+  cancel(): void;
 }
 
 /**
- * The client's side of a stream: the upstream body piped through a
- * TransformStream (workerd pumps a pipe natively; a JS pull loop per chunk measured several
- * times its CPU, BENCHMARKS.md). Each chunk is handed on as soon as it holds complete events
- * (its own bytes where nothing was dropped or rewritten), so nothing is buffered beyond one
- * partial event, and the pipe's backpressure reads the upstream only as fast as the client
- * takes it. The meter sees every event on the way. The stream ends in exactly one onEnd:
- * upstream [DONE]/EOF, upstream error, idle timeout, client cancel or client disconnect
- * (request signal); the ways that are not the client's add an error event, so a broken
- * stream never looks complete.
+ * A fetched body is read into one reused buffer: a BYOB read hands over whatever has arrived
+ * (up to 16 KB), where a default read hands over workerd's 4 KB pieces, and every chunk
+ * costs a hop into JavaScript (`npm run bench -- --streams`). Any other stream (a test's,
+ * one built in JavaScript) is read by its own chunks.
+ */
+function chunksOf(stream: ReadableStream<Uint8Array>): ChunkSource {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = stream.getReader({ mode: 'byob' });
+  } catch {
+    // not a byte stream
+  }
+  if (byob) {
+    const reader = byob;
+    let buffer = new ArrayBuffer(CHUNK_BYTES);
+    return {
+      async read() {
+        const { done, value } = await reader.read(new Uint8Array(buffer));
+        if (done || !value) return null;
+        buffer = value.buffer as ArrayBuffer;
+        return value;
+      },
+      cancel: () => void reader.cancel().catch(() => {}),
+    };
+  }
+  const reader = stream.getReader();
+  return {
+    async read() {
+      const { done, value } = await reader.read();
+      return done ? null : value;
+    },
+    cancel: () => void reader.cancel().catch(() => {}),
+  };
+}
+
+/**
+ * The client's side of a stream: a loop that reads the upstream body and writes what the
+ * client gets into a native IdentityTransformStream, which the response streams from. Each
+ * chunk is handed on as soon as it holds complete events (its own bytes where nothing was
+ * dropped or rewritten), so nothing is buffered beyond one partial event, and each write
+ * waits for the client to take it before the upstream is read again (backpressure). The
+ * meter sees every event on the way. The stream ends in exactly one onEnd: upstream
+ * [DONE]/EOF, upstream error, idle timeout, client cancel or client disconnect (request
+ * signal); the ways that are not the client's add an error event, so a broken stream never
+ * looks complete.
  */
 export function meteredStream(upstream: ReadableStream<Uint8Array>, o: MeteredStreamOptions): ReadableStream<Uint8Array> {
   const decoder = new TextDecoder();
   const framer = new SseFramer();
+  const source = chunksOf(upstream);
+  const { readable, writable } = new IdentityTransformStream();
+  const client = writable.getWriter();
   let firstByteMs: number | null = null;
   let ended = false;
-  let controller!: TransformStreamDefaultController<Uint8Array>;
 
   const end = (how: StreamEnd) => {
     if (ended) return;
@@ -108,75 +157,80 @@ export function meteredStream(upstream: ReadableStream<Uint8Array>, o: MeteredSt
     o.clientSignal.removeEventListener('abort', onAbort);
     o.onEnd({ end: how, meter: o.meter, firstByteMs });
   };
-  /** The upstream failed or went silent: tell the client, close its stream (which cancels
-   *  the upstream through the pipe) and settle. */
-  const fail = (how: 'failed' | 'timeout', event: Uint8Array) => {
-    if (ended) return;
-    end(how);
-    try {
-      controller.enqueue(event);
-      controller.terminate();
-    } catch {
-      // the client's side is gone already
-    }
-  };
-  const idle = idleTimer(o.idleTimeoutMs, () => fail('timeout', errorEvent(o.meter, 'The upstream stopped sending data.', 'upstream_timeout')));
-  // The client left: settle, and close its side, which cancels the upstream through the
-  // pipe so nothing more is generated.
+  /** The client left: settle, and stop reading the upstream so nothing more is generated. */
   const onAbort = () => {
     end('cancelled');
-    try {
-      controller.terminate();
-    } catch {
-      // closed already
-    }
+    source.cancel();
+    client.abort().catch(() => {});
   };
+  /** What the client gets last, and the stream's end. */
+  const finish = (tail: string, how: StreamEnd) => {
+    if (tail) firstByteMs ??= Date.now() - o.startedAt;
+    end(how);
+    if (tail) client.write(encoder.encode(tail)).catch(() => {});
+    client.close().catch(() => {});
+  };
+  /** The upstream failed or went silent: tell the client, stop reading, settle. */
+  const fail = (how: 'failed' | 'timeout', event: string) => {
+    if (ended) return;
+    source.cancel();
+    finish(event, how);
+  };
+  const idle = idleTimer(o.idleTimeoutMs, () => fail('timeout', errorEvent(o.meter, 'The upstream stopped sending data.', 'upstream_timeout')));
   o.clientSignal.addEventListener('abort', onAbort);
+  // A client that cancels the body (where the signal does not fire) errors the writable side.
+  client.closed.catch(onAbort);
 
-  const transform = new TransformStream<Uint8Array, Uint8Array>({
-    start(c) {
-      controller = c;
-    },
-    transform(value, c) {
-      if (ended) return;
-      idle.touch();
-      const hadPending = framer.hasPending;
-      const events = framer.push(decoder.decode(value, { stream: true }));
-      let out = '';
-      let changed = false;
-      for (const event of events) {
-        const kept = o.meter.inspect(event);
-        if (kept !== event) changed = true;
-        out += kept;
+  /** One upstream chunk: what the client gets for it, or null for nothing yet. */
+  const relayed = (value: Uint8Array): Uint8Array | null => {
+    const hadPending = framer.hasPending;
+    const events = framer.push(decoder.decode(value, { stream: true }));
+    let out = '';
+    let changed = false;
+    for (const event of events) {
+      const kept = o.meter.inspect(event);
+      if (kept !== event) changed = true;
+      out += kept;
+    }
+    if (out === '') return null;
+    // The chunk was exactly whole events, all kept: its own bytes (a copy: the buffer is reused).
+    return !hadPending && !framer.hasPending && !changed ? value.slice() : encoder.encode(out);
+  };
+  /** The upstream's end: a last event it left without its blank line is ended here (clients
+   *  drop an unterminated event at EOF, as the SSE spec says, message_stop or [DONE]
+   *  included), then whatever the meter adds, or an error event if the stream was cut. */
+  const atEof = () => {
+    const rest = framer.flush();
+    const last = rest ? o.meter.inspect(rest) : '';
+    let out = last && (/(\r\n|\n|\r){2}$/.test(last) ? last : `${last.replace(/(\r\n|\n|\r)$/, '')}\n\n`);
+    out += o.meter.atEnd?.() ?? '';
+    const complete = o.meter.sawDone || o.meter.upstreamError !== null;
+    if (!complete) out += errorEvent(o.meter, 'The upstream stream ended before completion.', 'upstream_incomplete');
+    finish(out, complete && o.meter.upstreamError === null ? 'success' : 'failed');
+  };
+
+  void (async () => {
+    for (;;) {
+      let value: Uint8Array | null;
+      try {
+        value = await source.read();
+      } catch {
+        return fail('failed', errorEvent(o.meter, 'The upstream connection failed mid-stream.', 'upstream_error'));
       }
-      if (out === '') return;
-      firstByteMs ??= Date.now() - o.startedAt;
-      // Fast path: the chunk was exactly whole events, all kept; forward its own bytes.
-      c.enqueue(!hadPending && !framer.hasPending && !changed ? value : encoder.encode(out));
-    },
-    flush(c) {
       if (ended) return;
-      // A last event the upstream left without its blank line is ended here: clients drop
-      // an unterminated event at EOF (as the SSE spec says), message_stop or [DONE] included.
-      const rest = framer.flush();
-      const last = rest ? o.meter.inspect(rest) : '';
-      if (last) c.enqueue(encoder.encode(/(\r\n|\n|\r){2}$/.test(last) ? last : `${last.replace(/(\r\n|\n|\r)$/, '')}\n\n`));
-      const tail = o.meter.atEnd?.();
-      if (tail) c.enqueue(encoder.encode(tail));
-      const complete = o.meter.sawDone || o.meter.upstreamError !== null;
-      if (!complete) c.enqueue(errorEvent(o.meter, 'The upstream stream ended before completion.', 'upstream_incomplete'));
-      end(complete && o.meter.upstreamError === null ? 'success' : 'failed');
-    },
-    cancel() {
-      end('cancelled');
-    },
-  });
-  // preventAbort: an upstream that fails mid-stream leaves the client's side open for the
-  // error event. A client that leaves errors the pipe too, after cancel()/the signal ended it.
-  upstream
-    .pipeTo(transform.writable, { preventAbort: true })
-    .catch(() => fail('failed', errorEvent(o.meter, 'The upstream connection failed mid-stream.', 'upstream_error')));
-  return transform.readable;
+      if (value === null) return atEof();
+      idle.touch();
+      const out = relayed(value);
+      if (out === null) continue;
+      firstByteMs ??= Date.now() - o.startedAt;
+      try {
+        await client.write(out);
+      } catch {
+        return onAbort();
+      }
+    }
+  })();
+  return readable as ReadableStream<Uint8Array>;
 }
 
 export interface PassedStreamOptions {
