@@ -20,6 +20,7 @@ import { models } from './routes/models';
 import { pages } from './routes/pages';
 import { EXPOSED_HEADERS } from './routes/headers';
 import { usage } from './routes/usage';
+import { discardBody } from './validate';
 
 export const app = new Hono<AppEnv>();
 
@@ -38,7 +39,8 @@ app.use('*', (c, next) => {
   const max = UPLOADS.has(c.req.path) ? config(c.env).MAX_UPLOAD_BYTES : config(c.env).MAX_BODY_BYTES;
   return bodyLimit({
     maxSize: max,
-    onError: () => {
+    onError: async () => {
+      await discardBody(c.req.raw, config(c.env).MAX_UPLOAD_BYTES);
       throw new ApiError('request_too_large', `The request body is larger than the ${max} bytes allowed.`);
     },
   })(c, next);

@@ -46,6 +46,26 @@ export function bodyOf(c: Context): Promise<RawBody> {
   return read;
 }
 
+/**
+ * Reads the rest of a body that is refused unread (over the size limit by its
+ * content-length), up to `maxBytes`, before the answer goes: an answer given while the
+ * client still writes closes the connection under it, and its HTTP client reports a reset,
+ * not the answer. (A body that declared no length has been read by bodyLimit already.)
+ */
+export async function discardBody(request: Request, maxBytes: number): Promise<void> {
+  if (!request.body || request.body.locked) return;
+  const reader = request.body.getReader();
+  try {
+    for (let read = 0; read <= maxBytes;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      read += value.byteLength;
+    }
+  } catch {
+    // The client went away: nothing is left to read.
+  }
+}
+
 /** The path of the first value nested deeper than `limit`, or null; iterative, so no
  *  input can exhaust the stack here. Each entry links to its parent, so a path is only
  *  built for the one value that is too deep. */

@@ -231,6 +231,18 @@ describe('images, audio and moderations: what the gateway composes (a usage cost
       expect((await refused.json()).error.param).toBe('file');
     }
   });
+
+  it('answers a body far over the size limit once the client has sent it, with the 413, not a reset connection', async () => {
+    const big = 'x'.repeat(3_000_000); // fifteen times this deployment's 200,000-byte limit
+    for (let i = 0; i < 3; i++) {
+      const chat = await post('/v1/chat/completions', { model: 'gpt', messages: [{ role: 'user', content: big }] });
+      expect(chat.status).toBe(413);
+      expect(gatewayViolations(openai, 'ErrorResponse', await chat.json())).toEqual([]);
+      const message = await post('/v1/messages', { model: 'claude', max_tokens: 10, messages: [{ role: 'user', content: big }] }, { 'anthropic-version': '2023-06-01' });
+      expect(message.status).toBe(413);
+      expect(gatewayViolations(anthropic, 'ErrorResponse', await message.json())).toEqual([]);
+    }
+  });
 });
 
 /** Requests that fail in every way a route can, with the status each must get. */
