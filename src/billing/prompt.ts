@@ -20,7 +20,7 @@ export interface PromptSize {
   references: string[];
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII_RUNS = /[^\x00-\x7f]+/g;
 
 /**
  * Prompt tokens per item that is not text, as [bound, estimate]. Each bound is above what
@@ -108,7 +108,8 @@ class Measure {
     if (!isObject(v)) return;
     if (this.item(v)) return;
     this.bound += 1;
-    for (const [key, child] of Object.entries(v)) {
+    for (const key in v) { // a parsed object's own keys (for…in: no array of entries per object)
+      const child = v[key];
       // A top-level number or flag is a setting (max_tokens, temperature, stream…), never
       // prompt: so naming a smaller max_tokens never raises the bound.
       if (top && (typeof child === 'number' || typeof child === 'boolean' || child === null)) continue;
@@ -157,20 +158,27 @@ class Measure {
 
   /** A string: its UTF-8 bytes plus `framing` bytes of JSON around it, and its estimate. */
   private text(s: string, framing: number): void {
-    // Most of what agents send is ASCII: one native scan says so, and then each character is a byte.
-    if (!NON_ASCII.test(s)) {
+    // Most of what agents send is ASCII: one native scan finds no run of other characters, and
+    // each character is a byte. Otherwise only those runs are walked (a long system prompt with
+    // a dash in it is still one native scan, not a loop over every character).
+    NON_ASCII_RUNS.lastIndex = 0;
+    let run = NON_ASCII_RUNS.exec(s);
+    if (run === null) {
       this.bound += framing + s.length;
       this.ascii += s.length;
       return;
     }
-    let ascii = 0;
+    let ascii = s.length;
     let twoByte = 0;
     let other = 0;
-    for (let i = 0; i < s.length; i++) {
-      const code = s.charCodeAt(i);
-      if (code < 0x80) ascii++;
-      else if (code < 0x800) twoByte++;
-      else if (code < 0xdc00 || code > 0xdfff) other++; // a surrogate pair counts once (4 bytes: 3 + its low half's 1 below)
+    for (; run !== null; run = NON_ASCII_RUNS.exec(s)) {
+      const chars = run[0];
+      ascii -= chars.length;
+      for (let i = 0; i < chars.length; i++) {
+        const code = chars.charCodeAt(i);
+        if (code < 0x800) twoByte++;
+        else if (code < 0xdc00 || code > 0xdfff) other++; // a surrogate pair counts once (4 bytes: 3 + its low half's 1 below)
+      }
     }
     // A lone low surrogate of a pair adds the fourth byte of its character.
     const lowSurrogates = s.length - ascii - twoByte - other;

@@ -131,6 +131,31 @@ describe("a prompt's bound and estimate (billing/prompt.ts)", () => {
     }));
   });
 
+  it('measures a string of any characters, lone surrogates too, exactly as a walk over each of its UTF-16 units does', () => {
+    // The reference: every unit looked at in turn. Bytes as UTF-8 writes them (a pair's high
+    // half 3 and its low half 1; a lone one likewise), and the estimate's one token per 4 ASCII
+    // characters plus one per other character (a pair counted once).
+    const reference = (s: string) => {
+      let bytes = 0;
+      let ascii = 0;
+      let other = 0;
+      for (let i = 0; i < s.length; i++) {
+        const code = s.charCodeAt(i);
+        if (code < 0x80) (bytes += 1), ascii++;
+        else if (code < 0x800) (bytes += 2), other++;
+        else if (code < 0xdc00 || code > 0xdfff) (bytes += 3), other++;
+        else bytes += 1;
+      }
+      return { bytes, ascii, other };
+    };
+    const units = fc.oneof(fc.constantFrom('a', ' ', '\n', 'é', '—', '中', '😀', '\ud800', '\udc00'), fc.string({ unit: 'binary', maxLength: 3 }));
+    fc.assert(fc.property(fc.array(units, { maxLength: 40 }).map((parts) => parts.join('')), (s) => {
+      const { bytes, ascii, other } = reference(s);
+      // One string under a one-letter key: the object's brace, the key's byte and 4 of framing, the string's 2 of framing.
+      expect(measurePrompt({ k: s })).toEqual({ bound: 1 + 5 + 2 + bytes, estimate: Math.ceil((1 + ascii) / 4) + other, references: [] });
+    }), { numRuns: 500 });
+  });
+
   it('counts a new field of text wherever it is, but not the settings at the top', () => {
     const base = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
     const schema = { ...base, text: { format: { type: 'json_schema', schema: { description: 'x'.repeat(10_000) } } } };
