@@ -12,16 +12,16 @@
 // Load comes from a second process (bench/load.mjs); every run is bounded in time and
 // count, follows a warm-up, and is repeated; medians are reported. Prints one table and
 // writes bench/results.json. Nothing here asserts a threshold.
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { Miniflare } from 'miniflare';
 import { bodyRuns, HISTORY_KB } from './bodies.mjs';
 import { mediaRuns } from './media.mjs';
 import { migrate } from './migrate.mjs';
 import { startSplit } from './topology.mjs';
+import { build, cpuMs, gatewayOptions, rssKb, startMiniflare } from './workerd.mjs';
 
 const quick = process.argv.includes('--quick');
 // `--bodies`: only the coding agents' bodies (bench/bodies.mjs), to profile the gateway's per-kilobyte cost.
@@ -30,7 +30,6 @@ const bodiesOnly = process.argv.includes('--bodies');
 const streamsOnly = process.argv.includes('--streams');
 const partial = bodiesOnly || streamsOnly;
 const root = new URL('..', import.meta.url).pathname;
-const env = { ...process.env, WRANGLER_SEND_METRICS: 'false' };
 const plan = quick
   ? { seconds: 0.5, warmup: 0.2, reps: 1, streams: 20, streamEvents: 20, streamPauseMs: 50 }
   : { seconds: 3, warmup: 1, reps: 3, streams: 100, streamEvents: 100, streamPauseMs: 50 };
@@ -39,14 +38,9 @@ const LONG_EVENTS = 1000; // with EVENTS, the cost of one more event apart from 
 const PAUSED = { events: 20, pauseMs: 10 };
 
 // ---------- build and bundle size ----------
-function build(minify, entry = []) {
-  const outdir = mkdtempSync(join(tmpdir(), 'tokengate-bench-'));
-  execFileSync(join(root, 'node_modules/.bin/wrangler'), ['deploy', ...entry, '--dry-run', '--outdir', outdir, ...(minify ? ['--minify'] : [])], { cwd: root, env, stdio: 'pipe' });
-  return outdir;
-}
-const outdir = build(false);
-const minDir = build(true);
-const countDir = build(false, ['bench/counting.ts']);
+const outdir = build();
+const minDir = build({ minify: true });
+const countDir = build({ entry: ['bench/counting.ts'] });
 const raw = readFileSync(join(outdir, 'index.js'));
 const minified = readFileSync(join(minDir, 'index.js'));
 const bundle = { raw_kb: raw.length / 1024, minified_kb: minified.length / 1024, gzip_kb: gzipSync(minified).length / 1024 };
@@ -72,39 +66,10 @@ process.on('uncaughtException', (err) => {
 });
 const upstreamBase = `http://127.0.0.1:${upstream.json.port}`;
 
-const workerdPids = () =>
-  new Set(readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      return readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'workerd' && readFileSync(`/proc/${p}/stat`, 'utf8').split(' ')[3] === String(process.pid);
-    } catch {
-      return false;
-    }
-  }));
-async function startMiniflare(options) {
-  const before = workerdPids();
-  const mf = new Miniflare({ host: '127.0.0.1', port: 0, compatibilityDate: '2026-04-01', compatibilityFlags: ['enable_request_signal'], ...options });
-  const url = (await mf.ready).toString().replace(/\/$/, '');
-  const pid = [...workerdPids()].find((p) => !before.has(p));
-  return { mf, url, pid };
-}
-const cpuMs = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in 1/100 s ticks
-};
-const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
-
 const passthrough = await startMiniflare({ modules: true, scriptPath: join(root, 'bench/passthrough.js'), bindings: { UPSTREAM: upstreamBase } });
 const storage = await startMiniflare({
   modules: true, scriptPath: join(root, 'bench/storage-floor.js'), bindings: { UPSTREAM: upstreamBase },
   durableObjects: { COUNTER: { className: 'Counter', useSQLite: true } },
-});
-const gatewayOptions = (dir, script) => ({
-  modules: true,
-  modulesRoot: dir,
-  scriptPath: join(dir, script),
-  d1Databases: ['DB'],
-  durableObjects: { ACCOUNTS: { className: 'AccountState', useSQLite: true }, ATTEMPTS: { className: 'AttemptLimiter', useSQLite: true }, HEALTH: { className: 'ChannelHealth', useSQLite: true } },
-  bindings: { ADMIN_TOKEN: 'bench-admin', BENCH_UPSTREAM_KEY: 'sk-bench-upstream', UPSTREAM_IDLE_TIMEOUT_MS: '60000' },
 });
 const gateway = await startMiniflare(gatewayOptions(outdir, 'index.js'));
 const counted = await startMiniflare(gatewayOptions(countDir, 'counting.js'));

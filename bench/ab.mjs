@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+// `npm run bench:ab -- <git-ref> [rounds]`: this checkout's gateway against another
+// version's, side by side in one run — for a change smaller than the run-to-run spread of
+// `npm run bench` on a shared machine (whose CPU figures move by ±20 % between runs). Both
+// bundles run in workerd with the same fake upstream, account, limits and models; rounds
+// alternate which goes first; each round measures, at 8 clients, the CPU per non-stream
+// request, per 100-event and per 1,000-event stream, and the medians are compared. The ref
+// is checked out into a temporary worktree and built with this checkout's node_modules, so
+// compare versions with the same dependencies. Bounded in count; 127.0.0.1 only.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { migrate } from './migrate.mjs';
+import { startUpstream } from './upstream.mjs';
+import { build, cpuMs, gatewayOptions, startMiniflare } from './workerd.mjs';
+
+const [ref, roundsArg] = process.argv.slice(2);
+if (!ref) {
+  console.error('usage: npm run bench:ab -- <git-ref> [rounds]');
+  process.exit(2);
+}
+const rounds = Number(roundsArg ?? 5);
+const root = new URL('..', import.meta.url).pathname;
+const CASES = { 'non-stream': { events: 1, requests: 1500 }, '100-event stream': { events: 100, requests: 800 }, '1,000-event stream': { events: 1000, requests: 200 } };
+const CLIENTS = 8;
+
+const worktree = join(mkdtempSync(join(tmpdir(), 'tokengate-ab-')), 'tree');
+execFileSync('git', ['worktree', 'add', '--detach', '-q', worktree, ref], { cwd: root });
+let theirs;
+try {
+  symlinkSync(join(root, 'node_modules'), join(worktree, 'node_modules'));
+  theirs = build({ cwd: worktree });
+} finally {
+  rmSync(worktree, { recursive: true, force: true });
+  execFileSync('git', ['worktree', 'prune'], { cwd: root });
+}
+const ours = build();
+
+const upstream = await startUpstream(0);
+const upstreamBase = `http://127.0.0.1:${upstream.address().port}`;
+
+async function start(dir) {
+  const target = await startMiniflare(gatewayOptions(dir));
+  await migrate(await target.mf.getD1Database('DB'));
+  const admin = async (method, path, body) => {
+    const res = await fetch(`${target.url}/admin${path}`, { method, headers: { authorization: 'Bearer bench-admin', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return res.json();
+  };
+  const account = await admin('POST', '/accounts', { email: 'ab@example.com', credit: 1_000_000 });
+  const { key } = await admin('POST', `/accounts/${account.id}/keys`, { name: 'ab', rpm: 100_000_000, tpm: 1_000_000_000, max_concurrency: 10_000 });
+  for (const { events } of Object.values(CASES)) {
+    await admin('PUT', `/models/ab-${events}`, { input_price: 1, output_price: 2 });
+    await admin('PUT', `/channels/ab-${events}`, { kind: 'openai', base_url: `${upstreamBase}/s/${events}/0/v1`, api_key_secret: 'BENCH_UPSTREAM_KEY', models: { [`ab-${events}`]: 'gpt-4.1-nano' } });
+  }
+  const request = async (events) => {
+    const res = await fetch(`${target.url}/v1/chat/completions`, {
+      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: `ab-${events}`, messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 400, stream: events > 1 }),
+    });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`${res.status} ${text.slice(0, 200)}`);
+  };
+  /** CPU per request over `n` requests at CLIENTS clients. */
+  const cpuPerRequest = async (events, n) => {
+    const before = cpuMs(target.pid);
+    let sent = 0;
+    await Promise.all(Array.from({ length: CLIENTS }, async () => {
+      while (sent < n) {
+        sent++;
+        await request(events);
+      }
+    }));
+    return (cpuMs(target.pid) - before) / sent;
+  };
+  for (const { events } of Object.values(CASES)) for (let i = 0; i < 100; i++) await request(events); // warm-up
+  return { target, cpuPerRequest };
+}
+
+const gateways = { [ref]: await start(theirs), 'this checkout': await start(ours) };
+const samples = Object.fromEntries(Object.keys(gateways).map((name) => [name, Object.fromEntries(Object.keys(CASES).map((c) => [c, []]))]));
+for (let round = 0; round < rounds; round++) {
+  const order = Object.keys(gateways);
+  if (round % 2) order.reverse();
+  for (const name of order) {
+    for (const [label, { events, requests }] of Object.entries(CASES)) samples[name][label].push(await gateways[name].cpuPerRequest(events, requests));
+  }
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const perEvent = (s) => ((median(s['1,000-event stream']) - median(s['100-event stream'])) / 900) * 1000;
+console.log(`workerd CPU per request, median of ${rounds} rounds at ${CLIENTS} clients (ms)`);
+console.log(['', ...Object.keys(CASES), 'per further event (µs)'].map((h) => h.padEnd(22)).join(''));
+for (const [name, s] of Object.entries(samples)) {
+  console.log([name, ...Object.keys(CASES).map((c) => median(s[c]).toFixed(3)), perEvent(s).toFixed(2)].map((v) => String(v).padEnd(22)).join(''));
+}
+for (const { target } of Object.values(gateways)) await target.mf.dispose();
+upstream.close();
