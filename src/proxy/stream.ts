@@ -97,7 +97,7 @@ interface ChunkSource {
 /**
  * A fetched body is read into one reused buffer: a BYOB read hands over whatever has arrived
  * (up to 16 KB), where a default read hands over workerd's 4 KB pieces, and every chunk
- * costs a hop into JavaScript (`npm run bench -- --streams`). Any other stream (a test's,
+ * costs a hop into JavaScript (`npm run bench:ab`). Any other stream (a test's,
  * one built in JavaScript) is read by its own chunks.
  */
 function chunksOf(stream: ReadableStream<Uint8Array>): ChunkSource {
@@ -209,27 +209,19 @@ export function meteredStream(upstream: ReadableStream<Uint8Array>, o: MeteredSt
     finish(out, complete && o.meter.upstreamError === null ? 'success' : 'failed');
   };
 
-  void (async () => {
+  const pump = async () => {
     for (;;) {
-      let value: Uint8Array | null;
-      try {
-        value = await source.read();
-      } catch {
-        return fail('failed', errorEvent(o.meter, 'The upstream connection failed mid-stream.', 'upstream_error'));
-      }
+      const value = await source.read();
       if (ended) return;
       if (value === null) return atEof();
       idle.touch();
       const out = relayed(value);
       if (out === null) continue;
       firstByteMs ??= Date.now() - o.startedAt;
-      try {
-        await client.write(out);
-      } catch {
-        return onAbort();
-      }
+      if (!(await client.write(out).then(() => true, () => false))) return onAbort(); // the client is gone
     }
-  })();
+  };
+  pump().catch(() => fail('failed', errorEvent(o.meter, 'The upstream connection failed mid-stream.', 'upstream_error')));
   return readable as ReadableStream<Uint8Array>;
 }
 

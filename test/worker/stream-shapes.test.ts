@@ -15,21 +15,22 @@ async function recorded(fixture: string): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
-function pieces(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
+/** The bytes in pieces of `size`: as a stream of chunks, or as a byte stream (as a fetched
+ *  body is), which the relay reads into its own reused buffer. */
+function pieces(bytes: Uint8Array, size: number, byteStream = false): ReadableStream<Uint8Array> {
   let offset = 0;
-  return new ReadableStream({
-    pull(controller) {
-      if (offset >= bytes.length) return controller.close();
-      controller.enqueue(bytes.slice(offset, offset + size));
-      offset += size;
-    },
-  });
+  const pull = (controller: { enqueue(chunk: Uint8Array): void; close(): void }) => {
+    if (offset >= bytes.length) return controller.close();
+    controller.enqueue(bytes.slice(offset, offset + size));
+    offset += size;
+  };
+  return byteStream ? new ReadableStream({ type: 'bytes', pull }) : new ReadableStream({ pull });
 }
 
-async function relay(bytes: Uint8Array, includeUsage: boolean, size = 7, publicModel?: string) {
+async function relay(bytes: Uint8Array, includeUsage: boolean, size = 7, publicModel?: string, byteStream = false) {
   const meter = new ChatStreamMeter({ dropUsageOnly: !includeUsage, publicModel });
   let result: StreamResult | undefined;
-  const out = meteredStream(pieces(bytes, size), {
+  const out = meteredStream(pieces(bytes, size, byteStream), {
     meter,
     idleTimeoutMs: 5000,
     startedAt: Date.now(),
@@ -94,9 +95,11 @@ describe('counting and renaming every recorded stream shape', () => {
     it(`counts the text and renames the model of every event: ${fixture}`, async () => {
       const bytes = await recorded(fixture);
       const expected = parsedEvents(new TextDecoder().decode(bytes)).map((e) => (typeof e === 'object' && typeof e.model === 'string' ? { ...e, model: 'my-alias' } : e));
-      // one chunk holding every event, and 7-byte pieces (at most one event completes in each)
-      for (const size of [bytes.length, 7]) {
-        const { text, meter } = await relay(bytes, true, size, 'my-alias');
+      // One chunk holding every event, and 7-byte pieces (at most one event completes in
+      // each); each also as a byte stream, read in the relay's buffer (whole, so in pieces of
+      // its size, split wherever they fall, multi-byte characters included).
+      for (const [size, byteStream] of [[bytes.length, false], [7, false], [bytes.length, true], [7, true]] as const) {
+        const { text, meter } = await relay(bytes, true, size, 'my-alias', byteStream);
         expect(meter.estimatedOutputTokens).toBe(referenceEstimate(bytes));
         expect(parsedEvents(text)).toEqual(expected);
       }
@@ -108,11 +111,14 @@ describe('usage from every recorded stream shape', () => {
   for (const [shape, fixture, expected] of usageShapes) {
     it(`reads usage: ${shape}`, async () => {
       const bytes = await recorded(fixture);
-      const { text, meter, result } = await relay(bytes, true);
-      expect(meter.usage).toEqual(expected);
-      expect(result.end).toBe('success');
-      // The client that asked for usage gets the upstream's bytes unchanged.
-      expect(text).toBe(new TextDecoder().decode(bytes));
+      // In 7-byte pieces, and as a byte stream read whole into the relay's buffer.
+      for (const [size, byteStream] of [[7, false], [bytes.length, true]] as const) {
+        const { text, meter, result } = await relay(bytes, true, size, undefined, byteStream);
+        expect(meter.usage).toEqual(expected);
+        expect(result.end).toBe('success');
+        // The client that asked for usage gets the upstream's bytes unchanged.
+        expect(text).toBe(new TextDecoder().decode(bytes));
+      }
     });
   }
 
