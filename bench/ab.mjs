@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// `npm run bench:ab -- <git-ref> [rounds]`: this checkout's gateway against another
+// `npm run bench:ab -- <git-ref> [rounds] [clients]`: this checkout's gateway against another
 // version's, side by side in one run — for a change smaller than the run-to-run spread of
 // `npm run bench` on a shared machine (whose CPU figures move by ±20 % between runs). Both
 // bundles run in workerd with the same fake upstream, account, limits and models; rounds
-// alternate which goes first; each round measures, at 8 clients, the CPU per non-stream
+// alternate which goes first; each round measures, at 8 clients (or `clients`), the CPU per non-stream
 // request, per 100-event and per 1,000-event stream, and the medians are compared. The ref
 // is checked out into a temporary worktree and built with this checkout's node_modules, so
 // compare versions with the same dependencies. Bounded in count; 127.0.0.1 only.
@@ -15,15 +15,15 @@ import { migrate } from './migrate.mjs';
 import { startUpstream } from './upstream.mjs';
 import { build, cpuMs, gatewayOptions, startMiniflare } from './workerd.mjs';
 
-const [ref, roundsArg] = process.argv.slice(2);
+const [ref, roundsArg, clientsArg] = process.argv.slice(2);
 if (!ref) {
-  console.error('usage: npm run bench:ab -- <git-ref> [rounds]');
+  console.error('usage: npm run bench:ab -- <git-ref> [rounds] [clients]');
   process.exit(2);
 }
 const rounds = Number(roundsArg ?? 5);
 const root = new URL('..', import.meta.url).pathname;
 const CASES = { 'non-stream': { events: 1, requests: 1500 }, '100-event stream': { events: 100, requests: 800 }, '1,000-event stream': { events: 1000, requests: 200 } };
-const CLIENTS = 8;
+const CLIENTS = Number(clientsArg ?? 8);
 
 const worktree = join(mkdtempSync(join(tmpdir(), 'tokengate-ab-')), 'tree');
 execFileSync('git', ['worktree', 'add', '--detach', '-q', worktree, ref], { cwd: root });
