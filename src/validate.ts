@@ -50,7 +50,8 @@ export function bodyOf(c: Context): Promise<RawBody> {
  * Reads the rest of a body that is refused unread (over the size limit by its
  * content-length), up to `maxBytes`, before the answer goes: an answer given while the
  * client still writes closes the connection under it, and its HTTP client reports a reset,
- * not the answer. (A body that declared no length has been read by bodyLimit already.)
+ * not the answer. (A body that declared no length is held by bodyLimit's own reader, which
+ * stopped at the limit: it is not drained here.)
  */
 export async function discardBody(request: Request, maxBytes: number): Promise<void> {
   if (!request.body || request.body.locked) return;
