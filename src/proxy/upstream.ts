@@ -212,12 +212,23 @@ export async function keyOf(env: Env, route: Route, credential: Credential): Pro
   }
 }
 
-async function send(route: Route, request: UpstreamRequest, call: UpstreamCall, apiKey: string): Promise<UpstreamSuccess | UpstreamFailure> {
+/**
+ * The upstream call's signal: aborted when the client goes (while the answer streams too) or
+ * when the first byte is late. Apart from `send` because its listener lives as long as the
+ * client's request: a closure of `send`'s would keep the call, and through it the request's
+ * body — a whole conversation — in the heap while the answer streams, where the garbage
+ * collector pays for it per kilobyte.
+ */
+function upstreamSignal(clientSignal: AbortSignal, firstByteTimeoutMs: number) {
   const controller = new AbortController();
   const abort = () => controller.abort();
-  call.clientSignal.addEventListener('abort', abort, { once: true });
-  const timer = setTimeout(abort, call.firstByteTimeoutMs);
-  const timedOut = () => controller.signal.aborted && !call.clientSignal.aborted;
+  clientSignal.addEventListener('abort', abort, { once: true });
+  const timer = setTimeout(abort, firstByteTimeoutMs);
+  return { signal: controller.signal, timer, timedOut: () => controller.signal.aborted && !clientSignal.aborted };
+}
+
+async function send(route: Route, request: UpstreamRequest, call: UpstreamCall, apiKey: string): Promise<UpstreamSuccess | UpstreamFailure> {
+  const { signal, timer, timedOut } = upstreamSignal(call.clientSignal, call.firstByteTimeoutMs);
   try {
     const upload = request.form ? request.form.upload() : null;
     if (request.form && !upload) {
@@ -234,7 +245,7 @@ async function send(route: Route, request: UpstreamRequest, call: UpstreamCall, 
           ...authHeaders(route, apiKey), ...request.headers,
         },
         body: upload ?? request.raw ?? JSON.stringify(request.body),
-        signal: controller.signal,
+        signal,
         // A redirect would take the channel's key (x-api-key, x-goog-api-key, even
         // Authorization) to whatever host it names: never followed, it is a failure.
         redirect: 'manual',
