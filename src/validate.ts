@@ -1,7 +1,6 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { ApiError } from './errors';
-import type { RawBody } from './proxy/raw-body';
 
 /** Deepest nesting of arrays and objects a body may have. OpenAI's own bodies need about
  *  ten levels (a JSON schema inside a tool inside the request nests deeper, rarely past
@@ -18,7 +17,7 @@ export const MAX_JSON_DEPTH = 64;
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   let json: unknown;
   try {
-    json = JSON.parse((await bodyOf(c)).text);
+    json = JSON.parse(await bodyOf(c));
   } catch {
     throw new ApiError('invalid_json', 'We could not parse the JSON body of your request. Send a valid JSON object.');
   }
@@ -29,21 +28,11 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
   return parse(schema, json);
 }
 
-const bodies = new WeakMap<Request, Promise<RawBody>>();
-const decoder = new TextDecoder();
-
-/** The request's body as it came, bytes and text, read once (the relays send the client's
- *  own bytes on: proxy/raw-body.ts). */
-export function bodyOf(c: Context): Promise<RawBody> {
-  let read = bodies.get(c.req.raw);
-  if (!read) {
-    read = c.req.arrayBuffer().then((buffer) => {
-      const bytes = new Uint8Array(buffer);
-      return { bytes, text: decoder.decode(bytes) };
-    });
-    bodies.set(c.req.raw, read);
-  }
-  return read;
+/** The request's body as text, read once (Hono keeps it: the relays send the client's own
+ *  text on, proxy/raw-body.ts). Decoded by the runtime: TextDecoder on the body's bytes
+ *  cost four times as much in workerd (BENCHMARKS.md). */
+export function bodyOf(c: Context): Promise<string> {
+  return c.req.text();
 }
 
 /**

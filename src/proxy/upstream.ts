@@ -17,8 +17,8 @@ export interface UpstreamRequest {
   path: UpstreamPath;
   /** The JSON body; for a form, its fields (what is sent is `form`). */
   body: Record<string, unknown>;
-  /** `body` as the client's own bytes, sent instead of serialising it again (proxy/raw-body.ts). */
-  raw?: Uint8Array;
+  /** `body` as the client's own text, sent instead of serialising it again (proxy/raw-body.ts). */
+  raw?: Blob;
   /** A multipart upload (proxy/multipart.ts), sent instead of `body`: made for each attempt,
    *  null where it cannot be made again (it streamed to a channel that failed). */
   form?: { contentType: string; upload: () => ReadableStream<Uint8Array> | null };

@@ -32,7 +32,7 @@ chat.post('/chat/completions', async (c) => {
   const request = (route: Route): UpstreamRequest => {
     if (route.kind === 'anthropic') return { path: '/messages', body: { ...translated.messages, model: route.upstream_model } };
     if (route.kind === 'gemini') return { path: gemini.geminiPath(route.upstream_model, stream), body: translated.gemini! };
-    // The client's own bytes go on, with what the gateway changes spliced in (proxy/raw-body.ts).
+    // The client's own text goes on, with what the gateway changes spliced in (proxy/raw-body.ts).
     const out = upstreamBody(body, route.upstream_model, relay.maxOutputTokens, stream);
     return { path: '/chat/completions', body: out, raw: sentAsRaw(raw, body, out) };
   };

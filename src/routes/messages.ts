@@ -46,7 +46,7 @@ messages.post('/messages', async (c) => {
   const startedAt = Date.now();
   const parsed = await readCustomerJson(c, MessagesRequestSchema);
   const body = withSystemMoved(parsed);
-  // The client's own bytes go on, with what the gateway changes spliced in (proxy/raw-body.ts).
+  // The client's own text goes on, with what the gateway changes spliced in (proxy/raw-body.ts).
   const raw = await bodyOf(c);
   const stream = body.stream === true;
   const translated: { chat?: Record<string, unknown> } = {};

@@ -81,7 +81,7 @@ responses.post('/responses', async (c) => {
     if (!hasResponsesApi(route)) return viaChat(route);
     // A 404 teaches that the channel lacks the API: the next request is translated (or, where
     // it cannot be, refused with the 400 before anything is held).
-    // The client's own bytes go on, with the model and the cap spliced in (proxy/raw-body.ts).
+    // The client's own text goes on, with the model and the cap spliced in (proxy/raw-body.ts).
     const out = { ...body, model: route.upstream_model, max_output_tokens: relay.maxOutputTokens };
     return {
       path: '/responses', body: out, raw: sentAsRaw(raw, body, out),

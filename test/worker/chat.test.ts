@@ -47,7 +47,12 @@ describe('POST /v1/chat/completions, whole responses', () => {
     const raw = `{ "messages": [{"role":"user","content":"caf\\u00e9"}],\n"model":${JSON.stringify(model)} }`;
     expect((await call('/v1/chat/completions', { method: 'POST', key, body: raw, headers: { 'content-type': 'application/json' } })).status).toBe(200);
     const [, sent] = await recordedRequests(tag);
-    expect(sent!.raw).toBe(`{ "messages": [{"role":"user","content":"caf\\u00e9"}],\n"model":"upstream-model" ,"max_tokens":16384}`);
+    const splicedIn = `{ "messages": [{"role":"user","content":"caf\\u00e9"}],\n"model":"upstream-model" ,"max_tokens":16384}`;
+    expect(sent!.raw).toBe(splicedIn);
+    // A byte-order mark before the JSON is read past, and what goes on is the text that was parsed.
+    const withBom = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(raw)]);
+    expect((await call('/v1/chat/completions', { method: 'POST', key, body: withBom, headers: { 'content-type': 'application/json' } })).status).toBe(200);
+    expect((await recordedRequests(tag))[2]!.raw).toBe(splicedIn);
   });
 
   it('fails over to the next channel on 500 and on 429 before anything reached the client', async () => {
