@@ -19,7 +19,7 @@ export interface RunningWorker {
  */
 export async function startWorker(
   bindings: Record<string, string>,
-  o: { migrate?: boolean; persist?: string; scriptPath?: string; onLog?: (text: string) => void; port?: number } = {},
+  o: { migrate?: boolean; persist?: string; scriptPath?: string; onLog?: (text: string) => void; port?: number; inspectorPort?: number } = {},
 ): Promise<RunningWorker & { mf: Miniflare }> {
   const outdir = inject('bundleDir');
   const mf = new Miniflare({
@@ -48,6 +48,8 @@ export async function startWorker(
     } : {}),
     host: '127.0.0.1',
     port: o.port ?? 0,
+    // V8's inspector, on 127.0.0.1 as well, for a test that reads the isolate's heap (heap.test.ts).
+    ...(o.inspectorPort ? { inspectorPort: o.inspectorPort } : {}),
   });
   const url = (await mf.ready).toString().replace(/\/$/, '');
   if (o.migrate ?? true) await applyMigrations(await mf.getD1Database('DB'), await readMigrations());
