@@ -13,9 +13,8 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { claudeCodeBody } from './bodies.mjs';
-import { migrate } from './migrate.mjs';
 import { startUpstream } from './upstream.mjs';
-import { build, cpuMs, gatewayOptions, startMiniflare } from './workerd.mjs';
+import { benchAccount, build, cpuMs, gatewayOptions, startMiniflare } from './workerd.mjs';
 
 const [ref, roundsArg, clientsArg] = process.argv.slice(2);
 if (!ref) {
@@ -53,14 +52,7 @@ const upstreamBase = `http://127.0.0.1:${upstream.address().port}`;
 
 async function start(dir) {
   const target = await startMiniflare(gatewayOptions(dir));
-  await migrate(await target.mf.getD1Database('DB'));
-  const admin = async (method, path, body) => {
-    const res = await fetch(`${target.url}/admin${path}`, { method, headers: { authorization: 'Bearer bench-admin', 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-    return res.json();
-  };
-  const account = await admin('POST', '/accounts', { email: 'ab@example.com', credit: 1_000_000 });
-  const { key } = await admin('POST', `/accounts/${account.id}/keys`, { name: 'ab', rpm: 100_000_000, tpm: 1_000_000_000, max_concurrency: 10_000 });
+  const { admin, key } = await benchAccount(target);
   for (const { model, kind, events } of new Map(Object.values(CASES).map((c) => [c.model, c])).values()) {
     await admin('PUT', `/models/${model}`, { input_price: 1, output_price: 2 });
     await admin('PUT', `/channels/${model}`, { kind, base_url: `${upstreamBase}/s/${events}/0/v1`, api_key_secret: 'BENCH_UPSTREAM_KEY', models: { [model]: 'gpt-4.1-nano' } });

@@ -3,39 +3,27 @@
 // sampling profiler through Miniflare's inspector; prints the functions with the most self
 // time. What BENCHMARKS.md's "Where the time goes" is read from. Bounded in time; the
 // inspector listens on 127.0.0.1 only.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Miniflare } from 'miniflare';
 import WebSocket from 'ws';
 import { startUpstream } from './upstream.mjs';
-import { migrate } from './migrate.mjs';
 import { claudeCodeBody, codexBody } from './bodies.mjs';
-const root = new URL('..', import.meta.url).pathname;
+import { benchAccount, build, gatewayOptions, startMiniflare } from './workerd.mjs';
 const scenario = process.argv[2] ?? 'json';
-const outdir = mkdtempSync(join(tmpdir(), 'prof-'));
-execFileSync(join(root, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', outdir], { cwd: root, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, stdio: 'pipe' });
+const INSPECTOR_PORT = 9339;
 const up = await startUpstream(0);
 const upstreamBase = `http://127.0.0.1:${up.address().port}`;
-const mf = new Miniflare({ modules: true, modulesRoot: outdir, scriptPath: join(outdir, 'index.js'), d1Databases: ['DB'], durableObjects: { ACCOUNTS: { className: 'AccountState', useSQLite: true }, ATTEMPTS: { className: 'AttemptLimiter', useSQLite: true }, HEALTH: { className: 'ChannelHealth', useSQLite: true } },
-  bindings: { ADMIN_TOKEN: 'a', K: 'sk-x' }, compatibilityDate: '2026-04-01', compatibilityFlags: ['enable_request_signal'], host: '127.0.0.1', port: 0, inspectorPort: 9339 });
-const url = (await mf.ready).toString().replace(/\/$/, '');
-const db = await mf.getD1Database('DB');
-await migrate(db);
-const admin = async (m, p, b) => (await fetch(`${url}/admin${p}`, { method: m, headers: { authorization: 'Bearer a', 'content-type': 'application/json' }, body: JSON.stringify(b) })).json();
-const acct = await admin('POST', '/accounts', { email: 'p@x.com', credit: 1000000 });
-const { key } = await admin('POST', `/accounts/${acct.id}/keys`, { name: 'k', rpm: 100000000, tpm: 1000000000, max_concurrency: 10000 });
+const gateway = await startMiniflare({ ...gatewayOptions(build()), inspectorPort: INSPECTOR_PORT });
+const { mf, url } = gateway;
+const { admin, key } = await benchAccount(gateway);
 await admin('PUT', '/models/m', { input_price: 1, output_price: 2 });
 const events = scenario === 'json' ? 1 : scenario === 'codex' ? 20 : scenario === 'stream1k' ? 1000 : 100;
-await admin('PUT', '/channels/c', { kind: scenario === 'claude-code' ? 'anthropic' : 'openai', base_url: `${upstreamBase}/s/${events}/0/v1`, api_key_secret: 'K', models: { m: 'gpt-4.1-nano' } });
+await admin('PUT', '/channels/c', { kind: scenario === 'claude-code' ? 'anthropic' : 'openai', base_url: `${upstreamBase}/s/${events}/0/v1`, api_key_secret: 'BENCH_UPSTREAM_KEY', models: { m: 'gpt-4.1-nano' } });
 // The agents' bodies with 150 KB of history (bench/bodies.mjs).
 const body = { 'claude-code': () => claudeCodeBody('m', 150), codex: () => codexBody('m', 150) }[scenario]?.()
   ?? JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 400, stream: scenario !== 'json' });
 const path = { 'claude-code': '/v1/messages', codex: '/v1/responses' }[scenario] ?? '/v1/chat/completions';
 const go = () => fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body }).then(async (r) => { const t = await r.text(); if (r.status !== 200) throw new Error(`${r.status} ${t.slice(0, 300)}`); return t; });
 for (let i = 0; i < 200; i++) await go();
-const targets = await (await fetch('http://127.0.0.1:9339/json')).json();
+const targets = await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json`)).json();
 const target = targets.find((t) => t.id.includes('core:user')) ?? targets[0];
 const ws = new WebSocket(target.webSocketDebuggerUrl);
 await new Promise((r) => ws.on('open', r));

@@ -19,9 +19,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { bodyRuns, HISTORY_KB } from './bodies.mjs';
 import { mediaRuns } from './media.mjs';
-import { migrate } from './migrate.mjs';
 import { startSplit } from './topology.mjs';
-import { build, cpuMs, gatewayOptions, rssKb, startMiniflare } from './workerd.mjs';
+import { benchAccount, build, cpuMs, gatewayOptions, rssKb, startMiniflare } from './workerd.mjs';
 
 const quick = process.argv.includes('--quick');
 // `--bodies`: only the coding agents' bodies (bench/bodies.mjs), to profile the gateway's per-kilobyte cost.
@@ -79,16 +78,7 @@ const counted = await startMiniflare(gatewayOptions(countDir, 'counting.js'));
 const scenarios = { json: [1, 0], stream: [EVENTS, 0], stream1k: [LONG_EVENTS, 0], messages: [EVENTS, 0], paused: [PAUSED.events, PAUSED.pauseMs], long: [plan.streamEvents, plan.streamPauseMs] };
 const route = (scenario) => (scenario === 'messages' ? '/v1/messages' : '/v1/chat/completions');
 async function setUp(target) {
-  const db = await target.mf.getD1Database('DB');
-  await migrate(db);
-  async function admin(method, path, body) {
-    const res = await fetch(`${target.url}/admin${path}`, { method, headers: { authorization: 'Bearer bench-admin', 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-    return res.json();
-  }
-  const account = await admin('POST', '/accounts', { email: 'bench@example.com', credit: 1_000_000 });
-  // Limits on, far above what the bench sends, so every request takes the full path.
-  const { key } = await admin('POST', `/accounts/${account.id}/keys`, { name: 'bench', rpm: 100_000_000, tpm: 1_000_000_000, max_concurrency: 10_000 });
+  const { db, admin, key } = await benchAccount(target);
   for (const [name, [events, pause]] of Object.entries(scenarios)) {
     await admin('PUT', `/models/bench-${name}`, { input_price: 1, output_price: 2 });
     await admin('PUT', `/channels/bench-${name}`, { kind: name === 'messages' ? 'anthropic' : 'openai', base_url: `${upstreamBase}/s/${events}/${pause}/v1`, api_key_secret: 'BENCH_UPSTREAM_KEY', models: { [`bench-${name}`]: 'gpt-4.1-nano' } });

@@ -1,10 +1,12 @@
 // The bench's workerd processes (through Miniflare): started on 127.0.0.1, found by pid, and
-// their CPU and memory read from /proc — shared by bench/run.mjs and bench/ab.mjs.
+// their CPU and memory read from /proc, and the bench's account on them — shared by
+// bench/run.mjs, bench/ab.mjs and bench/profile.mjs.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
+import { migrate } from './migrate.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -50,3 +52,21 @@ export const cpuMs = (pid) => {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // 1/100 s ticks
 };
 export const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+
+/**
+ * A started gateway's database migrated, and the bench's account with a key whose limits are
+ * on but far above what the bench sends, so that every request takes the full path.
+ * `admin(method, path, body)` calls its admin API (the token `gatewayOptions` sets).
+ */
+export async function benchAccount(target) {
+  const db = await target.mf.getD1Database('DB');
+  await migrate(db);
+  const admin = async (method, path, body) => {
+    const res = await fetch(`${target.url}/admin${path}`, { method, headers: { authorization: 'Bearer bench-admin', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return res.json();
+  };
+  const account = await admin('POST', '/accounts', { email: 'bench@example.com', credit: 1_000_000 });
+  const { key } = await admin('POST', `/accounts/${account.id}/keys`, { name: 'bench', rpm: 100_000_000, tpm: 1_000_000_000, max_concurrency: 10_000 });
+  return { db, admin, key };
+}
