@@ -475,7 +475,7 @@ describe('POST /v1/messages/count_tokens', () => {
   });
 });
 
-describe('POST /v1/messages on an anthropic channel: the client’s own bytes', () => {
+describe('POST /v1/messages on an anthropic channel: the client’s own text', () => {
   it('goes on byte for byte but for the model (spacing, key order, escapes kept); a body the gateway changed is serialised', async () => {
     const { key, model, channelIds } = await customer([{ fixture: 'anthropic/messages-stream-text-sonnet-4-5.chunks.txt', options: 'id=raw-bytes' }]);
     const upstreamModel = (await db.prepare('SELECT models FROM channels WHERE id = ?').bind(channelIds[0]).first<{ models: string }>())!.models;

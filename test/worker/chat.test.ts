@@ -43,7 +43,7 @@ describe('POST /v1/chat/completions, whole responses', () => {
     expect(seen!.body).toEqual({ model: 'upstream-model', messages: hello, temperature: 0.3, some_future_field: { a: 1 }, max_tokens: 16_384 });
     const text = await res.text();
     expect(text).not.toContain(UPSTREAM_KEY);
-    // The client's own bytes (spacing, key order, escapes), with the model and the cap spliced in.
+    // The client's own text (spacing, key order, escapes), with the model and the cap spliced in.
     const raw = `{ "messages": [{"role":"user","content":"caf\\u00e9"}],\n"model":${JSON.stringify(model)} }`;
     expect((await call('/v1/chat/completions', { method: 'POST', key, body: raw, headers: { 'content-type': 'application/json' } })).status).toBe(200);
     const [, sent] = await recordedRequests(tag);

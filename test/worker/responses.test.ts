@@ -85,7 +85,7 @@ describe('POST /v1/responses on a channel with the Responses API: passed through
     const [, seen] = await recordedRequests(tag);
     expect(seen!.path).toMatch(/\/responses$/);
     expect(seen!.body).toEqual({ ...body, model: 'upstream-model', max_output_tokens: 16_384 });
-    // The client's own bytes (spacing, key order, escapes), with the model and the cap spliced in.
+    // The client's own text (spacing, key order, escapes), with the model and the cap spliced in.
     const raw = `{"input" : [ {"role":"user", "content":"caf\\u00e9 \\"hi\\""} ],\n "model": ${JSON.stringify(model)} }`;
     expect((await call('/v1/responses', { method: 'POST', key, body: raw, headers: { 'content-type': 'application/json' } })).status).toBe(200);
     const [sent] = (await recordedRequests(tag)).slice(-1);
