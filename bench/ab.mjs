@@ -3,9 +3,10 @@
 // version's, side by side in one run — for a change smaller than the run-to-run spread of
 // `npm run bench` on a shared machine (whose CPU figures move by ±20 % between runs). Both
 // bundles run in workerd with the same fake upstream, account, limits and models; rounds
-// alternate which goes first; each round measures, at 8 clients (or `clients`), the CPU per non-stream
-// request, per 100-event and per 1,000-event stream, per Claude Code turn (its recorded body,
-// and grown by 300 KB of history: bench/bodies.mjs), and the medians are compared. The ref
+// alternate which goes first; each round measures, at 8 clients (or `clients`), the CPU per
+// non-stream request, per 100-event and per 1,000-event stream, per Claude Code turn (its
+// recorded body, and grown by 300 KB of history: bench/bodies.mjs), and the medians are
+// compared, with the cost of one more event and of 100 KB more body derived. The ref
 // is checked out into a temporary worktree and built with this checkout's node_modules, so
 // compare versions with the same dependencies. Bounded in count; 127.0.0.1 only.
 import { execFileSync } from 'node:child_process';
