@@ -1,7 +1,7 @@
 // The "real bodies" cases of `npm run bench` (run.mjs): the request bodies Claude Code and
 // Codex send on every turn (recorded by bench/capture-bodies.mjs from the pinned binaries),
 // as recorded and grown to 50, 150 and 300 KB of conversation history, streamed through
-// Tokengate and through the pass-through worker one at a time: workerd CPU per request,
+// Tokengate, the pass-through worker and the JSON floor (json-floor.js) one at a time: workerd CPU per request,
 // per 100 KB of body, and p50 latency. History grows by turns of the shapes the agents
 // send themselves: an assistant's tool call and its result.
 import { readFileSync } from 'node:fs';
@@ -41,7 +41,7 @@ export function codexBody(model, kb) {
   return JSON.stringify({ ...body, model, input: [...body.input, ...turns] });
 }
 
-export async function bodyRuns({ gateway, passthrough, upstreamBase, key, load }) {
+export async function bodyRuns({ gateway, passthrough, jsonFloor, upstreamBase, key, load }) {
   const out = {};
   // The same upstream streams for both: Anthropic's 100 events (the bench-messages channel), Codex's 20.
   for (const [agent, path, make, model, events] of [
@@ -54,6 +54,7 @@ export async function bodyRuns({ gateway, passthrough, upstreamBase, key, load }
       const runs = {
         tokengate: await load({ url: `${gateway.url}${path}`, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: gatewayBody }, gateway.pid, 1),
         passthrough: await load({ url: `${passthrough.url}/s/${events}/0${path}`, headers: { 'content-type': 'application/json' }, body: passBody }, passthrough.pid, 1),
+        json_floor: await load({ url: `${jsonFloor.url}/s/${events}/0${path}`, headers: { 'content-type': 'application/json' }, body: passBody }, jsonFloor.pid, 1),
       };
       out[`${agent}/${kb}`] = { kb: size / 1024, ...runs };
     }

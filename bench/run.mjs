@@ -5,6 +5,8 @@
 //   (b) pass-through — bench/passthrough.js in workerd (Miniflare): fetch, return the body
 //   (b+s) storage    — bench/storage-floor.js: (b) plus the Durable Object round trips
 //                      Tokengate makes per request in steady state, without its logic
+//   (b+j) JSON floor — bench/json-floor.js: (b), but the body read as text and parsed in
+//                      the isolate; beside (b) on the coding agents' bodies only
 //   (c) tokengate    — the bundle `wrangler deploy` ships, in workerd (Miniflare), with auth,
 //                      rate limits and billing on (the account's object on every request)
 // and, for the storage counts only, (c) again built from bench/counting.ts, which counts
@@ -66,6 +68,7 @@ process.on('uncaughtException', (err) => {
 const upstreamBase = `http://127.0.0.1:${upstream.json.port}`;
 
 const passthrough = await startMiniflare({ modules: true, scriptPath: join(root, 'bench/passthrough.js'), bindings: { UPSTREAM: upstreamBase } });
+const jsonFloor = await startMiniflare({ modules: true, scriptPath: join(root, 'bench/json-floor.js'), bindings: { UPSTREAM: upstreamBase } });
 const storage = await startMiniflare({
   modules: true, scriptPath: join(root, 'bench/storage-floor.js'), bindings: { UPSTREAM: upstreamBase },
   durableObjects: { COUNTER: { className: 'Counter', useSQLite: true } },
@@ -242,7 +245,7 @@ async function loadRequest(t, pid, concurrency = 4) {
 if (!partial) results.media = await mediaRuns({ gateway, passthrough, upstreamBase, key, load: loadRequest, median, reps: Math.max(plan.reps, 3), rssKb });
 
 // ---------- the bodies coding agents send (bench/bodies.mjs) ----------
-if (!streamsOnly) results.bodies = await bodyRuns({ gateway, passthrough, upstreamBase, key, load: loadRequest });
+if (!streamsOnly) results.bodies = await bodyRuns({ gateway, passthrough, jsonFloor, upstreamBase, key, load: loadRequest });
 
 // ---------- report ----------
 const R = (k) => results.runs[k];
@@ -322,12 +325,16 @@ if (!bodiesOnly) {
 }
 for (const agent of streamsOnly ? [] : ['claude-code', 'codex']) {
   const base = results.bodies[`${agent}/0`];
-  const extra = (r) => r.tokengate.cpu_ms_per_request - r.passthrough.cpu_ms_per_request;
+  const extra = (r, over = 'passthrough') => r.tokengate.cpu_ms_per_request - r[over].cpu_ms_per_request;
+  const per100 = (r, f) => ((f(r) - f(base)) / (r.kb - base.kb)) * 100;
   for (const kb of HISTORY_KB) {
     const r = results.bodies[`${agent}/${kb}`];
-    const growth = kb ? `; +${fmt(((extra(r) - extra(base)) / (r.kb - base.kb)) * 100, 3)} ms per further 100 KB` : '';
+    const floor = (x) => x.json_floor.cpu_ms_per_request - x.passthrough.cpu_ms_per_request;
+    const growth = kb
+      ? `; +${fmt(per100(r, extra), 3)} ms per further 100 KB, of which the JSON floor (b+j) +${fmt(per100(r, floor), 3)}, Tokengate's own +${fmt(per100(r, (x) => extra(x, 'json_floor')), 3)}`
+      : '';
     row(`${agent} body ${fmt(r.kb, 0)} KB: CPU per request, c=1`, r.tokengate.cpu_ms_per_request, r.passthrough.cpu_ms_per_request, null,
-      `+${fmt(extra(r), 3)} ms over (b)${growth}`, 'ms');
+      `+${fmt(extra(r), 3)} ms over (b), +${fmt(extra(r, 'json_floor'), 3)} over (b+j)${growth}`, 'ms');
     row(`${agent} body ${fmt(r.kb, 0)} KB: latency p50, c=1`, r.tokengate.p50, r.passthrough.p50, null, `+${fmt(r.tokengate.p50 - r.passthrough.p50)} ms over (b)`, 'ms');
   }
 }
@@ -347,5 +354,6 @@ await gateway.mf.dispose();
 await counted.mf.dispose();
 await split?.dispose();
 await passthrough.mf.dispose();
+await jsonFloor.mf.dispose();
 await storage.mf.dispose();
 upstream.child.kill();
