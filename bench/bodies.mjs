@@ -41,23 +41,53 @@ export function codexBody(model, kb) {
   return JSON.stringify({ ...body, model, input: [...body.input, ...turns] });
 }
 
-export async function bodyRuns({ gateway, passthrough, jsonFloor, upstreamBase, key, load }) {
-  const out = {};
-  // The same upstream streams for both: Anthropic's 100 events (the bench-messages channel), Codex's 20.
+/**
+ * Every body through Tokengate (c), the pass-through (b) and the JSON floor (b+j), one at a
+ * time, in `rounds` rounds whose order alternates: a c=1 CPU figure carries the machine's
+ * noise undivided, so the cost per 100 KB is taken within each round (the largest body
+ * against the recorded one, on the same target, minutes apart at most) and its median over
+ * the rounds reported, with each size's medians. `run(target, pid, seconds)` is one load.
+ */
+export async function bodyRuns({ gateway, passthrough, jsonFloor, upstreamBase, key, run, rounds, seconds }) {
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  const cases = [];
+  // The same upstream streams for all: Anthropic's 100 events (the bench-messages channel), Codex's 20.
   for (const [agent, path, make, model, events] of [
     ['claude-code', '/v1/messages', claudeCodeBody, 'bench-messages', 100],
     ['codex', '/v1/responses', codexBody, 'bench-responses', 20],
   ]) {
     for (const kb of HISTORY_KB) {
       const [gatewayBody, passBody] = [make(model, kb), make('gpt-4.1-nano', kb)];
-      const size = Buffer.byteLength(gatewayBody);
-      const runs = {
-        tokengate: await load({ url: `${gateway.url}${path}`, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: gatewayBody }, gateway.pid, 1),
-        passthrough: await load({ url: `${passthrough.url}/s/${events}/0${path}`, headers: { 'content-type': 'application/json' }, body: passBody }, passthrough.pid, 1),
-        json_floor: await load({ url: `${jsonFloor.url}/s/${events}/0${path}`, headers: { 'content-type': 'application/json' }, body: passBody }, jsonFloor.pid, 1),
-      };
-      out[`${agent}/${kb}`] = { kb: size / 1024, ...runs };
+      const plain = { 'content-type': 'application/json' };
+      cases.push({ agent, kb, size: Buffer.byteLength(gatewayBody), targets: {
+        tokengate: [{ url: `${gateway.url}${path}`, headers: { ...plain, authorization: `Bearer ${key}` }, body: gatewayBody }, gateway.pid],
+        passthrough: [{ url: `${passthrough.url}/s/${events}/0${path}`, headers: plain, body: passBody }, passthrough.pid],
+        json_floor: [{ url: `${jsonFloor.url}/s/${events}/0${path}`, headers: plain, body: passBody }, jsonFloor.pid],
+      } });
     }
+  }
+  const samples = new Map(cases.map((c) => [c, Object.fromEntries(Object.keys(c.targets).map((t) => [t, []]))]));
+  for (const c of cases) for (const [t, pid] of Object.values(c.targets)) await run(t, pid, Math.min(seconds, 1)); // warm-up
+  for (let round = 0; round < rounds; round++) {
+    for (const c of round % 2 ? [...cases].reverse() : cases) {
+      for (const [name, [t, pid]] of Object.entries(c.targets)) samples.get(c)[name].push(await run(t, pid, seconds));
+    }
+  }
+  const out = {};
+  for (const c of cases) {
+    const first = cases.find((x) => x.agent === c.agent);
+    const figures = {};
+    for (const [name, runs] of Object.entries(samples.get(c))) {
+      const grown = c.kb === 0 ? null : runs.map((r, i) => ((r.cpu_ms_per_request - samples.get(first)[name][i].cpu_ms_per_request) / (c.size - first.size)) * 102_400);
+      figures[name] = {
+        cpu_ms_per_request: median(runs.map((r) => r.cpu_ms_per_request)),
+        p50: median(runs.map((r) => r.p50)),
+        // CPU per 100 KB more than the recorded body, within each round, median.
+        cpu_ms_per_100kb: grown && median(grown),
+        per_round_100kb: grown,
+      };
+    }
+    out[`${c.agent}/${c.kb}`] = { kb: c.size / 1024, rounds, ...figures };
   }
   return out;
 }

@@ -32,8 +32,8 @@ const streamsOnly = process.argv.includes('--streams');
 const partial = bodiesOnly || streamsOnly;
 const root = new URL('..', import.meta.url).pathname;
 const plan = quick
-  ? { seconds: 0.5, warmup: 0.2, reps: 1, streams: 20, streamEvents: 20, streamPauseMs: 50 }
-  : { seconds: 3, warmup: 1, reps: 3, streams: 100, streamEvents: 100, streamPauseMs: 50 };
+  ? { seconds: 0.5, warmup: 0.2, reps: 1, streams: 20, streamEvents: 20, streamPauseMs: 50, bodies: { rounds: 1, seconds: 0.5 } }
+  : { seconds: 3, warmup: 1, reps: 3, streams: 100, streamEvents: 100, streamPauseMs: 50, bodies: { rounds: 7, seconds: 1.5 } };
 const EVENTS = 100; // the "100-event stream"
 const LONG_EVENTS = 1000; // with EVENTS, the cost of one more event apart from the request's own
 const PAUSED = { events: 20, pauseMs: 10 };
@@ -223,29 +223,30 @@ if (!partial) {
 }
 
 // ---------- speech and uploads (bench/media.mjs) ----------
-/** A request `t` ({url, headers, body}) at c=`concurrency` `plan.reps` times after a warm-up: medians, and workerd CPU per request. */
-async function loadRequest(t, pid, concurrency = 4) {
-  const bodyFile = join(mkdtempSync(join(tmpdir(), 'tokengate-bench-body-')), 'body');
-  writeFileSync(bodyFile, t.body);
-  const run = async (seconds) => {
-    const { child, json } = await childJson([join(root, 'bench/load.mjs'), JSON.stringify({ url: t.url, headers: t.headers, bodyFile, concurrency, seconds, maxRequests: 1_000_000 })]);
-    await new Promise((r) => child.on('exit', r));
-    return json;
-  };
-  await run(plan.warmup);
-  const runs = [];
-  for (let i = 0; i < plan.reps; i++) {
-    const cpu0 = pid ? cpuMs(pid) : 0;
-    const r = await run(plan.seconds);
-    r.cpu_ms_per_request = pid && r.requests ? (cpuMs(pid) - cpu0) / r.requests : null;
-    runs.push(r);
+const bodyFiles = new WeakMap();
+/** One load of request `t` ({url, headers, body}) for `seconds` at c=`concurrency`: its figures, and workerd CPU per request. */
+async function runRequest(t, pid, seconds, concurrency = 1) {
+  if (!bodyFiles.has(t)) {
+    bodyFiles.set(t, join(mkdtempSync(join(tmpdir(), 'tokengate-bench-body-')), 'body'));
+    writeFileSync(bodyFiles.get(t), t.body);
   }
+  const cpu0 = pid ? cpuMs(pid) : 0;
+  const { child, json } = await childJson([join(root, 'bench/load.mjs'), JSON.stringify({ url: t.url, headers: t.headers, bodyFile: bodyFiles.get(t), concurrency, seconds, maxRequests: 1_000_000 })]);
+  await new Promise((r) => child.on('exit', r));
+  json.cpu_ms_per_request = pid && json.requests ? (cpuMs(pid) - cpu0) / json.requests : null;
+  return json;
+}
+/** A request `t` at c=`concurrency` `plan.reps` times after a warm-up: medians. */
+async function loadRequest(t, pid, concurrency = 4) {
+  await runRequest(t, pid, plan.warmup, concurrency);
+  const runs = [];
+  for (let i = 0; i < plan.reps; i++) runs.push(await runRequest(t, pid, plan.seconds, concurrency));
   return Object.fromEntries(Object.keys(runs[0]).map((k) => [k, median(runs.map((r) => r[k]))]));
 }
 if (!partial) results.media = await mediaRuns({ gateway, passthrough, upstreamBase, key, load: loadRequest, median, reps: Math.max(plan.reps, 3), rssKb });
 
 // ---------- the bodies coding agents send (bench/bodies.mjs) ----------
-if (!streamsOnly) results.bodies = await bodyRuns({ gateway, passthrough, jsonFloor, upstreamBase, key, load: loadRequest });
+if (!streamsOnly) results.bodies = await bodyRuns({ gateway, passthrough, jsonFloor, upstreamBase, key, run: runRequest, ...plan.bodies });
 
 // ---------- report ----------
 const R = (k) => results.runs[k];
@@ -324,19 +325,18 @@ if (!bodiesOnly) {
   }
 }
 for (const agent of streamsOnly ? [] : ['claude-code', 'codex']) {
-  const base = results.bodies[`${agent}/0`];
-  const extra = (r, over = 'passthrough') => r.tokengate.cpu_ms_per_request - r[over].cpu_ms_per_request;
-  const per100 = (r, f) => ((f(r) - f(base)) / (r.kb - base.kb)) * 100;
-  for (const kb of HISTORY_KB) {
-    const r = results.bodies[`${agent}/${kb}`];
-    const floor = (x) => x.json_floor.cpu_ms_per_request - x.passthrough.cpu_ms_per_request;
-    const growth = kb
-      ? `; +${fmt(per100(r, extra), 3)} ms per further 100 KB, of which the JSON floor (b+j) +${fmt(per100(r, floor), 3)}, Tokengate's own +${fmt(per100(r, (x) => extra(x, 'json_floor')), 3)}`
-      : '';
-    row(`${agent} body ${fmt(r.kb, 0)} KB: CPU per request, c=1`, r.tokengate.cpu_ms_per_request, r.passthrough.cpu_ms_per_request, null,
-      `+${fmt(extra(r), 3)} ms over (b), +${fmt(extra(r, 'json_floor'), 3)} over (b+j)${growth}`, 'ms');
-    row(`${agent} body ${fmt(r.kb, 0)} KB: latency p50, c=1`, r.tokengate.p50, r.passthrough.p50, null, `+${fmt(r.tokengate.p50 - r.passthrough.p50)} ms over (b)`, 'ms');
+  const sizes = HISTORY_KB.map((kb) => results.bodies[`${agent}/${kb}`]);
+  for (const r of sizes) {
+    const [c, b, j] = [r.tokengate, r.passthrough, r.json_floor];
+    row(`${agent} body ${fmt(r.kb, 0)} KB: CPU per request, c=1`, c.cpu_ms_per_request, b.cpu_ms_per_request, null,
+      `+${fmt(c.cpu_ms_per_request - b.cpu_ms_per_request, 3)} ms over (b), +${fmt(c.cpu_ms_per_request - j.cpu_ms_per_request, 3)} over (b+j) (${fmt(j.cpu_ms_per_request, 3)})`, 'ms');
+    row(`${agent} body ${fmt(r.kb, 0)} KB: latency p50, c=1`, c.p50, b.p50, null, `+${fmt(c.p50 - b.p50)} ms over (b)`, 'ms');
   }
+  // Per 100 KB more body, from the recorded body to the largest, within each round (bench/bodies.mjs).
+  const largest = sizes.at(-1);
+  const within = (x, y) => median(largest[x].per_round_100kb.map((v, i) => v - largest[y].per_round_100kb[i]));
+  row(`${agent} CPU per further 100 KB (${fmt(sizes[0].kb, 0)} → ${fmt(largest.kb, 0)} KB), c=1`, largest.tokengate.cpu_ms_per_100kb, largest.passthrough.cpu_ms_per_100kb, null,
+    `+${fmt(within('tokengate', 'passthrough'), 3)} ms over (b); the JSON floor (b+j) +${fmt(within('json_floor', 'passthrough'), 3)} over (b), Tokengate +${fmt(within('tokengate', 'json_floor'), 3)} over (b+j); medians of ${largest.rounds} rounds`, 'ms');
 }
 row('bundle raw / minified / gzipped', `${fmt(bundle.raw_kb, 0)} / ${fmt(bundle.minified_kb, 0)} / ${fmt(bundle.gzip_kb, 0)}`, null, null, '', 'KB');
 results.table = rows;
