@@ -1,9 +1,9 @@
 // The "real bodies" cases of `npm run bench` (run.mjs): the request bodies Claude Code and
 // Codex send on every turn (recorded by bench/capture-bodies.mjs from the pinned binaries),
 // as recorded and grown to 50, 150 and 300 KB of conversation history, streamed through
-// Tokengate, the pass-through worker and the JSON floor (json-floor.js) one at a time: workerd CPU per request,
-// per 100 KB of body, and p50 latency. History grows by turns of the shapes the agents
-// send themselves: an assistant's tool call and its result.
+// Tokengate, the pass-through worker and the JSON floor (json-floor.js) one at a time:
+// workerd CPU per request, per 100 KB of body, and p50 latency. History grows by turns of
+// the shapes the agents send themselves: an assistant's tool call and its result.
 import { readFileSync } from 'node:fs';
 
 const recorded = (name) => JSON.parse(readFileSync(new URL(`./bodies/${name}`, import.meta.url), 'utf8'));
@@ -48,8 +48,7 @@ export function codexBody(model, kb) {
  * against the recorded one, on the same target, minutes apart at most) and its median over
  * the rounds reported, with each size's medians. `run(target, pid, seconds)` is one load.
  */
-export async function bodyRuns({ gateway, passthrough, jsonFloor, upstreamBase, key, run, rounds, seconds }) {
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+export async function bodyRuns({ gateway, passthrough, jsonFloor, upstreamBase, key, run, median, rounds, seconds }) {
   const cases = [];
   // The same upstream streams for all: Anthropic's 100 events (the bench-messages channel), Codex's 20.
   for (const [agent, path, make, model, events] of [

@@ -246,7 +246,7 @@ async function loadRequest(t, pid, concurrency = 4) {
 if (!partial) results.media = await mediaRuns({ gateway, passthrough, upstreamBase, key, load: loadRequest, median, reps: Math.max(plan.reps, 3), rssKb });
 
 // ---------- the bodies coding agents send (bench/bodies.mjs) ----------
-if (!streamsOnly) results.bodies = await bodyRuns({ gateway, passthrough, jsonFloor, upstreamBase, key, run: runRequest, ...plan.bodies });
+if (!streamsOnly) results.bodies = await bodyRuns({ gateway, passthrough, jsonFloor, upstreamBase, key, run: runRequest, median, ...plan.bodies });
 
 // ---------- report ----------
 const R = (k) => results.runs[k];
@@ -347,8 +347,10 @@ console.log(`\n${pad('figure', 58)}${pad('tokengate', 17)}${pad('(b) pass', 10)}
 for (const r of rows) {
   console.log(`${pad(r.figure, 58)}${pad(cell(r.tokengate), 17)}${pad(cell(r.passthrough), 10)}${pad(cell(r.storage), 10)}${pad(cell(r.direct), 11)}${r.ratio}`);
 }
-if (!partial) writeFileSync(join(root, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
-console.log(`\nwrote bench/results.json (${quick ? 'quick mode' : `${plan.reps} repetitions of ${plan.seconds} s, medians`})`);
+if (!partial) {
+  writeFileSync(join(root, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nwrote bench/results.json (${quick ? 'quick mode' : `${plan.reps} repetitions of ${plan.seconds} s, medians`})`);
+}
 
 await gateway.mf.dispose();
 await counted.mf.dispose();
