@@ -6,11 +6,10 @@
 // `floor` profiles the storage floor (bench/storage-floor.js) under `json`'s load: the two
 // side by side say what Tokengate adds. What BENCHMARKS.md's "Where the time goes" is read
 // from. Bounded in time; the inspector listens on 127.0.0.1 only.
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import { startUpstream } from './upstream.mjs';
 import { claudeCodeBody, codexBody } from './bodies.mjs';
-import { benchAccount, build, gatewayOptions, startMiniflare } from './workerd.mjs';
+import { benchAccount, build, floorOptions, gatewayOptions, startMiniflare } from './workerd.mjs';
 const scenario = process.argv[2] ?? 'json';
 const INSPECTOR_PORT = 9339;
 const up = await startUpstream(0);
@@ -18,10 +17,7 @@ const upstreamBase = `http://127.0.0.1:${up.address().port}`;
 const events = ['json', 'floor'].includes(scenario) ? 1 : scenario === 'codex' ? 20 : scenario === 'stream1k' ? 1000 : 100;
 let target, headers = { 'content-type': 'application/json' }, model = 'm', path = { 'claude-code': '/v1/messages', codex: '/v1/responses' }[scenario] ?? '/v1/chat/completions';
 if (scenario === 'floor') {
-  target = await startMiniflare({
-    modules: true, scriptPath: join(new URL('.', import.meta.url).pathname, 'storage-floor.js'), bindings: { UPSTREAM: upstreamBase },
-    durableObjects: { COUNTER: { className: 'Counter', useSQLite: true } }, inspectorPort: INSPECTOR_PORT,
-  });
+  target = await startMiniflare({ ...floorOptions('storage-floor.js', upstreamBase), inspectorPort: INSPECTOR_PORT });
   path = `/s/${events}/0${path}`;
   model = 'gpt-4.1-nano';
 } else {

@@ -22,7 +22,7 @@ import { gzipSync } from 'node:zlib';
 import { bodyRuns, HISTORY_KB } from './bodies.mjs';
 import { mediaRuns } from './media.mjs';
 import { startSplit } from './topology.mjs';
-import { benchAccount, build, cpuMs, gatewayOptions, rssKb, startMiniflare } from './workerd.mjs';
+import { benchAccount, build, cpuMs, floorOptions, gatewayOptions, rssKb, startMiniflare } from './workerd.mjs';
 
 const quick = process.argv.includes('--quick');
 // `--bodies`: only the coding agents' bodies (bench/bodies.mjs), to profile the gateway's per-kilobyte cost.
@@ -67,12 +67,9 @@ process.on('uncaughtException', (err) => {
 });
 const upstreamBase = `http://127.0.0.1:${upstream.json.port}`;
 
-const passthrough = await startMiniflare({ modules: true, scriptPath: join(root, 'bench/passthrough.js'), bindings: { UPSTREAM: upstreamBase } });
-const jsonFloor = await startMiniflare({ modules: true, scriptPath: join(root, 'bench/json-floor.js'), bindings: { UPSTREAM: upstreamBase } });
-const storage = await startMiniflare({
-  modules: true, scriptPath: join(root, 'bench/storage-floor.js'), bindings: { UPSTREAM: upstreamBase },
-  durableObjects: { COUNTER: { className: 'Counter', useSQLite: true } },
-});
+const passthrough = await startMiniflare(floorOptions('passthrough.js', upstreamBase));
+const jsonFloor = await startMiniflare(floorOptions('json-floor.js', upstreamBase));
+const storage = await startMiniflare(floorOptions('storage-floor.js', upstreamBase));
 const gateway = await startMiniflare(gatewayOptions(outdir, 'index.js'));
 const counted = await startMiniflare(gatewayOptions(countDir, 'counting.js'));
 

@@ -46,6 +46,14 @@ export const gatewayOptions = (dir, script = 'index.js') => ({
   bindings: { ADMIN_TOKEN: 'bench-admin', BENCH_UPSTREAM_KEY: 'sk-bench-upstream', UPSTREAM_IDLE_TIMEOUT_MS: '60000' },
 });
 
+/** One of the bench's baseline workers (passthrough.js, json-floor.js, storage-floor.js), calling `upstream`. */
+export const floorOptions = (script, upstream) => ({
+  modules: true,
+  scriptPath: join(root, 'bench', script),
+  bindings: { UPSTREAM: upstream },
+  ...(script === 'storage-floor.js' ? { durableObjects: { COUNTER: { className: 'Counter', useSQLite: true } } } : {}),
+});
+
 /** The process's CPU so far (utime + stime), in ms. */
 export const cpuMs = (pid) => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
